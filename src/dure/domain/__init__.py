@@ -1,0 +1,1 @@
+"""Entities and value objects of Dure: pure Python, no I/O."""

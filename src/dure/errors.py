@@ -1,0 +1,89 @@
+"""The one error hierarchy of Dure; the API maps it to problem+json in one place.
+
+    DureError
+     ├── InvalidInput(field, reason)   bad data from a user: 400/422
+     │    └── PayloadTooLarge           an upload over the size limit: 413
+     ├── Unauthenticated               no or bad credentials: 401
+     ├── Forbidden                     known caller, not allowed: 403
+     ├── NotFound                      absent, or not visible to the caller: 404
+     ├── Conflict                      clashes with what is stored: 409
+     └── NotFittedError                a model used before fit
+
+Errors are raised where the problem is found; third-party errors are wrapped at
+the boundary with ``raise ... from``.
+"""
+
+from __future__ import annotations
+
+
+class DureError(Exception):
+    """Base of every error Dure raises on purpose."""
+
+    status = 500
+    title = "Internal error"
+
+    def __init__(self, detail: str) -> None:
+        super().__init__(detail)
+        self.detail = detail
+
+
+class InvalidInput(DureError):
+    """Input that cannot be accepted; ``field`` names where the problem is."""
+
+    status = 422
+    title = "Invalid input"
+
+    def __init__(self, field: str, reason: str) -> None:
+        super().__init__(f"{field}: {reason}" if field else reason)
+        self.field = field
+        self.reason = reason
+
+
+class PayloadTooLarge(InvalidInput):
+    """An upload larger than the configured limit."""
+
+    status = 413
+    title = "Payload too large"
+
+
+class Unauthenticated(DureError):
+    """Missing, unknown, revoked or expired credentials."""
+
+    status = 401
+    title = "Not authenticated"
+
+
+class Forbidden(DureError):
+    """The caller is known but its role does not allow the action."""
+
+    status = 403
+    title = "Forbidden"
+
+
+class NotFound(DureError):
+    """Absent, or outside what the caller may see (the two are not told apart)."""
+
+    status = 404
+    title = "Not found"
+
+
+class Conflict(DureError):
+    """The request clashes with what is already stored."""
+
+    status = 409
+    title = "Conflict"
+
+
+class NotFittedError(DureError):
+    """A model was used before ``fit`` or ``load``."""
+
+    status = 409
+    title = "Model not fitted"
+
+
+class RejectedFile(InvalidInput):
+    """A file refused whole because of bad rows; ``errors`` lists the first of them."""
+
+    def __init__(self, filename: str, summary: str, errors: list[dict[str, object]]) -> None:
+        super().__init__(filename, f"file rejected, nothing was stored: {summary}")
+        self.errors = errors

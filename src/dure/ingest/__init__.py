@@ -1,0 +1,1 @@
+"""Outside data to domain records: files, image folders (later: MQTT, OPC UA, HTTP)."""

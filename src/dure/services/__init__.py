@@ -1,0 +1,1 @@
+"""Use cases that join the store and the models: accounts, imports, the demo world."""

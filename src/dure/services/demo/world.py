@@ -1,0 +1,159 @@
+"""Builds the demo world into a store: Hanbit Appliances and three sheet-metal suppliers."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import numpy as np
+
+from dure.domain.grants import GrantScope, ShareGrant
+from dure.domain.organisations import Organisation
+from dure.domain.parts import DefectType, LabelledImage, Lot, PartNumber
+from dure.domain.plant import Asset, Line, Site, Station
+from dure.domain.records import InspectionRecord
+from dure.errors import NotFound
+from dure.ingest.process_files import ProcessSchema
+from dure.services.accounts import create_org, create_token, create_user, system_caller
+from dure.services.demo.plant_data import PROCESS_SCHEMA, process_csv, sensor_csv
+from dure.services.demo.sheet_metal import DEFECT_TYPES, sheet_image
+from dure.services.imports import import_process_file, import_sensor_file
+from dure.store.session import Store
+
+OEM = ("Hanbit Appliances", "hanbit")
+SUPPLIERS = (("Daesung Press", "daesung"), ("Mirae Metal", "mirae"), ("Hanul Stamping", "hanul"))
+OEM_PARTS = (("HB-DOOR-01", "Refrigerator door outer panel"), ("HB-SIDE-02", "Washer side panel"))
+DEGRADING = "mirae"  # this supplier's press wears out towards the end of the 30 days
+DEMO_PASSWORD = "dure-demo-1234"
+
+
+@dataclass(frozen=True)
+class DemoSummary:
+    """What the demo build made, and where its tokens and ground truth are written."""
+
+    created: bool
+    tokens_file: Path
+    ground_truth_file: Path
+    seconds: float
+
+
+def build_demo(
+    store: Store, home: Path, seed: int = 7, days: int = 30, images_per_supplier: int = 40,
+    end: datetime | None = None,
+) -> DemoSummary:
+    """Create the demo world once (a second call changes nothing); deterministic by ``seed``."""
+    import time
+
+    started = time.perf_counter()
+    tokens_file, truth_file = home / "demo-tokens.json", home / "demo-ground-truth.json"
+    with store.session(None) as s:
+        try:
+            s.organisations.get_by_slug(OEM[1])
+            return DemoSummary(False, tokens_file, truth_file, time.perf_counter() - started)
+        except NotFound:
+            pass
+    end = end or datetime.now(UTC).replace(minute=0, second=0, microsecond=0)
+    start = end - timedelta(days=days)
+    rng = np.random.default_rng(seed)
+    tokens: dict[str, dict[str, str]] = {}
+    truth: dict[str, object] = {"seed": seed, "start": start.isoformat(), "days": days, "suppliers": {}}
+    with store.session(None) as s:
+        operator = create_org(s, "Dure AI Centre", "operator", "dure-centre")
+        oem = create_org(s, OEM[0], "oem", OEM[1])
+        suppliers = [create_org(s, name, "supplier", slug) for name, slug in SUPPLIERS]
+        for sup in suppliers:
+            s.organisations.link(oem.id, sup.id)
+    tokens["dure-centre"] = _people(store, operator)
+    tokens["hanbit"] = _people(store, oem)
+    oem_parts = _oem_catalogue(store, oem)
+    for i, sup in enumerate(suppliers):
+        tokens[sup.slug] = _people(store, sup)
+        truth["suppliers"][sup.slug] = _supplier_world(  # type: ignore[index]
+            store, sup, oem, oem_parts, rng, start, days, images_per_supplier, seed * 100 + i
+        )
+    home.mkdir(parents=True, exist_ok=True)
+    tokens_file.write_text(json.dumps(tokens, indent=2))
+    tokens_file.chmod(0o600)
+    truth_file.write_text(json.dumps(truth, indent=1))
+    return DemoSummary(True, tokens_file, truth_file, time.perf_counter() - started)
+
+
+def _people(store: Store, org: Organisation) -> dict[str, str]:
+    out = {}
+    with store.session(system_caller(org)) as s:
+        for role in ("admin", "engineer", "operator", "viewer"):
+            user = create_user(s, f"{role}@{org.slug}.example", f"{org.name} {role}", role, DEMO_PASSWORD)
+            _, secret = create_token(s, user, "demo")
+            out[role] = secret
+    return out
+
+
+def _oem_catalogue(store: Store, oem: Organisation) -> list[PartNumber]:
+    with store.session(system_caller(oem)) as s:
+        for sev, code in enumerate(DEFECT_TYPES):
+            s.defect_types.add(DefectType(org_id=oem.id, code=code, name=code.capitalize(),
+                                          severity=3 if code in ("crack", "rust") else 2 - sev % 2))
+        return [s.parts.add(PartNumber(org_id=oem.id, number=n, name=d)) for n, d in OEM_PARTS]
+
+
+def _supplier_world(
+    store: Store, sup: Organisation, oem: Organisation, oem_parts: list[PartNumber],
+    rng: np.random.Generator, start: datetime, days: int, n_images: int, img_seed: int,
+) -> dict[str, object]:
+    with store.session(system_caller(sup)) as s:
+        site = s.sites.add(Site(org_id=sup.id, name=f"{sup.name} plant 1"))
+        line = s.lines.add(Line(org_id=sup.id, site_id=site.id, name="Press line 1"))
+        stations = [s.stations.add(Station(org_id=sup.id, line_id=line.id, name=n, kind=k))
+                    for n, k in (("Blanking", "process"), ("Press 800t", "process"),
+                                 ("Visual inspection", "inspection"))]
+        s.assets.add(Asset(org_id=sup.id, name="press-800t", line_id=line.id, station_id=stations[1].id,
+                           kind="press"))
+        parts = [s.parts.add(PartNumber(org_id=sup.id, number=f"{sup.slug.upper()}-{op.number}",
+                                        name=op.name, oem_part_id=op.id)) for op in oem_parts]
+        lot_codes = [[f"{p.number}-L{d:02d}" for d in range(days)] for p in parts]
+        for p, codes in zip(parts, lot_codes, strict=True):
+            for d, code in enumerate(codes):
+                s.lots.add(Lot(org_id=sup.id, part_id=p.id, code=code, line_id=line.id,
+                               started_at=start + timedelta(days=d, hours=6), quantity=400))
+        drift = 12.0 if sup.slug == "hanul" else 0.0
+        data, process_truth = process_csv(rng, start, days, [p.number for p in parts], line.name,
+                                          lot_codes, 10, drift)
+        import_process_file(s, data, "demo-process.csv", ProcessSchema.from_dict(PROCESS_SCHEMA))
+        fails = days + 2.0 if sup.slug == "mirae" else None
+        import_sensor_file(s, sensor_csv(rng, "press-800t", start, days, 10, fails), "demo-sensors.csv")
+        images = _images(s, sup, parts[0], stations[2].id, start, days, n_images, img_seed)
+        if sup.slug == "daesung":  # one supplier shares its inspection results with the OEM
+            s.grants.grant(ShareGrant(grantor_org_id=sup.id, grantee_org_id=oem.id,
+                                      scope=GrantScope.INSPECTION_RECORDS, created_by=None,
+                                      part_id=parts[0].id, note="incoming quality for HB-DOOR-01"))
+    return {
+        "process": process_truth,
+        "press_fails_at": (start + timedelta(days=fails)).isoformat() if fails else None,
+        "die_temp_drift_C": drift,
+        "images": images,
+    }
+
+
+def _images(s, sup, part, station_id, start, days, n, seed):  # type: ignore[no-untyped-def]
+    labels = ["good"] * (n - n // 4) + [DEFECT_TYPES[k % 5] for k in range(n // 4)]
+    truth = []
+    for k, label in enumerate(labels):
+        img = sheet_image(seed * 1000 + k, label)
+        data, mask = img.png(), img.mask_png()
+        sha = s.blob_store.put(data)
+        s.blob_index.register(sha, len(data), "image/png", f"{sup.slug}-{k:03d}.png")
+        mask_sha = s.blob_store.put(mask)
+        s.blob_index.register(mask_sha, len(mask), "image/png", f"{sup.slug}-{k:03d}_mask.png")
+        split = "train" if label == "good" and k < n // 2 else "test"
+        s.labelled_images.add(LabelledImage(org_id=sup.id, part_id=part.id, image_sha256=sha,
+                                            mask_sha256=mask_sha, split=split, label=label,
+                                            source_name=f"{sup.slug}-{k:03d}.png"))
+        if split == "test":
+            s.inspections.add(InspectionRecord(
+                org_id=sup.id, part_id=part.id, image_sha256=sha, station_id=station_id,
+                serial=f"{part.number}-IMG{k:03d}",
+                taken_at=start + timedelta(days=days - 1, minutes=7 * k)))
+        truth.append({"sha256": sha, "label": label, "split": split, "mask_sha256": mask_sha})
+    return truth

@@ -1,0 +1,49 @@
+"""The one settings object, read from ``DURE_*`` environment variables at start."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    """Where Dure keeps its data and how it serves; validated once, passed down."""
+
+    model_config = SettingsConfigDict(env_prefix="DURE_", extra="ignore")
+
+    home: Path = Field(default=Path("./var"), description="data directory")
+    database_url: str | None = Field(
+        default=None, description="SQLAlchemy URL; default is SQLite under home"
+    )
+    max_upload_bytes: int = Field(default=32 * 1024 * 1024, gt=0)
+    max_image_pixels: int = Field(default=64_000_000, gt=0)
+    page_size_max: int = Field(default=500, gt=0)
+
+    @field_validator("database_url")
+    @classmethod
+    def _known_backend(cls, value: str | None) -> str | None:
+        if value is None or value == "":
+            return None
+        if not value.startswith(("sqlite", "postgresql")):
+            raise ValueError(
+                "DURE_DATABASE_URL must start with sqlite:// or postgresql://, "
+                f"got {value.split(':', 1)[0]!r}"
+            )
+        return value
+
+    @property
+    def resolved_database_url(self) -> str:
+        """The database URL in force: the configured one or SQLite under ``home``."""
+        if self.database_url:
+            url = self.database_url
+            if url.startswith("postgresql://"):
+                url = "postgresql+psycopg://" + url.removeprefix("postgresql://")
+            return url
+        return f"sqlite:///{(self.home / 'dure.sqlite').resolve()}"
+
+    @property
+    def blob_dir(self) -> Path:
+        """Folder of the content-addressed blob store."""
+        return self.home / "blobs"

@@ -1,0 +1,1 @@
+"""Persistence: SQL tables and tenant-scoped repositories, migrations, blob store."""

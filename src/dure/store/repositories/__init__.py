@@ -1,0 +1,1 @@
+"""Tenant-scoped repositories, one module per group of related tables."""

@@ -1,0 +1,105 @@
+"""Users and API tokens; tokens are stored as sha256 hashes only."""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from datetime import datetime
+
+from sqlalchemy import ColumnElement, Connection, select, update
+
+from dure.domain.ids import utcnow
+from dure.domain.users import ApiToken, Caller, Role, User
+from dure.errors import Forbidden, InvalidInput, Unauthenticated
+from dure.store.rows import to_entity
+from dure.store.scoped import ScopedRepository
+from dure.store.tables import api_tokens, organisations, users
+
+TOKEN_PREFIX = "dure_"
+
+
+def hash_token(token: str) -> str:
+    """The stored form of a token."""
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+class UserRepository(ScopedRepository[User]):
+    """Users of the caller's organisation; only admins create or change them."""
+
+    table = users
+    entity = User
+    resource = "user"
+    write_role = Role.ADMIN
+
+    def add(self, item: User) -> User:
+        if "@" not in item.email or len(item.email) > 254:
+            raise InvalidInput("email", f"{item.email!r} is not an e-mail address")
+        try:
+            Role(item.role)
+        except ValueError as exc:
+            raise InvalidInput("role", f"{item.role!r}: use one of {[r.value for r in Role]}") from exc
+        return super().add(item)
+
+
+class TokenRepository(ScopedRepository[ApiToken]):
+    """API tokens: each user sees and revokes their own; admins see their organisation's."""
+
+    table = api_tokens
+    entity = ApiToken
+    resource = "token"
+    write_role = Role.VIEWER
+
+    def visible(self) -> ColumnElement[bool]:
+        own_org = api_tokens.c.org_id == self.caller.org_id
+        if self.caller.can(Role.ADMIN):
+            return own_org
+        return own_org & (api_tokens.c.user_id == self.caller.user_id)
+
+    def issue(
+        self, name: str, user_id: str | None = None, expires_at: datetime | None = None
+    ) -> tuple[ApiToken, str]:
+        """Create a token for ``user_id`` (default: the caller); returns it and its secret once."""
+        user_id = user_id or self.caller.user_id
+        if user_id is None:
+            raise InvalidInput("user_id", "say which user the token is for")
+        if user_id != self.caller.user_id and not self.caller.can(Role.ADMIN):
+            raise Forbidden("only an admin may create tokens for other users")
+        self.require_own(users, "user_id", user_id)
+        if not name.strip():
+            raise InvalidInput("name", "give the token a name, e.g. 'line-3 camera'")
+        secret = TOKEN_PREFIX + secrets.token_urlsafe(32)
+        token = ApiToken(
+            user_id=user_id,
+            org_id=self.caller.org_id,
+            name=name,
+            token_hash=hash_token(secret),
+            prefix=secret[:12],
+            expires_at=expires_at,
+        )
+        return self.add(token), secret
+
+    def revoke(self, token_id: str) -> ApiToken:
+        """Revoke one visible token; it stops working at once."""
+        return self.update_fields(token_id, revoked_at=utcnow())
+
+
+def authenticate(conn: Connection, secret: str) -> Caller:
+    """The caller a bearer token stands for; raises Unauthenticated for any bad token."""
+    row = conn.execute(
+        select(api_tokens, users.c.role, users.c.disabled, organisations.c.kind)
+        .join(users, users.c.id == api_tokens.c.user_id)
+        .join(organisations, organisations.c.id == api_tokens.c.org_id)
+        .where(api_tokens.c.token_hash == hash_token(secret))
+    ).first()
+    if row is None:
+        raise Unauthenticated("the API token is not known; create one with `dure token create`")
+    token = to_entity(ApiToken, row)
+    now = utcnow()
+    if token.revoked_at is not None:
+        raise Unauthenticated(f"the API token {token.prefix}… was revoked")
+    if token.expires_at is not None and token.expires_at <= now:
+        raise Unauthenticated(f"the API token {token.prefix}… expired at {token.expires_at:%Y-%m-%d %H:%M} UTC")
+    if row.disabled:
+        raise Unauthenticated("the user of this API token is disabled")
+    conn.execute(update(api_tokens).where(api_tokens.c.id == token.id).values(last_used_at=now))
+    return Caller(org_id=token.org_id, user_id=token.user_id, role=Role(row.role), org_kind=row.kind)

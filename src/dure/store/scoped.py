@@ -1,0 +1,234 @@
+"""The tenant-scoped repository: every query is limited to what the caller may see.
+
+A repository is built for one caller. Reads see the caller's own organisation's
+rows, plus rows another organisation shared through an active share grant (each
+such read is audited under the owner's organisation). Writes only ever touch the
+caller's own rows, need a minimum role, and are audited in the same transaction.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, ClassVar, Generic, TypeVar
+
+from sqlalchemy import (
+    ColumnElement,
+    Connection,
+    Table,
+    and_,
+    false,
+    insert,
+    or_,
+    select,
+    update,
+)
+from sqlalchemy.exc import IntegrityError
+
+from dure.domain.grants import GrantScope
+from dure.domain.ids import utcnow
+from dure.domain.users import Caller, Role
+from dure.errors import Conflict, Forbidden, InvalidInput, NotFound
+from dure.store.audit_log import AuditLog
+from dure.store.rows import to_entity, to_row
+from dure.store.tables import share_grants
+
+E = TypeVar("E")
+
+
+@dataclass(frozen=True)
+class Page:
+    """A window on a listing: at most ``limit`` items after skipping ``offset``."""
+
+    limit: int = 50
+    offset: int = 0
+
+    def __post_init__(self) -> None:
+        if not 1 <= self.limit <= 1000:
+            raise InvalidInput("limit", f"must be between 1 and 1000, got {self.limit}")
+        if self.offset < 0:
+            raise InvalidInput("offset", f"must be 0 or more, got {self.offset}")
+
+
+@dataclass(frozen=True)
+class Listing(Generic[E]):
+    """One page of results and where the next page starts (None when this is the last)."""
+
+    items: list[E]
+    limit: int
+    offset: int
+    next_offset: int | None
+
+
+@dataclass(frozen=True)
+class ActiveGrant:
+    """A grant in force for the caller as grantee."""
+
+    id: str
+    grantor_org_id: str
+    part_id: str | None
+
+
+class ScopedRepository(Generic[E]):
+    """Reads and writes of one table, limited to one caller's tenant scope."""
+
+    table: ClassVar[Table]
+    entity: ClassVar[type]
+    resource: ClassVar[str]
+    grant_scope: ClassVar[GrantScope | None] = None
+    write_role: ClassVar[Role] = Role.ENGINEER
+    order_by: ClassVar[str] = "created_at"
+
+    def __init__(self, conn: Connection, caller: Caller, audit: AuditLog) -> None:
+        self.conn = conn
+        self.caller = caller
+        self.audit = audit
+
+    # ---- visibility -------------------------------------------------------
+    def active_grants(self) -> list[ActiveGrant]:
+        """Grants of this repository's scope that the caller holds right now."""
+        if self.grant_scope is None:
+            return []
+        return active_grants(self.conn, self.caller.org_id, self.grant_scope)
+
+    def visible(self) -> ColumnElement[bool]:
+        """SQL condition for rows the caller may read."""
+        own = self.table.c.org_id == self.caller.org_id
+        shared = [self._grant_condition(g) for g in self.active_grants()]
+        return or_(own, *shared) if shared else own
+
+    def _grant_condition(self, grant: ActiveGrant) -> ColumnElement[bool]:
+        cond = self.table.c.org_id == grant.grantor_org_id
+        if grant.part_id is not None:
+            if "part_id" not in self.table.c:
+                return false()
+            cond = and_(cond, self.table.c.part_id == grant.part_id)
+        return cond
+
+    # ---- reads ------------------------------------------------------------
+    def get(self, entity_id: str) -> E:
+        """The entity with ``entity_id`` if the caller may see it, else NotFound."""
+        row = self.conn.execute(
+            select(self.table).where(self.table.c.id == entity_id, self.visible())
+        ).first()
+        if row is None:
+            raise NotFound(f"{self.resource} {entity_id!r} does not exist or is not yours")
+        item: E = to_entity(self.entity, row)
+        self._audit_shared_reads([item])
+        return item
+
+    def list(self, page: Page | None = None, **filters: Any) -> Listing[E]:
+        """A page of visible entities, newest first; ``filters`` are column equalities."""
+        page = page or Page()
+        query = select(self.table).where(self.visible())
+        for name, value in filters.items():
+            if value is None:
+                continue
+            if name not in self.table.c:
+                raise InvalidInput(name, f"{self.resource} cannot be filtered by {name!r}")
+            query = query.where(self.table.c[name] == value)
+        order = self.table.c[self.order_by]
+        query = query.order_by(order.desc(), self.table.c.id).limit(page.limit + 1)
+        rows = self.conn.execute(query.offset(page.offset)).all()
+        items: list[E] = [to_entity(self.entity, r) for r in rows[: page.limit]]
+        self._audit_shared_reads(items)
+        more = len(rows) > page.limit
+        return Listing(items, page.limit, page.offset, page.offset + page.limit if more else None)
+
+    def _audit_shared_reads(self, items: list[E]) -> None:
+        by_owner: dict[str, list[str]] = {}
+        for item in items:
+            owner = getattr(item, "org_id")  # noqa: B009
+            if owner != self.caller.org_id:
+                by_owner.setdefault(owner, []).append(getattr(item, "id"))  # noqa: B009
+        grants = {g.grantor_org_id: g.id for g in self.active_grants()} if by_owner else {}
+        for owner, ids in by_owner.items():
+            self.audit.record(
+                "read_shared",
+                self.resource,
+                ids[0] if len(ids) == 1 else None,
+                org_id=owner,
+                grant_id=grants.get(owner),
+                detail={"ids": ids, "count": len(ids)},
+            )
+
+    # ---- writes -----------------------------------------------------------
+    def require_write(self) -> None:
+        """Raise Forbidden unless the caller's role may write here."""
+        if not self.caller.can(self.write_role):
+            raise Forbidden(
+                f"writing {self.resource} needs the {self.write_role.value} role or higher; "
+                f"you are {self.caller.role.value}"
+            )
+
+    def add(self, item: E) -> E:
+        """Insert ``item`` into the caller's own organisation (its org_id is forced)."""
+        self.require_write()
+        if getattr(item, "org_id", None) != self.caller.org_id:
+            item = dataclasses.replace(item, org_id=self.caller.org_id)  # type: ignore[type-var]
+        self.check_references(item)
+        try:
+            with self.conn.begin_nested():
+                values = {**to_row(item, self.table), **self.extra_columns(item)}
+                self.conn.execute(insert(self.table).values(**values))
+        except IntegrityError as exc:
+            raise Conflict(f"{self.resource} clashes with an existing one: {_why(exc)}") from exc
+        self.audit.record("create", self.resource, getattr(item, "id"))  # noqa: B009
+        return item
+
+    def update_fields(self, entity_id: str, **changes: Any) -> E:
+        """Change columns of one of the caller's own rows."""
+        self.require_write()
+        current = self.get(entity_id)
+        if getattr(current, "org_id") != self.caller.org_id:  # noqa: B009
+            raise Forbidden(f"{self.resource} {entity_id!r} belongs to another organisation")
+        changed = dataclasses.replace(current, **changes)  # type: ignore[type-var]
+        self.check_references(changed)
+        values = {k: v for k, v in to_row(changed, self.table).items() if k in changes}
+        if values:
+            self.conn.execute(
+                update(self.table)
+                .where(self.table.c.id == entity_id, self.table.c.org_id == self.caller.org_id)
+                .values(**values)
+            )
+            self.audit.record(
+                "update", self.resource, entity_id, detail={"fields": sorted(values)}
+            )
+        return changed
+
+    def check_references(self, item: E) -> None:
+        """Hook: raise when ``item`` points at rows the caller does not own."""
+
+    def extra_columns(self, item: E) -> dict[str, Any]:
+        """Hook: stored columns that are derived from ``item`` rather than fields of it."""
+        return {}
+
+    def require_own(self, table: Table, field: str, value: str | None) -> None:
+        """Raise InvalidInput unless ``value`` is the id of a ``table`` row of the caller."""
+        if value is None:
+            return
+        found = self.conn.execute(
+            select(table.c.id).where(table.c.id == value, table.c.org_id == self.caller.org_id)
+        ).first()
+        if found is None:
+            raise InvalidInput(field, f"{value!r} is not one of your organisation's {table.name}")
+
+
+def active_grants(conn: Connection, grantee_org_id: str, scope: GrantScope) -> list[ActiveGrant]:
+    """Grants of ``scope`` to ``grantee_org_id`` that are neither revoked nor expired."""
+    now: datetime = utcnow()
+    rows = conn.execute(
+        select(share_grants.c.id, share_grants.c.grantor_org_id, share_grants.c.part_id).where(
+            share_grants.c.grantee_org_id == grantee_org_id,
+            share_grants.c.scope == scope.value,
+            share_grants.c.revoked_at.is_(None),
+            or_(share_grants.c.expires_at.is_(None), share_grants.c.expires_at > now),
+        )
+    ).all()
+    return [ActiveGrant(r.id, r.grantor_org_id, r.part_id) for r in rows]
+
+
+def _why(exc: IntegrityError) -> str:
+    text = str(exc.orig).splitlines()[0] if exc.orig is not None else str(exc)
+    return text[:200]

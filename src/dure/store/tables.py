@@ -1,0 +1,330 @@
+"""The SQL schema, as SQLAlchemy Core tables; Alembic migrations are generated from it."""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    Column,
+    DateTime,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    PrimaryKeyConstraint,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+)
+
+metadata = MetaData(
+    naming_convention={
+        "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+        "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+        "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+        "pk": "pk_%(table_name)s",
+    }
+)
+
+ID = String(32)
+TS = DateTime(timezone=True)
+
+
+def _id() -> Column:
+    return Column("id", ID, primary_key=True)
+
+
+def _org() -> Column:
+    return Column("org_id", ID, ForeignKey("organisations.id"), nullable=False, index=True)
+
+
+def _created() -> Column:
+    return Column("created_at", TS, nullable=False)
+
+
+organisations = Table(
+    "organisations",
+    metadata,
+    _id(),
+    Column("name", String(200), nullable=False),
+    Column("kind", String(16), nullable=False),
+    Column("slug", String(64), nullable=False, unique=True),
+    _created(),
+)
+
+supplier_links = Table(
+    "supplier_links",
+    metadata,
+    _id(),
+    Column("oem_id", ID, ForeignKey("organisations.id"), nullable=False),
+    Column("supplier_id", ID, ForeignKey("organisations.id"), nullable=False),
+    _created(),
+    UniqueConstraint("oem_id", "supplier_id"),
+)
+
+users = Table(
+    "users",
+    metadata,
+    _id(),
+    _org(),
+    Column("email", String(254), nullable=False, unique=True),
+    Column("display_name", String(200), nullable=False),
+    Column("role", String(16), nullable=False),
+    Column("password_hash", String(256)),
+    Column("disabled", Boolean, nullable=False, default=False),
+    _created(),
+)
+
+api_tokens = Table(
+    "api_tokens",
+    metadata,
+    _id(),
+    Column("user_id", ID, ForeignKey("users.id"), nullable=False, index=True),
+    _org(),
+    Column("name", String(200), nullable=False),
+    Column("token_hash", String(64), nullable=False, unique=True),
+    Column("prefix", String(16), nullable=False),
+    Column("expires_at", TS),
+    Column("revoked_at", TS),
+    Column("last_used_at", TS),
+    _created(),
+)
+
+sites = Table(
+    "sites", metadata, _id(), _org(), Column("name", String(200), nullable=False), _created()
+)
+
+lines = Table(
+    "lines",
+    metadata,
+    _id(),
+    _org(),
+    Column("site_id", ID, ForeignKey("sites.id"), nullable=False, index=True),
+    Column("name", String(200), nullable=False),
+    _created(),
+)
+
+stations = Table(
+    "stations",
+    metadata,
+    _id(),
+    _org(),
+    Column("line_id", ID, ForeignKey("lines.id"), nullable=False, index=True),
+    Column("name", String(200), nullable=False),
+    Column("kind", String(32), nullable=False),
+    _created(),
+)
+
+assets = Table(
+    "assets",
+    metadata,
+    _id(),
+    _org(),
+    Column("name", String(200), nullable=False),
+    Column("line_id", ID, ForeignKey("lines.id")),
+    Column("station_id", ID, ForeignKey("stations.id")),
+    Column("kind", String(32), nullable=False),
+    _created(),
+)
+
+sensor_channels = Table(
+    "sensor_channels",
+    metadata,
+    _id(),
+    _org(),
+    Column("asset_id", ID, ForeignKey("assets.id"), nullable=False, index=True),
+    Column("name", String(200), nullable=False),
+    Column("unit", String(32), nullable=False),
+    _created(),
+    UniqueConstraint("asset_id", "name"),
+)
+
+# One row per reading; the primary key makes re-imports idempotent and keeps each
+# channel's readings in time order on disk (SQLite: a WITHOUT ROWID table).
+sensor_readings = Table(
+    "sensor_readings",
+    metadata,
+    Column("channel_id", ID, nullable=False),
+    Column("ts_us", BigInteger, nullable=False),
+    Column("value", Float, nullable=False),
+    PrimaryKeyConstraint("channel_id", "ts_us"),
+    sqlite_with_rowid=False,
+)
+
+part_numbers = Table(
+    "part_numbers",
+    metadata,
+    _id(),
+    _org(),
+    Column("number", String(100), nullable=False),
+    Column("name", String(200), nullable=False),
+    Column("oem_part_id", ID, ForeignKey("part_numbers.id")),
+    _created(),
+    UniqueConstraint("org_id", "number"),
+)
+
+lots = Table(
+    "lots",
+    metadata,
+    _id(),
+    _org(),
+    Column("part_id", ID, ForeignKey("part_numbers.id"), nullable=False, index=True),
+    Column("code", String(100), nullable=False),
+    Column("line_id", ID, ForeignKey("lines.id")),
+    Column("started_at", TS),
+    Column("quantity", Integer),
+    _created(),
+    UniqueConstraint("org_id", "code"),
+)
+
+defect_types = Table(
+    "defect_types",
+    metadata,
+    _id(),
+    _org(),
+    Column("code", String(64), nullable=False),
+    Column("name", String(200), nullable=False),
+    Column("description", Text, nullable=False),
+    Column("severity", Integer, nullable=False),
+    _created(),
+    UniqueConstraint("org_id", "code"),
+)
+
+inspection_records = Table(
+    "inspection_records",
+    metadata,
+    _id(),
+    _org(),
+    Column("part_id", ID, ForeignKey("part_numbers.id"), nullable=False),
+    Column("lot_id", ID, ForeignKey("lots.id")),
+    Column("station_id", ID, ForeignKey("stations.id")),
+    Column("serial", String(100)),
+    Column("image_sha256", String(64), nullable=False),
+    Column("score", Float),
+    Column("verdict", String(16)),
+    Column("defect_type", String(64)),
+    Column("model_version_id", ID),
+    Column("heatmap_sha256", String(64)),
+    Column("review_decision", String(16)),
+    Column("reviewed_by", ID),
+    Column("reviewed_at", TS),
+    Column("taken_at", TS, nullable=False),
+    _created(),
+    Index(None, "org_id", "taken_at"),
+    Index(None, "org_id", "part_id"),
+)
+
+process_records = Table(
+    "process_records",
+    metadata,
+    _id(),
+    _org(),
+    Column("part_id", ID, ForeignKey("part_numbers.id"), nullable=False),
+    Column("lot_id", ID, ForeignKey("lots.id")),
+    Column("serial", String(100)),
+    Column("line_id", ID, ForeignKey("lines.id")),
+    Column("recorded_at", TS, nullable=False),
+    Column("values", JSON, nullable=False),
+    Column("units", JSON, nullable=False),
+    # part|lot|serial|time: the natural key that makes re-imports add nothing
+    Column("natural_key", String(400), nullable=False),
+    _created(),
+    UniqueConstraint("org_id", "natural_key"),
+    Index(None, "org_id", "recorded_at"),
+)
+
+model_versions = Table(
+    "model_versions",
+    metadata,
+    _id(),
+    _org(),
+    Column("name", String(200), nullable=False),
+    Column("version", Integer, nullable=False),
+    Column("task", String(64), nullable=False),
+    Column("part_id", ID, ForeignKey("part_numbers.id")),
+    Column("blob_sha256", String(64)),
+    Column("card", JSON, nullable=False),
+    Column("base_version_id", ID, ForeignKey("model_versions.id")),
+    Column("status", String(16), nullable=False),
+    _created(),
+    UniqueConstraint("org_id", "name", "version"),
+)
+
+share_grants = Table(
+    "share_grants",
+    metadata,
+    _id(),
+    Column("grantor_org_id", ID, ForeignKey("organisations.id"), nullable=False, index=True),
+    Column("grantee_org_id", ID, ForeignKey("organisations.id"), nullable=False, index=True),
+    Column("scope", String(32), nullable=False),
+    Column("part_id", ID, ForeignKey("part_numbers.id")),
+    Column("created_by", ID),
+    Column("expires_at", TS),
+    Column("revoked_at", TS),
+    Column("note", Text, nullable=False),
+    _created(),
+)
+
+audit_events = Table(
+    "audit_events",
+    metadata,
+    _id(),
+    Column("org_id", ID, nullable=False),
+    Column("actor_org_id", ID),
+    Column("actor_user_id", ID),
+    Column("action", String(64), nullable=False),
+    Column("resource", String(64), nullable=False),
+    Column("resource_id", String(64)),
+    Column("grant_id", ID),
+    Column("detail", JSON, nullable=False),
+    Column("at", TS, nullable=False),
+    Index(None, "org_id", "at"),
+    Index(None, "actor_org_id", "at"),
+)
+
+blobs = Table(
+    "blobs",
+    metadata,
+    Column("org_id", ID, ForeignKey("organisations.id"), nullable=False),
+    Column("sha256", String(64), nullable=False),
+    Column("size", BigInteger, nullable=False),
+    Column("media_type", String(100), nullable=False),
+    Column("filename", String(255), nullable=False),
+    _created(),
+    PrimaryKeyConstraint("org_id", "sha256"),
+)
+
+import_batches = Table(
+    "import_batches",
+    metadata,
+    _id(),
+    _org(),
+    Column("kind", String(32), nullable=False),
+    Column("filename", String(255), nullable=False),
+    Column("sha256", String(64), nullable=False),
+    Column("rows_total", BigInteger, nullable=False),
+    Column("rows_accepted", BigInteger, nullable=False),
+    Column("rows_rejected", BigInteger, nullable=False),
+    Column("errors", JSON, nullable=False),
+    _created(),
+    UniqueConstraint("org_id", "kind", "sha256"),
+)
+
+labelled_images = Table(
+    "labelled_images",
+    metadata,
+    _id(),
+    _org(),
+    Column("part_id", ID, ForeignKey("part_numbers.id"), nullable=False),
+    Column("image_sha256", String(64), nullable=False),
+    Column("mask_sha256", String(64)),
+    Column("split", String(16), nullable=False),
+    Column("label", String(64), nullable=False),
+    Column("boxes", JSON, nullable=False),
+    Column("source_name", String(255), nullable=False),
+    _created(),
+    UniqueConstraint("org_id", "part_id", "image_sha256"),
+)
