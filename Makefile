@@ -1,0 +1,36 @@
+# Dure: `make up` installs and serves the demo factory; `make test` runs the whole suite.
+PYTHON ?= python3.11
+VENV   ?= .venv
+PY     := $(VENV)/bin/python
+PIP    := $(VENV)/bin/pip
+HOST   ?= 127.0.0.1
+PORT   ?= 8000
+
+.PHONY: up install test test-deps lint clean
+
+up: install
+	$(VENV)/bin/dure init
+	$(VENV)/bin/dure up --host $(HOST) --port $(PORT)
+
+$(PY):
+	@command -v $(PYTHON) >/dev/null 2>&1 || { echo "need $(PYTHON) (Debian: apt-get install python3 python3-venv)"; exit 1; }
+	$(PYTHON) -m venv $(VENV)
+	$(PIP) install -q --upgrade pip
+
+# torch first, pinned: a bare or ranged torch would pull a multi-GB CUDA build.
+install: $(PY)
+	$(PIP) install -q torch==2.13.0
+	$(PIP) install -q -e .
+
+test-deps: install
+	$(PIP) install -q -e '.[test]'
+	bash scripts/ensure-postgres.sh
+
+test: test-deps
+	bash scripts/run-tests.sh
+
+lint:
+	$(VENV)/bin/ruff check src tests
+
+clean:
+	rm -rf $(VENV) var build *.egg-info

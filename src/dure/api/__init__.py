@@ -1,0 +1,1 @@
+"""HTTP only: FastAPI routers, authentication, request and response schemas."""

@@ -1,0 +1,35 @@
+"""Liveness and who-am-I."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends
+from sqlalchemy import text
+
+from dure import __version__
+from dure.api.deps import CallerDep, SessionDep, get_store
+from dure.api.schemas import Health
+from dure.store.session import Store
+
+router = APIRouter(tags=["health"])
+
+
+@router.get("/api/health", response_model=Health)
+def health(store: Annotated[Store, Depends(get_store)]) -> Health:
+    """Is the server up and its database reachable? No token needed."""
+    with store.engine.connect() as conn:
+        conn.execute(text("SELECT 1"))
+    return Health(status="ok", database=store.engine.dialect.name, version=__version__)
+
+
+@router.get("/api/me")
+def me(caller: CallerDep, session: SessionDep) -> dict[str, Any]:
+    """The caller's user, role and organisation."""
+    org = session.organisations.get(caller.org_id)
+    user = session.users.get(caller.user_id) if caller.user_id else None
+    return {
+        "user": {"id": user.id, "email": user.email, "display_name": user.display_name} if user else None,
+        "role": caller.role.value,
+        "organisation": {"id": org.id, "name": org.name, "kind": org.kind, "slug": org.slug},
+    }

@@ -1,0 +1,76 @@
+"""Share grants, model versions and the audit log."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated
+
+from fastapi import APIRouter, Depends
+
+from dure.api.deps import SessionDep, require
+from dure.api.schemas import GrantIn, page_params
+from dure.domain.audit import AuditEvent
+from dure.domain.grants import ShareGrant
+from dure.domain.model_versions import ModelVersion
+from dure.domain.users import Caller, Role
+from dure.store.scoped import Listing, Page
+
+router = APIRouter(tags=["sharing"])
+
+
+@router.get("/api/grants")
+def list_grants(session: SessionDep, page: Page = Depends(page_params)) -> Listing[ShareGrant]:
+    """Grants your organisation gave or received."""
+    return session.grants.list(page)
+
+
+@router.post("/api/grants", status_code=201)
+def add_grant(body: GrantIn, session: SessionDep) -> ShareGrant:
+    """Let a linked organisation read some of your data (admins); every use is audited."""
+    return session.grants.grant(
+        ShareGrant(grantor_org_id=session.caller.org_id, created_by=session.caller.user_id,
+                   **body.model_dump())
+    )
+
+
+@router.get("/api/grants/{grant_id}")
+def get_grant(grant_id: str, session: SessionDep) -> ShareGrant:
+    """One grant you gave or received."""
+    return session.grants.get(grant_id)
+
+
+@router.delete("/api/grants/{grant_id}")
+def revoke_grant(grant_id: str, session: SessionDep) -> ShareGrant:
+    """Revoke a grant you gave; it stops working at once."""
+    return session.grants.revoke(grant_id)
+
+
+@router.get("/api/model-versions")
+def list_model_versions(
+    session: SessionDep, page: Page = Depends(page_params), part_id: str | None = None
+) -> Listing[ModelVersion]:
+    """Model versions: yours, and those an OEM shared with you for use."""
+    return session.model_versions.list(page, part_id=part_id)
+
+
+@router.get("/api/model-versions/{version_id}")
+def get_model_version(version_id: str, session: SessionDep) -> ModelVersion:
+    """One model version with its card."""
+    return session.model_versions.get(version_id)
+
+
+@router.get("/api/audit-events")
+def list_audit_events(
+    session: SessionDep,
+    _admin: Annotated[Caller, Depends(require(Role.ADMIN))],
+    page: Page = Depends(page_params),
+    action: str | None = None,
+    resource: str | None = None,
+    resource_id: str | None = None,
+    since: datetime | None = None,
+) -> Listing[AuditEvent]:
+    """Audit events about your organisation's data or done by it (admins)."""
+    listing = session.audit_events.list(page, action=action, resource=resource, resource_id=resource_id)
+    if since is not None:
+        listing.items[:] = [e for e in listing.items if e.at >= since]
+    return listing

@@ -1,0 +1,182 @@
+"""Request and response bodies of the REST API."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from fastapi import Query
+from pydantic import BaseModel, ConfigDict, Field
+
+from dure.store.scoped import Page
+
+
+def page_params(
+    limit: int = Query(50, ge=1, le=1000, description="items per page"),
+    offset: int = Query(0, ge=0, description="items to skip"),
+) -> Page:
+    """Pagination query parameters."""
+    return Page(limit=limit, offset=offset)
+
+
+class Body(BaseModel):
+    """Base of request bodies: unknown fields are an error, not silently dropped."""
+
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+
+class OrgIn(Body):
+    name: str = Field(min_length=1, max_length=200)
+    kind: str = Field(pattern="^(oem|supplier|operator)$")
+    slug: str = Field(min_length=2, max_length=63)
+
+
+class SupplierLinkIn(Body):
+    oem_id: str
+    supplier_id: str
+
+
+class UserIn(Body):
+    email: str = Field(min_length=3, max_length=254)
+    display_name: str = Field(min_length=1, max_length=200)
+    role: str = Field(pattern="^(admin|engineer|operator|viewer)$")
+    password: str | None = Field(default=None, min_length=8, max_length=200)
+
+
+class UserOut(BaseModel):
+    id: str
+    org_id: str
+    email: str
+    display_name: str
+    role: str
+    disabled: bool
+    created_at: datetime
+
+
+class UserPatch(Body):
+    display_name: str | None = Field(default=None, min_length=1, max_length=200)
+    role: str | None = Field(default=None, pattern="^(admin|engineer|operator|viewer)$")
+    disabled: bool | None = None
+
+
+class TokenIn(Body):
+    name: str = Field(min_length=1, max_length=200)
+    user_id: str | None = None
+    expires_at: datetime | None = None
+
+
+class TokenOut(BaseModel):
+    id: str
+    user_id: str
+    org_id: str
+    name: str
+    prefix: str
+    expires_at: datetime | None
+    revoked_at: datetime | None
+    last_used_at: datetime | None
+    created_at: datetime
+
+
+class TokenCreated(TokenOut):
+    token: str = Field(description="the secret; shown once, store it now")
+
+
+class SiteIn(Body):
+    name: str = Field(min_length=1, max_length=200)
+
+
+class LineIn(Body):
+    site_id: str
+    name: str = Field(min_length=1, max_length=200)
+
+
+class StationIn(Body):
+    line_id: str
+    name: str = Field(min_length=1, max_length=200)
+    kind: str = Field(default="process", max_length=32)
+
+
+class AssetIn(Body):
+    name: str = Field(min_length=1, max_length=200)
+    line_id: str | None = None
+    station_id: str | None = None
+    kind: str = Field(default="machine", max_length=32)
+
+
+class ChannelIn(Body):
+    name: str = Field(min_length=1, max_length=200)
+    unit: str = Field(default="", max_length=32)
+
+
+class ReadingIn(Body):
+    time: datetime
+    value: float = Field(allow_inf_nan=False)
+
+
+class ReadingsIn(Body):
+    readings: list[ReadingIn] = Field(min_length=1, max_length=100_000)
+
+
+class PartIn(Body):
+    number: str = Field(min_length=1, max_length=100)
+    name: str = Field(min_length=1, max_length=200)
+    oem_part_id: str | None = None
+
+
+class PartPatch(Body):
+    name: str | None = Field(default=None, min_length=1, max_length=200)
+
+
+class LotIn(Body):
+    part_id: str
+    code: str = Field(min_length=1, max_length=100)
+    line_id: str | None = None
+    started_at: datetime | None = None
+    quantity: int | None = Field(default=None, ge=0)
+
+
+class DefectTypeIn(Body):
+    code: str = Field(min_length=1, max_length=64, pattern=r"^[a-z0-9_\-]+$")
+    name: str = Field(min_length=1, max_length=200)
+    description: str = ""
+    severity: int = Field(default=2, ge=1, le=3)
+
+
+class ReviewIn(Body):
+    decision: str = Field(pattern="^(accept|reject|relabel)$")
+    defect_type: str | None = Field(default=None, max_length=64)
+
+
+class ProcessRecordIn(Body):
+    part_id: str
+    recorded_at: datetime
+    values: dict[str, float] = Field(min_length=1)
+    units: dict[str, str] = Field(default_factory=dict)
+    lot_id: str | None = None
+    serial: str | None = Field(default=None, max_length=100)
+    line_id: str | None = None
+
+
+class GrantIn(Body):
+    grantee_org_id: str
+    scope: str
+    part_id: str | None = None
+    expires_at: datetime | None = None
+    note: str = Field(default="", max_length=1000)
+
+
+class ImportOut(BaseModel):
+    batch_id: str
+    filename: str
+    already_imported: bool
+    rows_total: int
+    rows_accepted: int
+    rows_rejected: int
+    rows_new: int
+    errors: list[dict[str, Any]]
+
+
+class Health(BaseModel):
+    status: str
+    database: str
+    version: str

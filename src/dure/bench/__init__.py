@@ -1,0 +1,1 @@
+"""Benchmarks behind `dure bench …`: they print and write JSON, and never gate tests."""

@@ -1,0 +1,83 @@
+"""Fixtures: a fresh store per test on the backend under test (SQLite or PostgreSQL)."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy import text
+
+from dure.settings import Settings
+from dure.store.engine import make_engine, migrate
+from dure.store.session import Store
+from dure.store.tables import metadata
+from tests.factories import World, build_world
+
+BACKEND = os.environ.get("DURE_TEST_BACKEND", "sqlite")
+POSTGRES_URL = os.environ.get("DURE_TEST_POSTGRES_URL")
+SHARED_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
+
+
+def pytest_report_header() -> str:
+    return f"dure store backend: {BACKEND}"
+
+
+@pytest.fixture(scope="session")
+def _postgres_engine():  # type: ignore[no-untyped-def]
+    if BACKEND != "postgresql":
+        yield None
+        return
+    if not POSTGRES_URL:
+        pytest.fail("DURE_TEST_BACKEND=postgresql needs DURE_TEST_POSTGRES_URL (make test sets it)")
+    url = POSTGRES_URL.replace("postgresql://", "postgresql+psycopg://", 1)
+    engine = make_engine(url)
+    with engine.begin() as conn:
+        conn.execute(text("DROP SCHEMA public CASCADE; CREATE SCHEMA public"))
+    migrate(engine)
+    yield engine
+    engine.dispose()
+
+
+@pytest.fixture
+def settings(tmp_path: Path, _postgres_engine) -> Settings:  # type: ignore[no-untyped-def]
+    """Settings with a fresh data folder (and, on PostgreSQL, emptied tables)."""
+    if _postgres_engine is None:
+        return Settings(home=tmp_path / "home", max_upload_bytes=2_000_000)
+    names = ", ".join(t.name for t in metadata.sorted_tables)
+    with _postgres_engine.begin() as conn:
+        conn.execute(text(f"TRUNCATE {names} CASCADE"))
+    return Settings(home=tmp_path / "home", database_url=POSTGRES_URL, max_upload_bytes=2_000_000)
+
+
+@pytest.fixture
+def store(settings: Settings) -> Iterator[Store]:
+    """An opened, migrated store."""
+    opened = Store.open(settings)
+    yield opened
+    opened.engine.dispose()
+
+
+@pytest.fixture
+def world(store: Store) -> World:
+    """A small world: an OEM, two suppliers with data, a grant from supplier A to the OEM."""
+    return build_world(store)
+
+
+@pytest.fixture
+def client(settings: Settings, store: Store):  # type: ignore[no-untyped-def]
+    from fastapi.testclient import TestClient
+
+    from dure.api.app import create_app
+
+    with TestClient(create_app(settings, store)) as test_client:
+        yield test_client
+
+
+@pytest.fixture
+def shared_data() -> Path:
+    """The real data sets beside the repo; skips the test when they are absent."""
+    if not SHARED_DATA.is_dir():
+        pytest.skip(f"real data sets not found at {SHARED_DATA} (they sit in ../shared/data)")
+    return SHARED_DATA
