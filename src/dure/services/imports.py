@@ -14,6 +14,7 @@ from dure.domain.imports import ImportBatch
 from dure.domain.ids import new_id, utcnow
 from dure.domain.parts import LabelledImage
 from dure.domain.plant import SensorChannel
+from dure.domain.users import Role
 from dure.errors import Conflict, InvalidInput, RejectedFile
 from dure.ingest.image_folders import scan
 from dure.ingest.images import check_image
@@ -93,7 +94,11 @@ def _resolve_channels(session: Session, parsed: ParsedReadings) -> list[str]:
             ids.append("")
             continue
         channel = channels.get((asset.id, channel_name))
-        if channel is None and channel_name:
+        if channel is None and channel_name and not session.caller.can(Role.ENGINEER):
+            parsed.errors.add(rows, parsed.filename, "channel",
+                              lambda i, a=asset_name, c=channel_name: f"asset {a!r} has no channel "
+                              f"{c!r}; an engineer can add it (or import this file once)")
+        elif channel is None and channel_name:
             channel = SensorChannel(org_id=asset.org_id, asset_id=asset.id, name=channel_name, unit=unit)
             session.channels.add(channel)
             channels[(asset.id, channel_name)] = channel
@@ -175,11 +180,15 @@ def _insert_ignoring_duplicates(session: Session, rows: list[dict[str, object]])
         return 0
     dialect = session.conn.dialect.name
     insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    stmt = insert(t.process_records).on_conflict_do_nothing(index_elements=["org_id", "natural_key"])
+    stmt = (
+        insert(t.process_records)
+        .on_conflict_do_nothing(index_elements=["org_id", "natural_key"])
+        .returning(t.process_records.c.id)
+    )
     new = 0
     for start in range(0, len(rows), 5000):
-        result = session.conn.execute(stmt, rows[start : start + 5000])
-        new += max(result.rowcount, 0)
+        # rowcount is unreliable for batched inserts; count what RETURNING hands back
+        new += len(session.conn.execute(stmt, rows[start : start + 5000]).all())
     return new
 
 

@@ -64,7 +64,7 @@ def sensor_csv(
     wear = np.zeros(n)
     if fails_at_day is not None:
         wear = np.exp((t_days - fails_at_day) / 3.0)  # grows ~e-fold every 3 days
-    vib = 2.2 + 0.25 * shift + 4.0 * wear + rng.normal(0, 0.12, n)
+    vib = 2.2 + 0.25 * shift + 6.0 * wear + rng.normal(0, 0.12, n)
     cur = 38 + 3 * shift + 6 * wear + rng.normal(0, 0.6, n)
     oil = 45 + 4 * shift + 12 * wear + rng.normal(0, 0.5, n)
     epoch = start.timestamp()

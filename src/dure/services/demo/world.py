@@ -121,7 +121,7 @@ def _supplier_world(
         data, process_truth = process_csv(rng, start, days, [p.number for p in parts], line.name,
                                           lot_codes, 10, drift)
         import_process_file(s, data, "demo-process.csv", ProcessSchema.from_dict(PROCESS_SCHEMA))
-        fails = days + 2.0 if sup.slug == "mirae" else None
+        fails = days + 1.0 if sup.slug == DEGRADING else None
         import_sensor_file(s, sensor_csv(rng, "press-800t", start, days, 10, fails), "demo-sensors.csv")
         images = _images(s, sup, parts[0], stations[2].id, start, days, n_images, img_seed)
         if sup.slug == "daesung":  # one supplier shares its inspection results with the OEM

@@ -1,0 +1,62 @@
+"""The demo world: complete, deterministic, quick, and visible through the API as intended."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+
+from fastapi.testclient import TestClient
+
+from dure.api.app import create_app
+from dure.services.demo.sheet_metal import DEFECT_TYPES, sheet_image
+from dure.services.demo.world import build_demo
+from dure.settings import Settings
+from dure.store.session import Store
+
+END = datetime(2026, 11, 1, tzinfo=UTC)
+
+
+def test_images_are_deterministic_and_masks_match_labels() -> None:
+    for k, label in enumerate(("good", *DEFECT_TYPES)):
+        first, again = sheet_image(k, label), sheet_image(k, label)
+        assert (first.pixels == again.pixels).all()
+        assert first.pixels.shape == (256, 256, 3)
+        assert (first.mask.sum() == 0) == (label == "good")
+
+
+def test_demo_world_builds_once_and_the_oem_sees_its_suppliers(settings: Settings, store: Store) -> None:
+    summary = build_demo(store, settings.home, seed=3, end=END)
+    assert summary.created and summary.seconds < 60
+    assert not build_demo(store, settings.home, seed=3, end=END).created
+    tokens = json.loads(summary.tokens_file.read_text())
+    truth = json.loads(summary.ground_truth_file.read_text())
+    assert truth["suppliers"]["mirae"]["press_fails_at"] is not None
+    client = TestClient(create_app(settings, store))
+    oem = {"Authorization": f"Bearer {tokens['hanbit']['engineer']}"}
+    me = client.get("/api/me", headers=oem).json()
+    suppliers = client.get(f"/api/orgs/{me['organisation']['id']}/suppliers", headers=oem).json()
+    assert [s["name"] for s in suppliers] == ["Daesung Press", "Hanul Stamping", "Mirae Metal"]
+    # only Daesung shares inspection records with the OEM
+    seen = client.get("/api/inspections", params={"limit": 1000}, headers=oem).json()["items"]
+    daesung = next(s["id"] for s in suppliers if s["name"] == "Daesung Press")
+    assert seen and {i["org_id"] for i in seen} == {daesung}
+    mirae = {"Authorization": f"Bearer {tokens['mirae']['viewer']}"}
+    assert len(client.get("/api/process-records", params={"limit": 1000}, headers=mirae).json()["items"]) == 300
+    asset = client.get("/api/assets", headers=mirae).json()["items"][0]
+    channels = client.get(f"/api/assets/{asset['id']}/channels", headers=mirae).json()["items"]
+    vib = next(c for c in channels if c["name"] == "vibration_rms")
+    readings = client.get(f"/api/channels/{vib['id']}/readings", params={"limit": 100000},
+                          headers=mirae).json()["readings"]
+    assert len(readings) == 30 * 144
+    early = sum(r["value"] for r in readings[:144]) / 144
+    late = sum(r["value"] for r in readings[-144:]) / 144
+    assert late > 2 * early  # the degrading press
+
+
+def test_same_seed_same_world(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    truths = []
+    for name in ("one", "two"):
+        settings = Settings(home=tmp_path / name)
+        build_demo(Store.open(settings), settings.home, seed=5, end=END, days=3, images_per_supplier=8)
+        truths.append(json.loads((settings.home / "demo-ground-truth.json").read_text()))
+    assert truths[0] == truths[1]
