@@ -41,8 +41,8 @@ def snapshot(store: Store, org_id: str) -> dict[str, list[Any]]:
             cols = [c for c in table.c if c.name != "last_used_at"]
             rows = conn.execute(select(*cols).where(table.c[col] == org_id)).all()
             out[name] = sorted(repr(tuple(r)) for r in rows)
-        mine = select(t.sensor_channels.c.id).where(t.sensor_channels.c.org_id == org_id)
-        readings = select(t.sensor_readings).where(t.sensor_readings.c.channel_id.in_(mine))
+        mine = select(t.sensor_channels.c.key).where(t.sensor_channels.c.org_id == org_id)
+        readings = select(t.sensor_readings).where(t.sensor_readings.c.channel_key.in_(mine))
         out["readings"] = sorted(repr(tuple(r)) for r in conn.execute(readings).all())
     return out
 

@@ -64,3 +64,6 @@ class SensorChannelRepository(ScopedRepository[SensorChannel]):
 
     def check_references(self, item: SensorChannel) -> None:
         self.require_own(t.assets, "asset_id", item.asset_id)
+
+    def extra_columns(self, item: SensorChannel) -> dict[str, object]:
+        return {"key": t.channel_key(item.id)}

@@ -1,19 +1,26 @@
-"""Sensor readings: bulk writes at full speed (SQLite executemany, PostgreSQL COPY) and reads."""
+"""Sensor readings: bulk writes at full speed (SQLite multi-row inserts, PostgreSQL COPY)."""
 
 from __future__ import annotations
 
 import io
-from collections.abc import Sequence
+import itertools
+import sqlite3
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
 import numpy as np
+import pyarrow as pa
+import pyarrow.csv as pacsv
 from sqlalchemy import Connection, select
 
 from dure.domain.records import SensorReading
 from dure.domain.users import Role
 from dure.errors import Forbidden, InvalidInput
 from dure.store.repositories.plant import SensorChannelRepository
-from dure.store.tables import sensor_channels, sensor_readings
+from dure.store.tables import channel_key, sensor_channels, sensor_readings
+
+# Rows per INSERT statement: SQLite before 3.32 allows 999 bound values, later 32766.
+_ROWS_PER_INSERT = 5000 if sqlite3.sqlite_version_info >= (3, 32) else 333
 
 
 @dataclass(frozen=True)
@@ -28,6 +35,11 @@ class ReadingColumns:
     def __len__(self) -> int:
         return int(self.ts_us.shape[0])
 
+    def keys(self) -> np.ndarray:
+        """The integer channel key of every row."""
+        table = np.array([channel_key(c) if c else 0 for c in self.channel_ids], dtype=np.int64)
+        return table[self.channel_index] if len(table) else np.zeros(0, np.int64)
+
 
 class SensorReadingRepository:
     """Readings of channels the caller owns (writes) or may see (reads)."""
@@ -41,12 +53,14 @@ class SensorReadingRepository:
         """Insert readings of the caller's own channels; returns how many were new."""
         if not self.caller.can(Role.OPERATOR):
             raise Forbidden("writing sensor readings needs the operator role or higher")
-        self._require_own_channels(columns.channel_ids)
+        used = np.unique(columns.channel_index).tolist() if len(columns) else []
+        self._require_own_channels([columns.channel_ids[i] for i in used])
         if len(columns) == 0:
             return 0
+        keys = columns.keys()
         if self.conn.dialect.name == "postgresql":
-            return _copy_postgres(self.conn, columns)
-        return _insert_sqlite(self.conn, columns)
+            return _copy_postgres(self.conn, keys, columns.ts_us, columns.values)
+        return _insert_sqlite(self.conn, keys, columns.ts_us, columns.values)
 
     def _require_own_channels(self, channel_ids: Sequence[str]) -> None:
         wanted = set(channel_ids)
@@ -72,63 +86,93 @@ class SensorReadingRepository:
         """Readings of one visible channel in ``[start_us, end_us)``, oldest first."""
         self.channels.get(channel_id)  # NotFound unless visible; audits a shared read
         r = sensor_readings.c
-        query = select(r.channel_id, r.ts_us, r.value).where(r.channel_id == channel_id)
+        query = select(r.ts_us, r.value).where(r.channel_key == channel_key(channel_id))
         if start_us is not None:
             query = query.where(r.ts_us >= start_us)
         if end_us is not None:
             query = query.where(r.ts_us < end_us)
         rows = self.conn.execute(query.order_by(r.ts_us).limit(limit)).all()
-        return [SensorReading(row.channel_id, row.ts_us, row.value) for row in rows]
+        return [SensorReading(channel_id, row.ts_us, row.value) for row in rows]
 
 
-def _insert_sqlite(conn: Connection, columns: ReadingColumns) -> int:
+def _insert_sqlite(conn: Connection, keys: np.ndarray, ts_us: np.ndarray, values: np.ndarray) -> int:
     raw = conn.connection.driver_connection
     before = raw.total_changes
-    names = list(columns.channel_ids)
-    rows = zip(
-        [names[i] for i in columns.channel_index.tolist()],
-        columns.ts_us.tolist(),
-        columns.values.tolist(),
-        strict=True,
-    )
+    n = len(ts_us)
     cur = raw.cursor()
-    cur.executemany(
-        "INSERT OR IGNORE INTO sensor_readings (channel_id, ts_us, value) VALUES (?, ?, ?)", rows
-    )
+    full = n - n % _ROWS_PER_INSERT
+    if full:
+        flat = list(itertools.chain.from_iterable(
+            zip(keys[:full].tolist(), ts_us[:full].tolist(), values[:full].tolist(), strict=True)))
+        sql = "INSERT OR IGNORE INTO sensor_readings (channel_key, ts_us, value) VALUES " + ",".join(
+            ["(?,?,?)"] * _ROWS_PER_INSERT)
+        step = 3 * _ROWS_PER_INSERT
+        for start in range(0, len(flat), step):
+            cur.execute(sql, flat[start : start + step])
+    if full < n:
+        cur.executemany(
+            "INSERT OR IGNORE INTO sensor_readings (channel_key, ts_us, value) VALUES (?, ?, ?)",
+            zip(keys[full:].tolist(), ts_us[full:].tolist(), values[full:].tolist(), strict=True),
+        )
     cur.close()
     return int(raw.total_changes - before)
 
 
-def _copy_postgres(conn: Connection, columns: ReadingColumns) -> int:
+def _copy_postgres(conn: Connection, keys: np.ndarray, ts_us: np.ndarray, values: np.ndarray) -> int:
     raw = conn.connection.driver_connection
     with raw.cursor() as cur:
+        # Straight into the table when nothing stored can clash (the common case of new
+        # data); otherwise through a temporary table and ON CONFLICT DO NOTHING.
+        if not _overlaps_stored(cur, keys, ts_us):
+            cur.execute("SAVEPOINT bulk_readings")
+            try:
+                _copy(cur, "sensor_readings", keys, ts_us, values)
+                cur.execute("RELEASE SAVEPOINT bulk_readings")
+                return len(ts_us)
+            except Exception as exc:  # a concurrent writer stored some of these meanwhile
+                if getattr(exc, "sqlstate", None) != "23505":
+                    raise
+                cur.execute("ROLLBACK TO SAVEPOINT bulk_readings")
         cur.execute(
             "CREATE TEMP TABLE IF NOT EXISTS incoming_readings "
-            "(channel_id varchar(32), ts_us bigint, value double precision) ON COMMIT DELETE ROWS"
+            "(channel_key bigint, ts_us bigint, value double precision) ON COMMIT DELETE ROWS"
         )
         cur.execute("TRUNCATE incoming_readings")
-        with cur.copy("COPY incoming_readings (channel_id, ts_us, value) FROM STDIN") as copy:
-            for block in _tsv_blocks(columns):
-                copy.write(block)
+        _copy(cur, "incoming_readings", keys, ts_us, values)
         cur.execute(
-            "INSERT INTO sensor_readings (channel_id, ts_us, value) "
-            "SELECT channel_id, ts_us, value FROM incoming_readings "
-            "ON CONFLICT (channel_id, ts_us) DO NOTHING"
+            "INSERT INTO sensor_readings (channel_key, ts_us, value) "
+            "SELECT channel_key, ts_us, value FROM incoming_readings "
+            "ON CONFLICT (channel_key, ts_us) DO NOTHING"
         )
         inserted = cur.rowcount
         cur.execute("TRUNCATE incoming_readings")
     return int(inserted)
 
 
-def _tsv_blocks(columns: ReadingColumns, block_rows: int = 200_000):  # type: ignore[no-untyped-def]
-    names = np.asarray(list(columns.channel_ids), dtype=object)
-    for start in range(0, len(columns), block_rows):
-        stop = start + block_rows
-        chan = names[columns.channel_index[start:stop]]
-        ts = columns.ts_us[start:stop]
-        val = columns.values[start:stop]
-        buf = io.StringIO()
-        buf.writelines(
-            f"{c}\t{t}\t{v!r}\n" for c, t, v in zip(chan.tolist(), ts.tolist(), val.tolist(), strict=True)
+def _overlaps_stored(cur, keys: np.ndarray, ts_us: np.ndarray) -> bool:  # type: ignore[no-untyped-def]
+    for key in np.unique(keys).tolist():
+        mine = ts_us[keys == key]
+        cur.execute(
+            "SELECT 1 FROM sensor_readings WHERE channel_key = %s AND ts_us BETWEEN %s AND %s LIMIT 1",
+            (key, int(mine.min()), int(mine.max())),
         )
-        yield buf.getvalue().encode()
+        if cur.fetchone() is not None:
+            return True
+    return False
+
+
+def _copy(cur, table: str, keys: np.ndarray, ts_us: np.ndarray, values: np.ndarray) -> None:  # type: ignore[no-untyped-def]
+    with cur.copy(f"COPY {table} (channel_key, ts_us, value) FROM STDIN WITH (FORMAT csv)") as copy:
+        for block in _csv_blocks(keys, ts_us, values):
+            copy.write(block)
+
+
+def _csv_blocks(
+    keys: np.ndarray, ts_us: np.ndarray, values: np.ndarray, block_rows: int = 250_000
+) -> Iterator[bytes]:
+    for start in range(0, len(ts_us), block_rows):
+        stop = start + block_rows
+        table = pa.table({"k": keys[start:stop], "t": ts_us[start:stop], "v": values[start:stop]})
+        buf = io.BytesIO()
+        pacsv.write_csv(table, buf, pacsv.WriteOptions(include_header=False))
+        yield buf.getvalue()

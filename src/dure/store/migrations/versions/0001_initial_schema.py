@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-11-23 10:11:05.256398
+Create Date: 2026-11-23
 """
 
 from __future__ import annotations
@@ -53,10 +53,10 @@ def upgrade() -> None:
     )
     op.create_table(
         "sensor_readings",
-        sa.Column("channel_id", sa.String(length=32), nullable=False),
+        sa.Column("channel_key", sa.BigInteger(), nullable=False),
         sa.Column("ts_us", sa.BigInteger(), nullable=False),
         sa.Column("value", sa.Float(), nullable=False),
-        sa.PrimaryKeyConstraint("channel_id", "ts_us", name=op.f("pk_sensor_readings")),
+        sa.PrimaryKeyConstraint("channel_key", "ts_us", name=op.f("pk_sensor_readings")),
         sqlite_with_rowid=False,
     )
     op.create_table(
@@ -481,6 +481,7 @@ def upgrade() -> None:
         sa.Column("asset_id", sa.String(length=32), nullable=False),
         sa.Column("name", sa.String(length=200), nullable=False),
         sa.Column("unit", sa.String(length=32), nullable=False),
+        sa.Column("key", sa.BigInteger(), nullable=False),
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
         sa.ForeignKeyConstraint(
             ["asset_id"], ["assets.id"], name=op.f("fk_sensor_channels_asset_id_assets")
@@ -490,6 +491,7 @@ def upgrade() -> None:
         ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_sensor_channels")),
         sa.UniqueConstraint("asset_id", "name", name=op.f("uq_sensor_channels_asset_id_name")),
+        sa.UniqueConstraint("key", name=op.f("uq_sensor_channels_key")),
     )
     with op.batch_alter_table("sensor_channels", schema=None) as batch_op:
         batch_op.create_index(batch_op.f("ix_sensor_channels_asset_id"), ["asset_id"], unique=False)
