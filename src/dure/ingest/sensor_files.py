@@ -6,7 +6,6 @@ from dataclasses import dataclass
 
 import numpy as np
 import pyarrow as pa
-import pyarrow.compute as pc
 
 from dure.errors import InvalidInput
 from dure.ingest.tables_in import (
@@ -15,6 +14,7 @@ from dure.ingest.tables_in import (
     parse_numbers,
     parse_times,
     read_table,
+    read_typed,
     text_column,
 )
 
@@ -50,17 +50,18 @@ class ParsedReadings:
 
 def parse_sensor_file(data: bytes, filename: str) -> ParsedReadings:
     """Check and convert a sensor file; bad rows are marked in ``errors``, not dropped."""
-    table = read_table(data, filename)
+    table = read_typed(data, filename, TYPED) or read_table(data, filename)
     check_columns(table, filename, REQUIRED, OPTIONAL)
     n = table.num_rows
     if n == 0:
         raise InvalidInput("file", f"{filename}: the file has a header but no rows")
     errors = RowErrors(n)
-    asset = text_column(table, "asset")
-    channel = text_column(table, "channel")
-    unit = text_column(table, "unit") if "unit" in table.column_names else pa.array([""] * n)
+    asset = _codes(table, "asset")
+    channel = _codes(table, "channel")
+    unit = _codes(table, "unit") if "unit" in table.column_names else None
     for name, col in (("asset", asset), ("channel", channel)):
-        empty = np.asarray(pc.equal(pc.utf8_trim_whitespace(col), "").fill_null(True))
+        blank = [i for i, v in enumerate(col.dictionary.to_pylist()) if not v.strip()]
+        empty = np.isin(np.asarray(col.indices.fill_null(-1)), blank) | np.asarray(col.indices.is_null())
         errors.add(np.flatnonzero(empty), filename, name, lambda i, c=name: f"{c} is empty")
     ts_us = parse_times(table, "time", filename, errors)
     values = parse_numbers(table, "value", filename, errors)
@@ -69,31 +70,47 @@ def parse_sensor_file(data: bytes, filename: str) -> ParsedReadings:
     return ParsedReadings(filename, pairs, pair_index, ts_us, values, errors)
 
 
+TYPED = {
+    "asset": pa.dictionary(pa.int32(), pa.string()),
+    "channel": pa.dictionary(pa.int32(), pa.string()),
+    "unit": pa.dictionary(pa.int32(), pa.string()),
+    "time": pa.timestamp("us", tz="UTC"),
+    "value": pa.float64(),
+}
+
+
+def _codes(table: pa.Table, name: str) -> pa.DictionaryArray:
+    col = table.column(name).combine_chunks()
+    if pa.types.is_dictionary(col.type):
+        return col.unify_dictionaries() if hasattr(col, "unify_dictionaries") else col
+    return text_column(table, name).fill_null("").dictionary_encode()
+
+
 def _pair_codes(
-    asset: pa.Array, channel: pa.Array, unit: pa.Array, filename: str, errors: RowErrors
+    asset: pa.DictionaryArray, channel: pa.DictionaryArray, unit: pa.DictionaryArray | None,
+    filename: str, errors: RowErrors,
 ) -> tuple[list[tuple[str, str, str]], np.ndarray]:
-    key = pc.binary_join_element_wise(asset, channel, "\x1f")
-    encoded = key.dictionary_encode()
-    codes = np.asarray(encoded.indices).astype(np.int32)
-    pairs: list[tuple[str, str, str]] = []
-    units = unit.to_numpy(zero_copy_only=False)
-    first_row = np.full(len(encoded.dictionary), -1, dtype=np.int64)
-    order = np.argsort(codes, kind="stable")
-    sorted_codes = codes[order]
-    starts = np.flatnonzero(np.r_[True, sorted_codes[1:] != sorted_codes[:-1]])
-    first_row[sorted_codes[starts]] = order[starts]
-    for code, text in enumerate(encoded.dictionary.to_pylist()):
-        a, c = text.split("\x1f", 1)
-        pairs.append((a.strip(), c.strip(), str(units[first_row[code]]).strip()))
+    a_idx = np.asarray(asset.indices.fill_null(0)).astype(np.int64)
+    c_idx = np.asarray(channel.indices.fill_null(0)).astype(np.int64)
+    combined = a_idx * max(len(channel.dictionary), 1) + c_idx
+    uniques, first_row, codes = np.unique(combined, return_index=True, return_inverse=True)
+    codes = codes.astype(np.int32)
+    a_names, c_names = asset.dictionary.to_pylist(), channel.dictionary.to_pylist()
+    u_idx = np.asarray(unit.indices.fill_null(-1)) if unit is not None else None
+    u_names = unit.dictionary.to_pylist() if unit is not None else []
+    pairs = []
+    for code, row in enumerate(first_row.tolist()):
+        u = u_names[u_idx[row]] if u_idx is not None and u_idx[row] >= 0 else ""
+        pairs.append((a_names[a_idx[row]].strip(), c_names[c_idx[row]].strip(), u.strip()))
     # The same channel must not change its unit inside one file.
-    if len(units) and any(units):
-        unit_codes = np.asarray(unit.dictionary_encode().indices)
-        first_unit = unit_codes[first_row[codes]]
-        clash = np.flatnonzero(first_unit != unit_codes)
+    if u_idx is not None:
+        clash = np.flatnonzero(u_idx[first_row[codes]] != u_idx)
         errors.add(
             clash, filename, "unit",
-            lambda i: f"unit {units[i]!r} differs from {pairs[codes[i]][2]!r} earlier in the file",
+            lambda i: f"unit {u_names[u_idx[i]] if u_idx[i] >= 0 else ''!r} differs from "
+            f"{pairs[codes[i]][2]!r} earlier in the file",
         )
+    del uniques
     return pairs, codes
 
 

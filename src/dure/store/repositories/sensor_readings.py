@@ -6,6 +6,7 @@ import io
 import itertools
 import sqlite3
 from collections.abc import Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import numpy as np
@@ -98,24 +99,37 @@ class SensorReadingRepository:
 def _insert_sqlite(conn: Connection, keys: np.ndarray, ts_us: np.ndarray, values: np.ndarray) -> int:
     raw = conn.connection.driver_connection
     before = raw.total_changes
-    n = len(ts_us)
     cur = raw.cursor()
-    full = n - n % _ROWS_PER_INSERT
-    if full:
-        flat = list(itertools.chain.from_iterable(
-            zip(keys[:full].tolist(), ts_us[:full].tolist(), values[:full].tolist(), strict=True)))
-        sql = "INSERT OR IGNORE INTO sensor_readings (channel_key, ts_us, value) VALUES " + ",".join(
-            ["(?,?,?)"] * _ROWS_PER_INSERT)
-        step = 3 * _ROWS_PER_INSERT
-        for start in range(0, len(flat), step):
-            cur.execute(sql, flat[start : start + step])
-    if full < n:
-        cur.executemany(
-            "INSERT OR IGNORE INTO sensor_readings (channel_key, ts_us, value) VALUES (?, ?, ?)",
-            zip(keys[full:].tolist(), ts_us[full:].tolist(), values[full:].tolist(), strict=True),
-        )
+    insert = "INSERT OR IGNORE INTO sensor_readings (channel_key, ts_us, value) VALUES "
+    many = insert + ",".join(["(?,?,?)"] * _ROWS_PER_INSERT)
+    step = 3 * _ROWS_PER_INSERT
+    # SQLite releases the GIL while it writes, so a helper thread turns the next chunk
+    # into Python values meanwhile: on two cores this hides most of the conversion.
+    chunks = range(0, len(ts_us), _CHUNK_ROWS)
+    with ThreadPoolExecutor(max_workers=1) as helper:
+        pending = helper.submit(_flat_rows, keys, ts_us, values, 0)
+        for start in chunks:
+            flat = pending.result()
+            if start + _CHUNK_ROWS < len(ts_us):
+                pending = helper.submit(_flat_rows, keys, ts_us, values, start + _CHUNK_ROWS)
+            full = len(flat) - len(flat) % step
+            for offset in range(0, full, step):
+                cur.execute(many, flat[offset : offset + step])
+            if full < len(flat):
+                rest = flat[full:]
+                cur.execute(insert + ",".join(["(?,?,?)"] * (len(rest) // 3)), rest)
     cur.close()
     return int(raw.total_changes - before)
+
+
+_CHUNK_ROWS = 20 * _ROWS_PER_INSERT
+
+
+def _flat_rows(keys: np.ndarray, ts_us: np.ndarray, values: np.ndarray, start: int) -> list[object]:
+    stop = start + _CHUNK_ROWS
+    return list(itertools.chain.from_iterable(
+        zip(keys[start:stop].tolist(), ts_us[start:stop].tolist(), values[start:stop].tolist(),
+            strict=True)))
 
 
 def _copy_postgres(conn: Connection, keys: np.ndarray, ts_us: np.ndarray, values: np.ndarray) -> int:
