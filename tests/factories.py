@@ -10,13 +10,13 @@ import numpy as np
 from PIL import Image
 
 from dure.domain.grants import GrantScope, ShareGrant
+from dure.domain.model_versions import ModelVersion
 from dure.domain.organisations import Organisation
 from dure.domain.parts import DefectType, LabelledImage, Lot, PartNumber
 from dure.domain.plant import Asset, Line, SensorChannel, Site, Station
-from dure.domain.model_versions import ModelVersion
 from dure.domain.records import InspectionRecord, ProcessRecord
-from dure.services.imports import import_sensor_file
 from dure.services.accounts import create_org, create_token, create_user, system_caller
+from dure.services.imports import import_sensor_file
 from dure.store.repositories.sensor_readings import ReadingColumns
 from dure.store.session import Store
 
@@ -68,32 +68,78 @@ def _supplier_data(store: Store, org: Organisation, oem_part: PartNumber) -> dic
         line = s.lines.add(Line(org_id=org.id, site_id=site.id, name="Press line"))
         station = s.stations.add(Station(org_id=org.id, line_id=line.id, name="Camera"))
         asset = s.assets.add(Asset(org_id=org.id, name="press", line_id=line.id))
-        channel = s.channels.add(SensorChannel(org_id=org.id, asset_id=asset.id, name="vib", unit="mm/s"))
-        part = s.parts.add(PartNumber(org_id=org.id, number=f"{org.slug}-P1", name="Panel",
-                                      oem_part_id=oem_part.id))
-        lot = s.lots.add(Lot(org_id=org.id, part_id=part.id, code=f"{org.slug}-L1", line_id=line.id))
+        channel = s.channels.add(
+            SensorChannel(org_id=org.id, asset_id=asset.id, name="vib", unit="mm/s")
+        )
+        part = s.parts.add(
+            PartNumber(
+                org_id=org.id, number=f"{org.slug}-P1", name="Panel", oem_part_id=oem_part.id
+            )
+        )
+        lot = s.lots.add(
+            Lot(org_id=org.id, part_id=part.id, code=f"{org.slug}-L1", line_id=line.id)
+        )
         data = png_bytes(value=100 if org.slug == "sup-a" else 150)
         sha = s.blob_store.put(data)
         s.blob_index.register(sha, len(data), "image/png", "part.png")
-        insp = s.inspections.add(InspectionRecord(org_id=org.id, part_id=part.id, image_sha256=sha,
-                                                  lot_id=lot.id, station_id=station.id, serial="S1"))
-        rec = s.process_records.add(ProcessRecord(org_id=org.id, part_id=part.id, recorded_at=now,
-                                                  values={"force": 800.0}, units={"force": "kN"},
-                                                  lot_id=lot.id, serial="S1"))
-        img = s.labelled_images.add(LabelledImage(org_id=org.id, part_id=part.id, image_sha256=sha,
-                                                  split="train", label="good"))
-        s.readings.insert(ReadingColumns([channel.id], np.zeros(3, np.int32),
-                                         np.array([1, 2, 3], np.int64) * 10**6, np.ones(3)))
+        insp = s.inspections.add(
+            InspectionRecord(
+                org_id=org.id,
+                part_id=part.id,
+                image_sha256=sha,
+                lot_id=lot.id,
+                station_id=station.id,
+                serial="S1",
+            )
+        )
+        rec = s.process_records.add(
+            ProcessRecord(
+                org_id=org.id,
+                part_id=part.id,
+                recorded_at=now,
+                values={"force": 800.0},
+                units={"force": "kN"},
+                lot_id=lot.id,
+                serial="S1",
+            )
+        )
+        img = s.labelled_images.add(
+            LabelledImage(
+                org_id=org.id, part_id=part.id, image_sha256=sha, split="train", label="good"
+            )
+        )
+        s.readings.insert(
+            ReadingColumns(
+                [channel.id],
+                np.zeros(3, np.int32),
+                np.array([1, 2, 3], np.int64) * 10**6,
+                np.ones(3),
+            )
+        )
         dt = s.defect_types.add(DefectType(org_id=org.id, code=f"{org.slug}-burr", name="Burr"))
-        mv = s.model_versions.add(ModelVersion(org_id=org.id, name="panel-inspector", version=1,
-                                               task="anomaly", part_id=part.id))
-        batch = import_sensor_file(s, f"asset,channel,time,value\npress,vib,2026-01-02T00:00:00Z,1\n"
-                                   .encode(), "first.csv").batch
+        mv = s.model_versions.add(
+            ModelVersion(
+                org_id=org.id, name="panel-inspector", version=1, task="anomaly", part_id=part.id
+            )
+        )
+        batch = import_sensor_file(
+            s, b"asset,channel,time,value\npress,vib,2026-01-02T00:00:00Z,1\n", "first.csv"
+        ).batch
         return {
-            "site": site.id, "line": line.id, "station": station.id, "asset": asset.id,
-            "channel": channel.id, "part": part.id, "lot": lot.id, "inspection": insp.id,
-            "process_record": rec.id, "blob": sha, "labelled_image": img.id, "defect_type": dt.id,
-            "model_version": mv.id, "import_batch": batch.id,
+            "site": site.id,
+            "line": line.id,
+            "station": station.id,
+            "asset": asset.id,
+            "channel": channel.id,
+            "part": part.id,
+            "lot": lot.id,
+            "inspection": insp.id,
+            "process_record": rec.id,
+            "blob": sha,
+            "labelled_image": img.id,
+            "defect_type": dt.id,
+            "model_version": mv.id,
+            "import_batch": batch.id,
         }
 
 
@@ -117,11 +163,16 @@ def build_world(store: Store) -> World:
         companies[org.slug].ids.update(_supplier_data(store, org, oem_part))
     for org in (a, b):
         with store.session(system_caller(org)) as s:
-            grant = s.grants.grant(ShareGrant(
-                grantor_org_id=org.id, grantee_org_id=oem.id, scope=GrantScope.INSPECTION_RECORDS,
-                created_by=None, part_id=companies[org.slug].ids["part"] if org is a else None,
-                note="test",
-            ))
+            grant = s.grants.grant(
+                ShareGrant(
+                    grantor_org_id=org.id,
+                    grantee_org_id=oem.id,
+                    scope=GrantScope.INSPECTION_RECORDS,
+                    created_by=None,
+                    part_id=companies[org.slug].ids["part"] if org is a else None,
+                    note="test",
+                )
+            )
             companies[org.slug].ids["grant"] = grant.id
             if org is b:
                 s.grants.revoke(grant.id)  # B's grant exists but is revoked

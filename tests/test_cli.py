@@ -28,26 +28,61 @@ def dure(settings: Settings):  # type: ignore[no-untyped-def]
 
 
 def test_every_command_has_help(dure) -> None:  # type: ignore[no-untyped-def]
-    for argv in (["up"], ["init"], ["demo"], ["org", "create"], ["user", "create"], ["token", "create"],
-                 ["import", "sensors"], ["import", "process"], ["import", "images"], ["bench", "ingest"]):
+    for argv in (
+        ["up"],
+        ["init"],
+        ["demo"],
+        ["org", "create"],
+        ["user", "create"],
+        ["token", "create"],
+        ["import", "sensors"],
+        ["import", "process"],
+        ["import", "images"],
+        ["bench", "ingest"],
+    ):
         assert "Usage:" in dure(*argv, "--help").output
 
 
 def test_set_up_an_organisation_from_scratch(dure, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     dure("init")
     dure("org", "create", "Hanbit Appliances", "--kind", "oem", "--slug", "hanbit")
-    dure("org", "create", "Daesung Press", "--kind", "supplier", "--slug", "daesung", "--supplies", "hanbit")
+    dure(
+        "org",
+        "create",
+        "Daesung Press",
+        "--kind",
+        "supplier",
+        "--slug",
+        "daesung",
+        "--supplies",
+        "hanbit",
+    )
     listed = dure("org", "list").output
     assert "hanbit" in listed and "daesung" in listed
-    dure("user", "create", "kim@daesung.example", "--org", "daesung", "--name", "Kim", "--role", "engineer")
-    secret = dure("token", "create", "kim@daesung.example", "--org", "daesung", "--days", "30").output.strip()
+    dure(
+        "user",
+        "create",
+        "kim@daesung.example",
+        "--org",
+        "daesung",
+        "--name",
+        "Kim",
+        "--role",
+        "engineer",
+    )
+    secret = dure(
+        "token", "create", "kim@daesung.example", "--org", "daesung", "--days", "30"
+    ).output.strip()
     assert secret.startswith("dure_")
 
 
 def test_clear_errors_and_exit_code_2(dure, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     dure("org", "create", "X", "--kind", "supplier", "--slug", "x-co")
     result = dure("org", "create", "Y", "--kind", "supplier", "--slug", "x-co", ok=False)
-    assert result.exit_code == 2 and "error: an organisation with the short name 'x-co' exists" in result.output
+    assert (
+        result.exit_code == 2
+        and "error: an organisation with the short name 'x-co' exists" in result.output
+    )
     result = dure("user", "create", "a@b.c", "--org", "nobody", "--name", "A", ok=False)
     assert "no organisation with the short name 'nobody'" in result.output
 
@@ -65,7 +100,9 @@ def test_import_commands_report_rows(dure, tmp_path: Path, settings: Settings) -
         s.assets.add(Asset(org_id=org.id, name="press"))
     good = tmp_path / "s.csv"
     good.write_text("asset,channel,time,value\npress,vib,2026-01-01T00:00:00Z,1\n")
-    assert "1 rows, 1 new, 0 rejected" in dure("import", "sensors", str(good), "--org", "sup").output
+    assert (
+        "1 rows, 1 new, 0 rejected" in dure("import", "sensors", str(good), "--org", "sup").output
+    )
     assert "already imported" in dure("import", "sensors", str(good), "--org", "sup").output
     bad = tmp_path / "b.csv"
     bad.write_text("asset,channel,time,value\npress,vib,2026-01-01T00:00:01Z,x\n")

@@ -30,18 +30,30 @@ def _friendly(fn: Callable[..., Any]) -> Callable[..., Any]:
         except DureError as exc:
             click.echo(f"error: {exc.detail}", err=True)
             for item in getattr(exc, "errors", [])[:20]:
-                click.echo(f"  {item['file']}, row {item['row']}, column {item['column']!r}: "
-                           f"{item['reason']}", err=True)
+                click.echo(
+                    f"  {item['file']}, row {item['row']}, column {item['column']!r}: "
+                    f"{item['reason']}",
+                    err=True,
+                )
             sys.exit(2)
 
     return run
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
-@click.option("--home", type=click.Path(path_type=Path), envvar="DURE_HOME", default=None,
-              help="Data folder (default ./var, or $DURE_HOME).")
-@click.option("--database-url", envvar="DURE_DATABASE_URL", default=None,
-              help="postgresql://user@host/db for a site server; default is SQLite in the data folder.")
+@click.option(
+    "--home",
+    type=click.Path(path_type=Path),
+    envvar="DURE_HOME",
+    default=None,
+    help="Data folder (default ./var, or $DURE_HOME).",
+)
+@click.option(
+    "--database-url",
+    envvar="DURE_DATABASE_URL",
+    default=None,
+    help="postgresql://user@host/db for a site server; default is SQLite in the data folder.",
+)
 @click.pass_context
 def main(ctx: click.Context, home: Path | None, database_url: str | None) -> None:
     """Dure: manufacturing AI for an OEM and its suppliers, on your own machine.
@@ -70,8 +82,10 @@ def init(ctx: click.Context) -> None:
     """Create the data folder and bring the database schema up to date (safe to repeat)."""
     settings = _settings(ctx)
     store = _store(ctx)
-    click.echo(f"store ready: {store.engine.url.render_as_string(hide_password=True)}; "
-               f"blobs in {settings.blob_dir}")
+    click.echo(
+        f"store ready: {store.engine.url.render_as_string(hide_password=True)}; "
+        f"blobs in {settings.blob_dir}"
+    )
 
 
 @main.command()
@@ -90,15 +104,22 @@ def demo(ctx: click.Context, seed: int) -> None:
     settings = _settings(ctx)
     summary = build_demo(_store(ctx), settings.home, seed=seed)
     state = f"built in {summary.seconds:.1f} s" if summary.created else "already loaded"
-    click.echo(f"demo world {state}; tokens: {summary.tokens_file}; "
-               f"ground truth: {summary.ground_truth_file}")
+    click.echo(
+        f"demo world {state}; tokens: {summary.tokens_file}; "
+        f"ground truth: {summary.ground_truth_file}"
+    )
 
 
 @main.command()
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
 @click.option("--port", default=8000, show_default=True, type=int, help="Port to listen on.")
-@click.option("--demo/--no-demo", "with_demo", default=True, show_default=True,
-              help="Load the demo factory first if it is not there.")
+@click.option(
+    "--demo/--no-demo",
+    "with_demo",
+    default=True,
+    show_default=True,
+    help="Load the demo factory first if it is not there.",
+)
 @click.pass_context
 @_friendly
 def up(ctx: click.Context, host: str, port: int, with_demo: bool) -> None:
@@ -120,6 +141,7 @@ def up(ctx: click.Context, host: str, port: int, with_demo: bool) -> None:
 
 # ---- organisations, users, tokens -----------------------------------------------------
 
+
 @main.group()
 def org() -> None:
     """Organisations: create them, list them, link a supplier to an OEM."""
@@ -127,14 +149,21 @@ def org() -> None:
 
 @org.command("create")
 @click.argument("name")
-@click.option("--kind", type=click.Choice(["oem", "supplier", "operator"]), required=True,
-              help="oem = the manufacturer; supplier = makes parts for an OEM; operator = hosts the platform.")
+@click.option(
+    "--kind",
+    type=click.Choice(["oem", "supplier", "operator"]),
+    required=True,
+    help="oem: the manufacturer; supplier: makes parts for an OEM; operator: hosts Dure.",
+)
 @click.option("--slug", required=True, help="Short name used on the command line, e.g. daesung.")
 @click.option("--supplies", "oem_slug", default=None, help="For a supplier: the OEM's short name.")
 @click.pass_context
 @_friendly
 def org_create(ctx: click.Context, name: str, kind: str, slug: str, oem_slug: str | None) -> None:
-    """Create an organisation NAME, e.g. dure org create "Daesung Press" --kind supplier --slug daesung."""
+    """Create an organisation NAME.
+
+    Example: dure org create "Daesung Press" --kind supplier --slug daesung --supplies hanbit
+    """
     from dure.services.accounts import create_org
 
     with _store(ctx).session(None) as s:
@@ -162,8 +191,9 @@ def org_list(ctx: click.Context) -> None:
 def org_link(ctx: click.Context, oem_slug: str, supplier_slug: str) -> None:
     """Record that SUPPLIER_SLUG supplies OEM_SLUG (shares no data by itself)."""
     with _store(ctx).session(None) as s:
-        s.organisations.link(s.organisations.get_by_slug(oem_slug).id,
-                             s.organisations.get_by_slug(supplier_slug).id)
+        s.organisations.link(
+            s.organisations.get_by_slug(oem_slug).id, s.organisations.get_by_slug(supplier_slug).id
+        )
     click.echo(f"linked {supplier_slug} as a supplier of {oem_slug}")
 
 
@@ -185,14 +215,24 @@ def user() -> None:
 @click.argument("email")
 @click.option("--org", "org_slug", required=True, help="Organisation short name.")
 @click.option("--name", "display_name", required=True, help="The person's name as shown.")
-@click.option("--role", type=click.Choice(["admin", "engineer", "operator", "viewer"]),
-              default="engineer", show_default=True,
-              help="admin: users and grants; engineer: models and setup; operator: line data; viewer: read only.")
+@click.option(
+    "--role",
+    type=click.Choice(["admin", "engineer", "operator", "viewer"]),
+    default="engineer",
+    show_default=True,
+    help="admin: users, grants; engineer: models, setup; operator: line data; viewer: read.",
+)
 @click.option("--password", default=None, help="For dashboard log-in (prompted if '-').")
 @click.pass_context
 @_friendly
-def user_create(ctx: click.Context, email: str, org_slug: str, display_name: str, role: str,
-                password: str | None) -> None:
+def user_create(
+    ctx: click.Context,
+    email: str,
+    org_slug: str,
+    display_name: str,
+    role: str,
+    password: str | None,
+) -> None:
     """Create a user EMAIL in an organisation."""
     from dure.services.accounts import create_user
 
@@ -212,10 +252,14 @@ def token() -> None:
 @click.argument("email")
 @click.option("--org", "org_slug", required=True, help="Organisation short name.")
 @click.option("--name", default="cli", show_default=True, help="What the token is for.")
-@click.option("--days", type=int, default=None, help="Expire after this many days (default: never).")
+@click.option(
+    "--days", type=int, default=None, help="Expire after this many days (default: never)."
+)
 @click.pass_context
 @_friendly
-def token_create(ctx: click.Context, email: str, org_slug: str, name: str, days: int | None) -> None:
+def token_create(
+    ctx: click.Context, email: str, org_slug: str, name: str, days: int | None
+) -> None:
     """Create an API token for user EMAIL; it is printed once: keep it safe."""
     from sqlalchemy import select
 
@@ -224,7 +268,9 @@ def token_create(ctx: click.Context, email: str, org_slug: str, name: str, days:
     expires = datetime.now(UTC) + timedelta(days=days) if days else None
     with _org_session(ctx, org_slug) as s:
         user_id = s.conn.execute(
-            select(users.c.id).where(users.c.email == email.lower(), users.c.org_id == s.caller.org_id)
+            select(users.c.id).where(
+                users.c.email == email.lower(), users.c.org_id == s.caller.org_id
+            )
         ).scalar()
         if user_id is None:
             raise DureError(f"no user {email} in {org_slug}; create one with `dure user create`")
@@ -234,23 +280,31 @@ def token_create(ctx: click.Context, email: str, org_slug: str, name: str, days:
 
 # ---- imports ---------------------------------------------------------------------------
 
+
 @main.group("import")
 def import_() -> None:
     """Bring files into an organisation's store."""
 
 
-_ON_ERROR = click.option("--on-error", type=click.Choice(["reject", "skip"]), default="reject",
-                         show_default=True,
-                         help="reject: any bad row refuses the whole file; skip: store the good rows.")
+_ON_ERROR = click.option(
+    "--on-error",
+    type=click.Choice(["reject", "skip"]),
+    default="reject",
+    show_default=True,
+    help="reject: any bad row refuses the whole file; skip: store the good rows.",
+)
 
 
 def _report(result) -> None:  # type: ignore[no-untyped-def]
     b = result.batch
     if result.already_imported:
-        click.echo(f"{b.filename}: already imported on {b.created_at:%Y-%m-%d %H:%M}; nothing added")
+        click.echo(
+            f"{b.filename}: already imported on {b.created_at:%Y-%m-%d %H:%M}; nothing added"
+        )
         return
-    click.echo(f"{b.filename}: {b.rows_total} rows, {result.rows_new} new, "
-               f"{b.rows_rejected} rejected")
+    click.echo(
+        f"{b.filename}: {b.rows_total} rows, {result.rows_new} new, {b.rows_rejected} rejected"
+    )
     for e in b.errors[:20]:
         click.echo(f"  row {e['row']}, column {e['column']!r}: {e['reason']}")
 
@@ -272,13 +326,19 @@ def import_sensors(ctx: click.Context, file: Path, org_slug: str, on_error: str)
 @import_.command("process")
 @click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option("--org", "org_slug", required=True, help="Organisation short name.")
-@click.option("--schema", "schema_file", required=True,
-              type=click.Path(exists=True, dir_okay=False, path_type=Path),
-              help='JSON file declaring parameters: {"parameters": {"press_force_kN": {"unit": "kN"}}}')
+@click.option(
+    "--schema",
+    "schema_file",
+    required=True,
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help='JSON file declaring parameters: {"parameters": {"press_force_kN": {"unit": "kN"}}}',
+)
 @_ON_ERROR
 @click.pass_context
 @_friendly
-def import_process(ctx: click.Context, file: Path, org_slug: str, schema_file: Path, on_error: str) -> None:
+def import_process(
+    ctx: click.Context, file: Path, org_slug: str, schema_file: Path, on_error: str
+) -> None:
     """Import process records from FILE (part, time[, lot, serial, line] + declared parameters)."""
     from dure.ingest.process_files import ProcessSchema
     from dure.services.imports import import_process_file
@@ -292,11 +352,18 @@ def import_process(ctx: click.Context, file: Path, org_slug: str, schema_file: P
 @click.argument("folder", type=click.Path(exists=True, file_okay=False, path_type=Path))
 @click.option("--org", "org_slug", required=True, help="Organisation short name.")
 @click.option("--part", "part_number", required=True, help="The part number the images show.")
-@click.option("--layout", type=click.Choice(["auto", "plain", "mvtec", "magnetic-tile", "neu-det"]),
-              default="auto", show_default=True, help="How the folder is organised.")
+@click.option(
+    "--layout",
+    type=click.Choice(["auto", "plain", "mvtec", "magnetic-tile", "neu-det"]),
+    default="auto",
+    show_default=True,
+    help="How the folder is organised.",
+)
 @click.pass_context
 @_friendly
-def import_images(ctx: click.Context, folder: Path, org_slug: str, part_number: str, layout: str) -> None:
+def import_images(
+    ctx: click.Context, folder: Path, org_slug: str, part_number: str, layout: str
+) -> None:
     """Import an image FOLDER as labelled images of a part (all checked before any is stored)."""
     from dure.services.imports import import_image_folder
 
@@ -305,13 +372,22 @@ def import_images(ctx: click.Context, folder: Path, org_slug: str, part_number: 
         found = s.parts.list(number=part_number).items
         if not found:
             raise DureError(f"no part {part_number!r} in {org_slug}; create it via POST /api/parts")
-        result = import_image_folder(s, folder, found[0].id, layout, max_bytes=settings.max_upload_bytes,
-                                     max_pixels=settings.max_image_pixels)
-    click.echo(f"{folder} ({result.layout}): {result.images_new} new, {result.images_seen} already there; "
-               + ", ".join(f"{k}={v}" for k, v in sorted(result.by_label.items())))
+        result = import_image_folder(
+            s,
+            folder,
+            found[0].id,
+            layout,
+            max_bytes=settings.max_upload_bytes,
+            max_pixels=settings.max_image_pixels,
+        )
+    click.echo(
+        f"{folder} ({result.layout}): {result.images_new} new, {result.images_seen} already there; "
+        + ", ".join(f"{k}={v}" for k, v in sorted(result.by_label.items()))
+    )
 
 
 # ---- benchmarks ------------------------------------------------------------------------
+
 
 @main.group()
 def bench() -> None:
@@ -320,22 +396,43 @@ def bench() -> None:
 
 @bench.command("ingest")
 @click.option("--rows", default=1_000_000, show_default=True, help="Sensor readings to import.")
-@click.option("--postgres-url", default=None, envvar="DURE_BENCH_POSTGRES_URL",
-              help="Also measure PostgreSQL (an empty database you can write to).")
-@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), default=None,
-              help="Write the results as JSON here.")
-@click.option("--workdir", type=click.Path(file_okay=False, path_type=Path), default=None,
-              help="Scratch folder (default: a temporary one).")
+@click.option(
+    "--postgres-url",
+    default=None,
+    envvar="DURE_BENCH_POSTGRES_URL",
+    help="Also measure PostgreSQL (an empty database you can write to).",
+)
+@click.option(
+    "--out",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="Write the results as JSON here.",
+)
+@click.option(
+    "--workdir",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    help="Scratch folder (default: a temporary one).",
+)
 @_friendly
-def bench_ingest(rows: int, postgres_url: str | None, out: Path | None, workdir: Path | None) -> None:
-    """Import N sensor readings from CSV and Parquet into SQLite (and PostgreSQL): rows/s, peak MB."""
+def bench_ingest(
+    rows: int, postgres_url: str | None, out: Path | None, workdir: Path | None
+) -> None:
+    """Import sensor readings from CSV and Parquet into SQLite (and PostgreSQL).
+
+    Prints rows/s and peak memory per format and backend.
+    """
     from dure.bench.ingest import run_ingest_bench
 
     results = run_ingest_bench(rows, postgres_url, workdir)
-    click.echo(f"{'format':8} {'backend':11} {'rows':>9} {'seconds':>8} {'rows/s':>10} {'peak MB':>8}")
+    click.echo(
+        f"{'format':8} {'backend':11} {'rows':>9} {'seconds':>8} {'rows/s':>10} {'peak MB':>8}"
+    )
     for r in results["runs"]:
-        click.echo(f"{r['format']:8} {r['backend']:11} {r['rows']:9d} {r['seconds']:8.2f} "
-                   f"{r['rows_per_s']:10,.0f} {r['peak_rss_mb']:8.0f}")
+        click.echo(
+            f"{r['format']:8} {r['backend']:11} {r['rows']:9d} {r['seconds']:8.2f} "
+            f"{r['rows_per_s']:10,.0f} {r['peak_rss_mb']:8.0f}"
+        )
     if out:
         out.parent.mkdir(parents=True, exist_ok=True)
         out.write_text(json.dumps(results, indent=2))

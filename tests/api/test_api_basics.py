@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, timedelta, timezone
 
 from dure.domain.users import Caller, Role
 from dure.store.session import Store
@@ -46,7 +46,9 @@ def test_expired_and_revoked_tokens_are_refused(client, store: Store, world: Wor
     mine = client.get("/api/tokens", headers=world.a.auth("viewer")).json()["items"]
     assert {t["name"] for t in mine} == {"test", "old"}  # a viewer sees only their own tokens
     token_id = world.a.ids["token_viewer"]
-    assert client.delete(f"/api/tokens/{token_id}", headers=world.a.auth("viewer")).status_code == 200
+    assert (
+        client.delete(f"/api/tokens/{token_id}", headers=world.a.auth("viewer")).status_code == 200
+    )
     resp = client.get("/api/parts", headers=world.a.auth("viewer"))
     assert resp.status_code == 401 and "revoked" in resp.json()["detail"]
 
@@ -57,25 +59,33 @@ def test_roles_are_enforced(client, world: World) -> None:  # type: ignore[no-un
     assert resp.status_code == 403 and "admin" in resp.json()["detail"]
     assert client.post("/api/users", json=body, headers=world.a.auth("admin")).status_code == 201
     assert client.get("/api/audit-events", headers=world.a.auth("viewer")).status_code == 403
-    resp = client.post("/api/orgs", json={"name": "X", "kind": "oem", "slug": "xx"},
-                       headers=world.oem.auth("admin"))
+    resp = client.post(
+        "/api/orgs",
+        json={"name": "X", "kind": "oem", "slug": "xx"},
+        headers=world.oem.auth("admin"),
+    )
     assert resp.status_code == 403 and "operator" in resp.json()["detail"]
 
 
 def test_every_write_is_audited(client, world: World) -> None:  # type: ignore[no-untyped-def]
-    made = client.post("/api/parts", json={"number": "NEW-1", "name": "Bracket"},
-                       headers=world.a.auth("engineer")).json()
-    events = client.get("/api/audit-events", params={"resource_id": made["id"]},
-                        headers=world.a.auth("admin")).json()["items"]
+    made = client.post(
+        "/api/parts", json={"number": "NEW-1", "name": "Bracket"}, headers=world.a.auth("engineer")
+    ).json()
+    events = client.get(
+        "/api/audit-events", params={"resource_id": made["id"]}, headers=world.a.auth("admin")
+    ).json()["items"]
     assert [(e["action"], e["resource"], e["actor_user_id"]) for e in events] == [
-        ("create", "part", world.a.ids["user_engineer"])]
+        ("create", "part", world.a.ids["user_engineer"])
+    ]
 
 
 def test_pagination(client, world: World) -> None:  # type: ignore[no-untyped-def]
     for k in range(5):
         client.post("/api/parts", json={"number": f"PG-{k}", "name": "p"}, headers=world.a.auth())
     first = client.get("/api/parts", params={"limit": 4}, headers=world.a.auth()).json()
-    second = client.get("/api/parts", params={"limit": 4, "offset": 4}, headers=world.a.auth()).json()
+    second = client.get(
+        "/api/parts", params={"limit": 4, "offset": 4}, headers=world.a.auth()
+    ).json()
     assert len(first["items"]) == 4 and first["next_offset"] == 4
     assert len(second["items"]) == 2 and second["next_offset"] is None
     assert not {p["id"] for p in first["items"]} & {p["id"] for p in second["items"]}
@@ -84,11 +94,15 @@ def test_pagination(client, world: World) -> None:  # type: ignore[no-untyped-de
 
 
 def test_unknown_body_fields_and_bad_types_are_named(client, world: World) -> None:  # type: ignore[no-untyped-def]
-    resp = client.post("/api/parts", json={"number": "X", "name": "y", "colour": "red"},
-                       headers=world.a.auth())
+    resp = client.post(
+        "/api/parts", json={"number": "X", "name": "y", "colour": "red"}, headers=world.a.auth()
+    )
     assert resp.status_code == 422 and resp.json()["field"] == "colour"
-    resp = client.post("/api/lots", json={"part_id": world.a.ids["part"], "code": "L", "quantity": "many"},
-                       headers=world.a.auth())
+    resp = client.post(
+        "/api/lots",
+        json={"part_id": world.a.ids["part"], "code": "L", "quantity": "many"},
+        headers=world.a.auth(),
+    )
     assert resp.status_code == 422 and resp.json()["field"] == "quantity"
 
 
@@ -101,17 +115,43 @@ def test_duplicate_keys_are_a_conflict(client, world: World) -> None:  # type: i
 
 def test_review_of_an_inspection(client, world: World) -> None:  # type: ignore[no-untyped-def]
     url = f"/api/inspections/{world.a.ids['inspection']}/review"
-    resp = client.post(url, json={"decision": "relabel", "defect_type": "scratch"}, headers=world.a.auth("operator"))
+    resp = client.post(
+        url,
+        json={"decision": "relabel", "defect_type": "scratch"},
+        headers=world.a.auth("operator"),
+    )
     assert resp.status_code == 200 and resp.json()["defect_type"] == "scratch"
-    resp = client.post(url, json={"decision": "relabel", "defect_type": "wobble"}, headers=world.a.auth("operator"))
+    resp = client.post(
+        url, json={"decision": "relabel", "defect_type": "wobble"}, headers=world.a.auth("operator")
+    )
     assert resp.status_code == 422 and "taxonomy" in resp.json()["detail"]
 
 
 def test_sensor_readings_round_trip(client, world: World) -> None:  # type: ignore[no-untyped-def]
     url = f"/api/channels/{world.a.ids['channel']}/readings"
-    body = {"readings": [{"time": "2026-05-01T00:00:00Z", "value": 1.5},
-                         {"time": "2026-05-01T00:00:01Z", "value": 1.7}]}
+    body = {
+        "readings": [
+            {"time": "2026-05-01T00:00:00Z", "value": 1.5},
+            {"time": "2026-05-01T00:00:01Z", "value": 1.7},
+        ]
+    }
     assert client.post(url, json=body, headers=world.a.auth("operator")).json()["stored_new"] == 2
     assert client.post(url, json=body, headers=world.a.auth("operator")).json()["stored_new"] == 0
-    got = client.get(url, params={"start": "2026-05-01T00:00:00Z"}, headers=world.a.auth("viewer")).json()
+    got = client.get(
+        url, params={"start": "2026-05-01T00:00:00Z"}, headers=world.a.auth("viewer")
+    ).json()
     assert [r["value"] for r in got["readings"]] == [1.5, 1.7]
+
+
+def test_audit_log_can_be_searched_by_time(client, world: World) -> None:  # type: ignore[no-untyped-def]
+    later = (datetime.now(UTC) + timedelta(hours=1)).isoformat()
+    admin = world.a.auth("admin")
+    everything = client.get("/api/audit-events", params={"limit": 1000}, headers=admin).json()
+    assert everything["items"]
+    none = client.get("/api/audit-events", params={"since": later}, headers=admin).json()
+    assert none["items"] == []
+    seoul = (datetime.now(UTC) - timedelta(hours=1)).astimezone(timezone(timedelta(hours=9)))
+    recent = client.get(
+        "/api/audit-events", params={"since": seoul.isoformat(), "limit": 1000}, headers=admin
+    ).json()
+    assert len(recent["items"]) == len(everything["items"])

@@ -23,13 +23,27 @@ OWNED.pop("audit_events")  # B's failed attempts are audited under B; A's own lo
 def foreign_ids(world: World) -> dict[str, str]:
     a = world.a.ids
     return {
-        "org_id": world.a.org.id, "user_id": a["user_admin"], "token_id": a["token_admin"],
-        "site_id": a["site"], "line_id": a["line"], "station_id": a["station"],
-        "asset_id": a["asset"], "channel_id": a["channel"], "part_id": a["part"], "lot_id": a["lot"],
-        "inspection_id": a["inspection"], "record_id": a["process_record"], "sha256": a["blob"],
-        "grant_id": a["grant"], "version_id": a["model_version"], "batch_id": a["import_batch"],
-        "grantee_org_id": world.a.org.id, "oem_part_id": a["part"], "model_version_id": a["model_version"],
-        "oem_id": world.oem.org.id, "supplier_id": world.a.org.id,
+        "org_id": world.a.org.id,
+        "user_id": a["user_admin"],
+        "token_id": a["token_admin"],
+        "site_id": a["site"],
+        "line_id": a["line"],
+        "station_id": a["station"],
+        "asset_id": a["asset"],
+        "channel_id": a["channel"],
+        "part_id": a["part"],
+        "lot_id": a["lot"],
+        "inspection_id": a["inspection"],
+        "record_id": a["process_record"],
+        "sha256": a["blob"],
+        "grant_id": a["grant"],
+        "version_id": a["model_version"],
+        "batch_id": a["import_batch"],
+        "grantee_org_id": world.a.org.id,
+        "oem_part_id": a["part"],
+        "model_version_id": a["model_version"],
+        "oem_id": world.oem.org.id,
+        "supplier_id": world.a.org.id,
     }
 
 
@@ -68,8 +82,15 @@ def _value(name: str, schema: dict[str, Any], ids: dict[str, str]) -> Any:
         return 1
     if "boolean" in kinds:
         return False
-    choices = {"role": "viewer", "kind": "supplier", "decision": "accept", "scope": "inspection_records",
-               "on_error": "skip", "code": "probe", "slug": "probe-org"}
+    choices = {
+        "role": "viewer",
+        "kind": "supplier",
+        "decision": "accept",
+        "scope": "inspection_records",
+        "on_error": "skip",
+        "code": "probe",
+        "slug": "probe-org",
+    }
     return choices.get(name, "probe")
 
 
@@ -85,8 +106,15 @@ def build_body(spec: dict[str, Any], op: dict[str, Any], ids: dict[str, str]) ->
         files, data = {}, {}
         for p, s in schema.get("properties", {}).items():
             if s.get("format") == "binary" or s.get("contentMediaType"):
-                files[p] = ("probe.png", png_bytes(), "image/png") if p == "image" else (
-                    "probe.csv", b"asset,channel,time,value\npress,vib,2026-01-01T00:00:00Z,1\n", "text/csv")
+                files[p] = (
+                    ("probe.png", png_bytes(), "image/png")
+                    if p == "image"
+                    else (
+                        "probe.csv",
+                        b"asset,channel,time,value\npress,vib,2026-01-01T00:00:00Z,1\n",
+                        "text/csv",
+                    )
+                )
             elif p == "schema":
                 data[p] = json.dumps({"parameters": {"force": {"unit": "kN"}}})
             else:
@@ -105,20 +133,28 @@ def test_no_route_lets_one_supplier_reach_another(client, store: Store, world: W
         for method, op in ops.items():
             params = [p for p in op.get("parameters", []) if p["in"] == "path"]
             unknown = [p["name"] for p in params if p["name"] not in ids]
-            assert not unknown, f"{method.upper()} {path}: teach this test the parameter(s) {unknown}"
+            assert not unknown, (
+                f"{method.upper()} {path}: teach this test the parameter(s) {unknown}"
+            )
             url = path.format(**{p["name"]: ids[p["name"]] for p in params})
-            query = {p["name"]: ids[p["name"]] for p in op.get("parameters", [])
-                     if p["in"] == "query" and p["name"] in ids}
+            query = {
+                p["name"]: ids[p["name"]]
+                for p in op.get("parameters", [])
+                if p["in"] == "query" and p["name"] in ids
+            }
             kwargs = build_body(spec, op, ids)
-            resp = client.request(method.upper(), url, params=query, headers=world.b.auth("admin"),
-                                  **kwargs)
+            resp = client.request(
+                method.upper(), url, params=query, headers=world.b.auth("admin"), **kwargs
+            )
             text = resp.text
             sent = f"{url} {query} {kwargs.get('json')} {kwargs.get('data')}"
             leaked = [i for i in a_ids if i in text and (resp.status_code < 400 or i not in sent)]
             where = f"{method.upper()} {path} -> {resp.status_code} {text[:300]}"
             assert not leaked, f"supplier A's ids leaked to B: {where}"
-            if params or any(k.endswith("_id") and k not in ("grantee_org_id",) for k in
-                             kwargs.get("json", {}) | kwargs.get("data", {})):
+            if params or any(
+                k.endswith("_id") and k not in ("grantee_org_id",)
+                for k in kwargs.get("json", {}) | kwargs.get("data", {})
+            ):
                 assert resp.status_code in (403, 404, 422), where
             if resp.status_code >= 400:
                 assert resp.headers["content-type"].startswith("application/problem+json"), where
@@ -138,12 +174,22 @@ def test_oem_reads_supplier_data_only_through_a_grant_and_is_audited(client, wor
     oem = world.oem.auth("viewer")
     listed = client.get("/api/inspections", headers=oem).json()["items"]
     assert [i["id"] for i in listed] == [world.a.ids["inspection"]]
-    assert client.get(f"/api/inspections/{world.b.ids['inspection']}", headers=oem).status_code == 404
-    assert client.get(f"/api/process-records/{world.a.ids['process_record']}", headers=oem).status_code == 404
+    assert (
+        client.get(f"/api/inspections/{world.b.ids['inspection']}", headers=oem).status_code == 404
+    )
+    assert (
+        client.get(f"/api/process-records/{world.a.ids['process_record']}", headers=oem).status_code
+        == 404
+    )
     image = client.get(f"/api/blobs/{world.a.ids['blob']}", headers=oem)
     assert image.status_code == 200 and image.content == png_bytes(value=100)
-    events = client.get("/api/audit-events", params={"action": "read_shared", "limit": 100},
-                        headers=world.a.auth("admin")).json()["items"]
+    events = client.get(
+        "/api/audit-events",
+        params={"action": "read_shared", "limit": 100},
+        headers=world.a.auth("admin"),
+    ).json()["items"]
     assert len(events) >= 2
-    assert all(e["actor_org_id"] == world.oem.org.id and e["grant_id"] == world.a.ids["grant"]
-               for e in events)
+    assert all(
+        e["actor_org_id"] == world.oem.org.id and e["grant_id"] == world.a.ids["grant"]
+        for e in events
+    )

@@ -50,7 +50,9 @@ def test_too_many_pixels_is_refused() -> None:
         check_image(buf.getvalue(), "huge.png", **LIMITS)
 
 
-@pytest.mark.parametrize("name", ["../../etc/passwd", "a/b.png", "..", "c:\\x.png", ".hidden.png", "bad\x00.png", ""])
+@pytest.mark.parametrize(
+    "name", ["../../etc/passwd", "a/b.png", "..", "c:\\x.png", ".hidden.png", "bad\x00.png", ""]
+)
 def test_path_like_file_names_are_refused(name: str) -> None:
     with pytest.raises(InvalidInput, match="filename|file name"):
         safe_filename(name)
@@ -97,6 +99,12 @@ def test_magnetic_tile_layout_of_the_real_set(shared_data: Path) -> None:
 def test_neu_det_layout_of_the_real_set(shared_data: Path) -> None:
     items = scan(shared_data / "neu-det")
     assert len(items) == 1800
-    assert {i.label for i in items} == {"crazing", "inclusion", "patches", "pitted_surface",
-                                        "rolled-in_scale", "scratches"}
+    assert {i.label for i in items} == {
+        "crazing",
+        "inclusion",
+        "patches",
+        "pitted_surface",
+        "rolled-in_scale",
+        "scratches",
+    }
     assert all(i.boxes for i in items if i.split == "train")

@@ -13,9 +13,14 @@ from dure.store.session import Store
 from dure.store.tables import process_records
 from tests.factories import World
 
-SCHEMA = ProcessSchema.from_dict({"parameters": {
-    "force": {"unit": "kN", "min": 0, "max": 900}, "speed": {"unit": "spm", "required": False},
-}})
+SCHEMA = ProcessSchema.from_dict(
+    {
+        "parameters": {
+            "force": {"unit": "kN", "min": 0, "max": 900},
+            "speed": {"unit": "spm", "required": False},
+        }
+    }
+)
 
 
 def _caller(world: World) -> Caller:
@@ -41,12 +46,16 @@ def test_schema_errors_name_the_parameter() -> None:
 
 
 def test_wrong_types_ranges_and_duplicate_keys_are_named() -> None:
-    parsed = parse_process_file(_file(
-        "P,2026-01-01T00:00:00Z,L,1,500,30",
-        "P,2026-01-01T00:00:01Z,L,2,heavy,30",
-        "P,2026-01-01T00:00:02Z,L,3,950,30",
-        "P,2026-01-01T00:00:00Z,L,1,510,31",
-    ), "p.csv", SCHEMA)
+    parsed = parse_process_file(
+        _file(
+            "P,2026-01-01T00:00:00Z,L,1,500,30",
+            "P,2026-01-01T00:00:01Z,L,2,heavy,30",
+            "P,2026-01-01T00:00:02Z,L,3,950,30",
+            "P,2026-01-01T00:00:00Z,L,1,510,31",
+        ),
+        "p.csv",
+        SCHEMA,
+    )
     found = {(m.row, m.column) for m in parsed.errors.messages}
     assert found == {(2, "force"), (3, "force"), (4, "time")}
     assert "duplicate key" in next(m.reason for m in parsed.errors.messages if m.row == 4)
@@ -54,7 +63,9 @@ def test_wrong_types_ranges_and_duplicate_keys_are_named() -> None:
 
 def test_columns_must_match_the_declared_schema() -> None:
     with pytest.raises(InvalidInput, match=r"unknown column\(s\) \['colour'\]"):
-        parse_process_file(b"part,time,force,colour\nP,2026-01-01T00:00:00Z,1,red\n", "p.csv", SCHEMA)
+        parse_process_file(
+            b"part,time,force,colour\nP,2026-01-01T00:00:00Z,1,red\n", "p.csv", SCHEMA
+        )
     with pytest.raises(InvalidInput, match=r"missing column\(s\) \['force'\]"):
         parse_process_file(b"part,time\nP,2026-01-01T00:00:00Z\n", "p.csv", SCHEMA)
 
@@ -62,7 +73,9 @@ def test_columns_must_match_the_declared_schema() -> None:
 def test_import_resolves_names_and_is_idempotent(store: Store, world: World) -> None:
     part = f"{world.a.org.slug}-P1"
     lot = f"{world.a.org.slug}-L1"
-    data = _file(f"{part},2026-03-01T00:00:00Z,{lot},10,500,30", f"{part},2026-03-01T00:00:01Z,{lot},11,510,")
+    data = _file(
+        f"{part},2026-03-01T00:00:00Z,{lot},10,500,30", f"{part},2026-03-01T00:00:01Z,{lot},11,510,"
+    )
     before = _rows(store)
     with store.session(_caller(world)) as s:
         first = import_process_file(s, data, "p.csv", SCHEMA)
@@ -74,7 +87,9 @@ def test_import_resolves_names_and_is_idempotent(store: Store, world: World) -> 
     assert newest.values == {"force": 510.0} and newest.units["force"] == "kN"
 
 
-def test_another_suppliers_part_is_unknown_and_nothing_is_written(store: Store, world: World) -> None:
+def test_another_suppliers_part_is_unknown_and_nothing_is_written(
+    store: Store, world: World
+) -> None:
     data = _file(f"{world.b.org.slug}-P1,2026-03-01T00:00:00Z,,1,500,30")
     before = _rows(store)
     with pytest.raises(RejectedFile, match="no part named 'sup-b-P1'"):

@@ -17,10 +17,12 @@ from dure.store.session import Store
 from dure.store.tables import sensor_readings
 from tests.factories import World
 
-GOOD = (b"asset,channel,time,value,unit\n"
-        b"press,vib,2026-02-01T00:00:00Z,1.5,mm/s\n"
-        b"press,vib,2026-02-01T09:00:01+09:00,1.6,mm/s\n"
-        b"press,current,2026-02-01 00:00:02,40.2,A\n")
+GOOD = (
+    b"asset,channel,time,value,unit\n"
+    b"press,vib,2026-02-01T00:00:00Z,1.5,mm/s\n"
+    b"press,vib,2026-02-01T09:00:01+09:00,1.6,mm/s\n"
+    b"press,current,2026-02-01 00:00:02,40.2,A\n"
+)
 
 
 def _caller(world: World, role: Role = Role.ENGINEER) -> Caller:
@@ -52,7 +54,9 @@ def test_times_with_offsets_and_naive_utc_are_parsed() -> None:
         (b"press,vib,2026-02-01T00:00:07Z,9,g\n", 2, "unit", "differs"),
     ],
 )
-def test_bad_cells_are_named_by_row_and_column(body: bytes, row: int, column: str, reason: str) -> None:
+def test_bad_cells_are_named_by_row_and_column(
+    body: bytes, row: int, column: str, reason: str
+) -> None:
     data = b"asset,channel,time,value,unit\npress,vib,2026-02-01T00:00:00Z,1.5,mm/s\n" + body
     parsed = parse_sensor_file(data, "bad.csv")
     assert parsed.errors.count == 1
@@ -65,10 +69,18 @@ def test_bad_cells_are_named_by_row_and_column(body: bytes, row: int, column: st
     ("data", "name", "match"),
     [
         (b"asset,channel,time\npress,vib,2026-01-01T00:00:00Z\n", "x.csv", "missing column"),
-        (b"asset,channel,time,value,colour\npress,vib,2026-01-01T00:00:00Z,1,red\n", "x.csv", "unknown column"),
+        (
+            b"asset,channel,time,value,colour\npress,vib,2026-01-01T00:00:00Z,1,red\n",
+            "x.csv",
+            "unknown column",
+        ),
         (b"asset,channel,time,value\n", "x.csv", "no rows"),
         (b"", "x.csv", "empty"),
-        (b'asset,channel,time,value\npress,"vib,2026-01-01T00:00:00Z,1\n', "x.csv", "malformed CSV"),
+        (
+            b'asset,channel,time,value\npress,"vib,2026-01-01T00:00:00Z,1\n',
+            "x.csv",
+            "malformed CSV",
+        ),
         (b"asset,channel,time,value\npress,vib,2026,1,2,3\n", "x.csv", "malformed CSV"),
         (b"asset,asset,time,value\n", "x.csv", "appears twice"),
         (b"\x89PNG not a table", "x.parquet", "not a readable Parquet"),
@@ -81,10 +93,14 @@ def test_unusable_files_are_refused_whole(data: bytes, name: str, match: str) ->
 
 
 def test_parquet_with_typed_columns_is_read() -> None:
-    table = pa.table({
-        "asset": ["press"], "channel": ["vib"],
-        "time": pa.array([1769904000000000], type=pa.timestamp("us", tz="UTC")), "value": [2.5],
-    })
+    table = pa.table(
+        {
+            "asset": ["press"],
+            "channel": ["vib"],
+            "time": pa.array([1769904000000000], type=pa.timestamp("us", tz="UTC")),
+            "value": [2.5],
+        }
+    )
     buf = io.BytesIO()
     pq.write_table(table, buf)
     parsed = parse_sensor_file(buf.getvalue(), "r.parquet")
@@ -122,7 +138,9 @@ def test_importing_the_same_file_twice_adds_nothing(store: Store, world: World) 
     assert first.rows_new == 3 and again.already_imported and _count(store) == after_first
     # an overlapping file with one new row adds just that row
     with store.session(_caller(world)) as s:
-        overlap = import_sensor_file(s, GOOD + b"press,vib,2026-02-01T00:00:09Z,2,mm/s\n", "more.csv")
+        overlap = import_sensor_file(
+            s, GOOD + b"press,vib,2026-02-01T00:00:09Z,2,mm/s\n", "more.csv"
+        )
     assert overlap.rows_new == 1
 
 

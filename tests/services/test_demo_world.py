@@ -24,7 +24,9 @@ def test_images_are_deterministic_and_masks_match_labels() -> None:
         assert (first.mask.sum() == 0) == (label == "good")
 
 
-def test_demo_world_builds_once_and_the_oem_sees_its_suppliers(settings: Settings, store: Store) -> None:
+def test_demo_world_builds_once_and_the_oem_sees_its_suppliers(
+    settings: Settings, store: Store
+) -> None:
     summary = build_demo(store, settings.home, seed=3, end=END)
     assert summary.created and summary.seconds < 60
     assert not build_demo(store, settings.home, seed=3, end=END).created
@@ -41,12 +43,20 @@ def test_demo_world_builds_once_and_the_oem_sees_its_suppliers(settings: Setting
     daesung = next(s["id"] for s in suppliers if s["name"] == "Daesung Press")
     assert seen and {i["org_id"] for i in seen} == {daesung}
     mirae = {"Authorization": f"Bearer {tokens['mirae']['viewer']}"}
-    assert len(client.get("/api/process-records", params={"limit": 1000}, headers=mirae).json()["items"]) == 300
+    assert (
+        len(
+            client.get("/api/process-records", params={"limit": 1000}, headers=mirae).json()[
+                "items"
+            ]
+        )
+        == 300
+    )
     asset = client.get("/api/assets", headers=mirae).json()["items"][0]
     channels = client.get(f"/api/assets/{asset['id']}/channels", headers=mirae).json()["items"]
     vib = next(c for c in channels if c["name"] == "vibration_rms")
-    readings = client.get(f"/api/channels/{vib['id']}/readings", params={"limit": 100000},
-                          headers=mirae).json()["readings"]
+    readings = client.get(
+        f"/api/channels/{vib['id']}/readings", params={"limit": 100000}, headers=mirae
+    ).json()["readings"]
     assert len(readings) == 30 * 144
     early = sum(r["value"] for r in readings[:144]) / 144
     late = sum(r["value"] for r in readings[-144:]) / 144
@@ -57,6 +67,8 @@ def test_same_seed_same_world(tmp_path) -> None:  # type: ignore[no-untyped-def]
     truths = []
     for name in ("one", "two"):
         settings = Settings(home=tmp_path / name)
-        build_demo(Store.open(settings), settings.home, seed=5, end=END, days=3, images_per_supplier=8)
+        build_demo(
+            Store.open(settings), settings.home, seed=5, end=END, days=3, images_per_supplier=8
+        )
         truths.append(json.loads((settings.home / "demo-ground-truth.json").read_text()))
     assert truths[0] == truths[1]

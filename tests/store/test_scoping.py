@@ -12,13 +12,20 @@ from tests.factories import World
 
 
 def caller(world_company, role: Role = Role.ADMIN) -> Caller:  # type: ignore[no-untyped-def]
-    return Caller(org_id=world_company.org.id, user_id=None, role=role, org_kind=world_company.org.kind)
+    return Caller(
+        org_id=world_company.org.id, user_id=None, role=role, org_kind=world_company.org.kind
+    )
 
 
 def test_supplier_cannot_get_or_list_another_suppliers_rows(store: Store, world: World) -> None:
     with store.session(caller(world.b)) as s:
-        for repo, key in ((s.lines, "line"), (s.parts, "part"), (s.inspections, "inspection"),
-                          (s.process_records, "process_record"), (s.channels, "channel")):
+        for repo, key in (
+            (s.lines, "line"),
+            (s.parts, "part"),
+            (s.inspections, "inspection"),
+            (s.process_records, "process_record"),
+            (s.channels, "channel"),
+        ):
             with pytest.raises(NotFound):
                 repo.get(world.a.ids[key])
             assert world.a.ids[key] not in {i.id for i in repo.list().items}
@@ -43,8 +50,12 @@ def test_oem_sees_granted_inspections_and_the_read_is_audited(store: Store, worl
     assert world.b.ids["inspection"] not in seen  # B's grant was revoked
     with store.session(caller(world.a)) as s:
         events = s.audit_events.list(action="read_shared").items
-    assert any(world.a.ids["inspection"] in e.detail["ids"] and e.actor_org_id == world.oem.org.id
-               and e.grant_id == world.a.ids["grant"] for e in events)
+    assert any(
+        world.a.ids["inspection"] in e.detail["ids"]
+        and e.actor_org_id == world.oem.org.id
+        and e.grant_id == world.a.ids["grant"]
+        for e in events
+    )
 
 
 def test_grant_covers_only_its_scope(store: Store, world: World) -> None:

@@ -29,7 +29,8 @@ def create_app(settings: Settings, store: Store | None = None) -> FastAPI:
         # Multipart overhead on top of the largest file we accept.
         if length and length.isdigit() and int(length) > settings.max_upload_bytes + (1 << 20):
             return problems.problem(
-                413, "Payload too large",
+                413,
+                "Payload too large",
                 f"the request body of {int(length):,} bytes is over the limit of "
                 f"{settings.max_upload_bytes:,} bytes",
             )

@@ -5,12 +5,13 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from typing import Annotated
 
-from fastapi import Depends, Request
+from fastapi import Depends, Query, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from dure.domain.users import Caller, Role
 from dure.errors import Forbidden, Unauthenticated
 from dure.settings import Settings
+from dure.store.scoped import Page
 from dure.store.session import Session, Store
 
 bearer = HTTPBearer(auto_error=False, description="an API token from `dure token create`")
@@ -49,12 +50,23 @@ def require(role: Role) -> Callable[[Caller], Caller]:
 
     def check(caller: Annotated[Caller, Depends(get_caller)]) -> Caller:
         if not caller.can(role):
-            raise Forbidden(f"this needs the {role.value} role or higher; you are {caller.role.value}")
+            raise Forbidden(
+                f"this needs the {role.value} role or higher; you are {caller.role.value}"
+            )
         return caller
 
     return check
 
 
+def page_params(
+    limit: Annotated[int, Query(ge=1, le=1000, description="items per page")] = 50,
+    offset: Annotated[int, Query(ge=0, description="items to skip")] = 0,
+) -> Page:
+    """Pagination query parameters."""
+    return Page(limit=limit, offset=offset)
+
+
+PageDep = Annotated[Page, Depends(page_params)]
 SessionDep = Annotated[Session, Depends(get_session)]
 CallerDep = Annotated[Caller, Depends(get_caller)]
 SettingsDep = Annotated[Settings, Depends(get_settings)]

@@ -39,12 +39,20 @@ def install(app: FastAPI) -> None:
     @app.exception_handler(RequestValidationError)
     async def _validation(_: Request, exc: RequestValidationError) -> JSONResponse:
         errors = [
-            {"field": ".".join(str(p) for p in e.get("loc", ()) if p != "body"), "reason": e.get("msg")}
+            {
+                "field": ".".join(str(p) for p in e.get("loc", ()) if p != "body"),
+                "reason": e.get("msg"),
+            }
             for e in exc.errors()
         ]
         first = errors[0] if errors else {"field": "", "reason": "invalid request"}
-        return problem(422, "Invalid input", f"{first['field']}: {first['reason']}",
-                       field=first["field"], errors=errors)
+        return problem(
+            422,
+            "Invalid input",
+            f"{first['field']}: {first['reason']}",
+            field=first["field"],
+            errors=errors,
+        )
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(_: Request, exc: StarletteHTTPException) -> JSONResponse:

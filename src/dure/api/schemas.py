@@ -5,18 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from fastapi import Query
 from pydantic import BaseModel, ConfigDict, Field
-
-from dure.store.scoped import Page
-
-
-def page_params(
-    limit: int = Query(50, ge=1, le=1000, description="items per page"),
-    offset: int = Query(0, ge=0, description="items to skip"),
-) -> Page:
-    """Pagination query parameters."""
-    return Page(limit=limit, offset=offset)
 
 
 class Body(BaseModel):

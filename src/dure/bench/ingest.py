@@ -26,12 +26,14 @@ def make_files(rows: int, folder: Path) -> dict[str, Path]:
     ts = np.tile(start + np.arange(per, dtype=np.int64) * 100_000, CHANNELS)[:rows]
     chan = np.repeat(np.arange(CHANNELS), per)[:rows]
     rng = np.random.default_rng(0)
-    table = pa.table({
-        "asset": pa.array(["press-800t"] * rows),
-        "channel": pa.array([f"ch{c:02d}" for c in range(CHANNELS)]).take(pa.array(chan)),
-        "time": pa.array(ts, type=pa.timestamp("us", tz="UTC")),
-        "value": pa.array(np.round(rng.normal(0, 1, rows), 5)),
-    })
+    table = pa.table(
+        {
+            "asset": pa.array(["press-800t"] * rows),
+            "channel": pa.array([f"ch{c:02d}" for c in range(CHANNELS)]).take(pa.array(chan)),
+            "time": pa.array(ts, type=pa.timestamp("us", tz="UTC")),
+            "value": pa.array(np.round(rng.normal(0, 1, rows), 5)),
+        }
+    )
     csv_path, parquet_path = folder / "readings.csv", folder / "readings.parquet"
     pacsv.write_csv(table, csv_path)
     pq.write_table(table, parquet_path)
@@ -80,17 +82,25 @@ def run_ingest_bench(rows: int, postgres_url: str | None, workdir: Path | None) 
             proc.start()
             result = queue.get(timeout=3600)
             proc.join()
-            runs.append({
-                "format": fmt, "backend": backend, "rows": rows, **result,
-                "rows_per_s": rows / result["seconds"],
-                "file_mb": path.stat().st_size / 1e6,
-            })
+            runs.append(
+                {
+                    "format": fmt,
+                    "backend": backend,
+                    "rows": rows,
+                    **result,
+                    "rows_per_s": rows / result["seconds"],
+                    "file_mb": path.stat().st_size / 1e6,
+                }
+            )
     return {
         "benchmark": "ingest",
         "what": "sensor readings (asset, channel, time, value) from one file into an empty store, "
-                "parse + validate + channel lookup + insert + commit, one process",
-        "machine": {"cpus": mp.cpu_count(), "python": platform.python_version(),
-                    "platform": platform.platform()},
+        "parse + validate + channel lookup + insert + commit, one process",
+        "machine": {
+            "cpus": mp.cpu_count(),
+            "python": platform.python_version(),
+            "platform": platform.platform(),
+        },
         "runs": runs,
     }
 

@@ -64,7 +64,11 @@ def _images(folder: Path) -> Iterator[Path]:
     if not folder.is_dir():
         return
     for path in sorted(folder.iterdir()):
-        if path.is_file() and path.suffix.lower() in IMAGE_SUFFIXES and not path.name.startswith("."):
+        if (
+            path.is_file()
+            and path.suffix.lower() in IMAGE_SUFFIXES
+            and not path.name.startswith(".")
+        ):
             yield path
 
 
@@ -94,8 +98,9 @@ def _magnetic_tile(root: Path) -> Iterator[FolderImage]:
             if path.suffix.lower() != ".jpg":
                 continue  # the .png beside each .jpg is its mask
             mask = path.with_suffix(".png")
-            yield FolderImage(path, "train" if label == "good" else "test", label,
-                              mask if mask.exists() else None)
+            yield FolderImage(
+                path, "train" if label == "good" else "test", label, mask if mask.exists() else None
+            )
 
 
 def _neu_det(root: Path) -> Iterator[FolderImage]:
@@ -120,6 +125,8 @@ def _voc_boxes(path: Path) -> tuple[tuple[str, int, int, int, int], ...]:
         name = obj.findtext("name", default="")
         if box is None:
             continue
-        coords = [int(float(box.findtext(k, default="0"))) for k in ("xmin", "ymin", "xmax", "ymax")]
+        coords = [
+            int(float(box.findtext(k, default="0"))) for k in ("xmin", "ymin", "xmax", "ymax")
+        ]
         boxes.append((name, *coords))
     return tuple(boxes)  # type: ignore[arg-type]

@@ -40,9 +40,7 @@ def safe_filename(name: str | None) -> str:
     return base
 
 
-def check_image(
-    data: bytes, filename: str, *, max_bytes: int, max_pixels: int
-) -> ImageInfo:
+def check_image(data: bytes, filename: str, *, max_bytes: int, max_pixels: int) -> ImageInfo:
     """Decode ``data`` fully; raise InvalidInput naming the file for anything unusable."""
     if len(data) > max_bytes:
         raise PayloadTooLarge(
@@ -64,12 +62,18 @@ def check_image(
             with Image.open(io.BytesIO(data)) as full:
                 full.load()
                 mode = full.mode
-    except (UnidentifiedImageError, Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
+    except (
+        UnidentifiedImageError,
+        Image.DecompressionBombError,
+        Image.DecompressionBombWarning,
+    ) as exc:
         raise InvalidInput(filename, f"not an image Dure can read ({_reason(exc)})") from exc
     except (OSError, SyntaxError, ValueError) as exc:
         raise InvalidInput(filename, f"the image is damaged or truncated ({_reason(exc)})") from exc
     if fmt not in FORMATS:
-        raise InvalidInput(filename, f"{fmt or 'unknown'} images are not accepted; use PNG, JPEG, BMP or TIFF")
+        raise InvalidInput(
+            filename, f"{fmt or 'unknown'} images are not accepted; use PNG, JPEG, BMP or TIFF"
+        )
     return ImageInfo(FORMATS[fmt], width, height, mode)
 
 

@@ -114,9 +114,12 @@ class ParsedProcessRows:
 def parse_process_file(data: bytes, filename: str, schema: ProcessSchema) -> ParsedProcessRows:
     """Check a process-record file against ``schema``; bad rows are marked, not dropped."""
     table = read_table(data, filename)
-    params = [p.name for p in schema.parameters]
-    check_columns(table, filename, KEY_COLUMNS + [p.name for p in schema.parameters if p.required],
-                  OPTIONAL_KEYS + [p.name for p in schema.parameters if not p.required])
+    check_columns(
+        table,
+        filename,
+        KEY_COLUMNS + [p.name for p in schema.parameters if p.required],
+        OPTIONAL_KEYS + [p.name for p in schema.parameters if not p.required],
+    )
     n = table.num_rows
     if n == 0:
         raise InvalidInput("file", f"{filename}: the file has a header but no rows")
@@ -134,11 +137,17 @@ def parse_process_file(data: bytes, filename: str, schema: ProcessSchema) -> Par
         values[p.name] = col
         _check_range(p, col, filename, errors)
     rows = ParsedProcessRows(
-        filename, part, _optional(table, "lot", n), _optional(table, "serial", n),
-        _optional(table, "line", n), ts_us, values, errors, schema.units,
+        filename,
+        part,
+        _optional(table, "lot", n),
+        _optional(table, "serial", n),
+        _optional(table, "line", n),
+        ts_us,
+        values,
+        errors,
+        schema.units,
     )
     _mark_duplicate_keys(rows)
-    del params
     return rows
 
 
@@ -156,10 +165,18 @@ def _check_range(p: Parameter, col: np.ndarray, filename: str, errors: RowErrors
     with np.errstate(invalid="ignore"):
         low = col < p.min if p.min is not None else np.zeros(col.shape, bool)
         high = col > p.max if p.max is not None else np.zeros(col.shape, bool)
-    errors.add(np.flatnonzero(low), filename, p.name,
-               lambda i: f"{col[i]} {p.unit} is below the declared minimum {p.min}")
-    errors.add(np.flatnonzero(high), filename, p.name,
-               lambda i: f"{col[i]} {p.unit} is above the declared maximum {p.max}")
+    errors.add(
+        np.flatnonzero(low),
+        filename,
+        p.name,
+        lambda i: f"{col[i]} {p.unit} is below the declared minimum {p.min}",
+    )
+    errors.add(
+        np.flatnonzero(high),
+        filename,
+        p.name,
+        lambda i: f"{col[i]} {p.unit} is above the declared maximum {p.max}",
+    )
 
 
 def _mark_duplicate_keys(rows: ParsedProcessRows) -> None:
@@ -174,6 +191,8 @@ def _mark_duplicate_keys(rows: ParsedProcessRows) -> None:
         else:
             seen[key] = i
     rows.errors.add(
-        np.asarray(dups, dtype=np.int64), rows.filename, "time",
+        np.asarray(dups, dtype=np.int64),
+        rows.filename,
+        "time",
         lambda i: f"duplicate key: same part, lot, serial and time as row {first[i] + 1}",
     )

@@ -61,7 +61,9 @@ def parse_sensor_file(data: bytes, filename: str) -> ParsedReadings:
     unit = _codes(table, "unit") if "unit" in table.column_names else None
     for name, col in (("asset", asset), ("channel", channel)):
         blank = [i for i, v in enumerate(col.dictionary.to_pylist()) if not v.strip()]
-        empty = np.isin(np.asarray(col.indices.fill_null(-1)), blank) | np.asarray(col.indices.is_null())
+        empty = np.isin(np.asarray(col.indices.fill_null(-1)), blank) | np.asarray(
+            col.indices.is_null()
+        )
         errors.add(np.flatnonzero(empty), filename, name, lambda i, c=name: f"{c} is empty")
     ts_us = parse_times(table, "time", filename, errors)
     values = parse_numbers(table, "value", filename, errors)
@@ -87,30 +89,36 @@ def _codes(table: pa.Table, name: str) -> pa.DictionaryArray:
 
 
 def _pair_codes(
-    asset: pa.DictionaryArray, channel: pa.DictionaryArray, unit: pa.DictionaryArray | None,
-    filename: str, errors: RowErrors,
+    asset: pa.DictionaryArray,
+    channel: pa.DictionaryArray,
+    unit: pa.DictionaryArray | None,
+    filename: str,
+    errors: RowErrors,
 ) -> tuple[list[tuple[str, str, str]], np.ndarray]:
     a_idx = np.asarray(asset.indices.fill_null(0)).astype(np.int64)
     c_idx = np.asarray(channel.indices.fill_null(0)).astype(np.int64)
     combined = a_idx * max(len(channel.dictionary), 1) + c_idx
-    uniques, first_row, codes = np.unique(combined, return_index=True, return_inverse=True)
+    _, first_row, codes = np.unique(combined, return_index=True, return_inverse=True)
     codes = codes.astype(np.int32)
     a_names, c_names = asset.dictionary.to_pylist(), channel.dictionary.to_pylist()
     u_idx = np.asarray(unit.indices.fill_null(-1)) if unit is not None else None
     u_names = unit.dictionary.to_pylist() if unit is not None else []
     pairs = []
-    for code, row in enumerate(first_row.tolist()):
+    for row in first_row.tolist():
         u = u_names[u_idx[row]] if u_idx is not None and u_idx[row] >= 0 else ""
         pairs.append((a_names[a_idx[row]].strip(), c_names[c_idx[row]].strip(), u.strip()))
     # The same channel must not change its unit inside one file.
     if u_idx is not None:
         clash = np.flatnonzero(u_idx[first_row[codes]] != u_idx)
         errors.add(
-            clash, filename, "unit",
-            lambda i: f"unit {u_names[u_idx[i]] if u_idx[i] >= 0 else ''!r} differs from "
-            f"{pairs[codes[i]][2]!r} earlier in the file",
+            clash,
+            filename,
+            "unit",
+            lambda i: (
+                f"unit {u_names[u_idx[i]] if u_idx[i] >= 0 else ''!r} differs from "
+                f"{pairs[codes[i]][2]!r} earlier in the file"
+            ),
         )
-    del uniques
     return pairs, codes
 
 
@@ -118,11 +126,16 @@ def _mark_duplicates(
     pair_index: np.ndarray, ts_us: np.ndarray, filename: str, errors: RowErrors
 ) -> None:
     order = np.lexsort((ts_us, pair_index))
-    same = (pair_index[order][1:] == pair_index[order][:-1]) & (ts_us[order][1:] == ts_us[order][:-1])
+    same = (pair_index[order][1:] == pair_index[order][:-1]) & (
+        ts_us[order][1:] == ts_us[order][:-1]
+    )
     dup_rows = order[1:][same]
     first_of = {int(order[1:][k]): int(order[:-1][k]) for k in np.flatnonzero(same)[:50].tolist()}
     errors.add(
-        np.sort(dup_rows), filename, "time",
-        lambda i: "duplicate reading: same asset, channel and time as row "
-        f"{first_of.get(i, -2) + 1}",
+        np.sort(dup_rows),
+        filename,
+        "time",
+        lambda i: (
+            f"duplicate reading: same asset, channel and time as row {first_of.get(i, -2) + 1}"
+        ),
     )

@@ -73,7 +73,9 @@ def read_table(data: bytes, filename: str) -> pa.Table:
         except (pa.ArrowException, OSError) as exc:
             raise InvalidInput("file", f"{filename}: not a readable Parquet file ({exc})") from exc
     if suffix not in {".csv", ".txt", ".tsv"}:
-        raise InvalidInput("file", f"{filename}: use a .csv or .parquet file, not {suffix or 'no extension'}")
+        raise InvalidInput(
+            "file", f"{filename}: use a .csv or .parquet file, not {suffix or 'no extension'}"
+        )
     if not data.strip():
         raise InvalidInput("file", f"{filename}: the file is empty")
     delimiter = "\t" if suffix == ".tsv" else ","
@@ -112,7 +114,9 @@ def read_typed(data: bytes, filename: str, types: dict[str, pa.DataType]) -> pa.
             io.BytesIO(data),
             read_options=pacsv.ReadOptions(block_size=1 << 24),
             convert_options=pacsv.ConvertOptions(
-                column_types={n: types[n] for n in names}, null_values=[""], strings_can_be_null=False,
+                column_types={n: types[n] for n in names},
+                null_values=[""],
+                strings_can_be_null=False,
                 quoted_strings_can_be_null=False,
             ),
         )
@@ -138,14 +142,14 @@ def _arrow_reason(exc: Exception) -> str:
     return text.splitlines()[0][:300]
 
 
-def check_columns(
-    table: pa.Table, filename: str, required: list[str], optional: list[str]
-) -> None:
+def check_columns(table: pa.Table, filename: str, required: list[str], optional: list[str]) -> None:
     """Refuse a file missing a required column or carrying one that is not declared."""
     names = [n.lstrip("\ufeff") for n in table.column_names]
     missing = [c for c in required if c not in names]
     if missing:
-        raise InvalidInput("columns", f"{filename}: missing column(s) {missing}; the file has {names}")
+        raise InvalidInput(
+            "columns", f"{filename}: missing column(s) {missing}; the file has {names}"
+        )
     unknown = [c for c in names if c not in required and c not in optional]
     if unknown:
         raise InvalidInput(
@@ -160,9 +164,7 @@ def text_column(table: pa.Table, name: str) -> pa.Array:
     return col if pa.types.is_string(col.type) else pc.cast(col, pa.string())
 
 
-def parse_times(
-    table: pa.Table, name: str, filename: str, errors: RowErrors
-) -> np.ndarray:
+def parse_times(table: pa.Table, name: str, filename: str, errors: RowErrors) -> np.ndarray:
     """ISO 8601 times (offset, 'Z', or naive meaning UTC) to int64 microseconds since epoch."""
     col = table.column(name).combine_chunks()
     if pa.types.is_timestamp(col.type):
@@ -215,19 +217,33 @@ def parse_numbers(
     else:
         text = text_column(table, name)
         try:
-            values = np.asarray(pc.cast(pc.if_else(pc.equal(text, ""), None, text), pa.float64()).fill_null(math.nan))
+            values = np.asarray(
+                pc.cast(pc.if_else(pc.equal(text, ""), None, text), pa.float64()).fill_null(
+                    math.nan
+                )
+            )
             texts = None
         except pa.ArrowInvalid:
             texts = text.to_pylist()
             values = np.array([_float_or_nan(s) for s in texts], dtype=np.float64)
     bad = np.flatnonzero(~np.isfinite(values))
     if bad.size:
-        cells = texts if texts is not None else text_column(table, name).take(pa.array(bad)).to_pylist()
-        shown = dict(zip(bad.tolist(), cells if texts is None else [texts[i] for i in bad.tolist()], strict=True))
+        cells = (
+            texts if texts is not None else text_column(table, name).take(pa.array(bad)).to_pylist()
+        )
+        shown = dict(
+            zip(
+                bad.tolist(),
+                cells if texts is None else [texts[i] for i in bad.tolist()],
+                strict=True,
+            )
+        )
         if required:
             errors.add(bad, filename, name, lambda i: _number_reason(shown[i]))
         else:
-            really_bad = np.asarray([i for i in bad.tolist() if str(shown[i]).strip() != ""], dtype=np.int64)
+            really_bad = np.asarray(
+                [i for i in bad.tolist() if str(shown[i]).strip() != ""], dtype=np.int64
+            )
             errors.add(really_bad, filename, name, lambda i: _number_reason(shown[i]))
     return values
 

@@ -52,7 +52,9 @@ def create_user(
     try:
         user_role = Role(role)
     except ValueError as exc:
-        raise InvalidInput("role", f"{role!r}: use one of admin, engineer, operator, viewer") from exc
+        raise InvalidInput(
+            "role", f"{role!r}: use one of admin, engineer, operator, viewer"
+        ) from exc
     user = User(
         org_id=session.caller.org_id,
         email=email.strip().lower(),

@@ -4,19 +4,20 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import numpy as np
 from sqlalchemy import select
 from sqlalchemy.dialects import postgresql, sqlite
 
-from dure.domain.imports import ImportBatch
 from dure.domain.ids import new_id, utcnow
+from dure.domain.imports import ImportBatch
 from dure.domain.parts import LabelledImage
 from dure.domain.plant import SensorChannel
 from dure.domain.users import Role
 from dure.errors import Conflict, InvalidInput, RejectedFile
-from dure.ingest.image_folders import scan
+from dure.ingest.image_folders import detect_layout, scan
 from dure.ingest.images import check_image
 from dure.ingest.process_files import ProcessSchema, parse_process_file
 from dure.ingest.sensor_files import ParsedReadings, parse_sensor_file
@@ -27,6 +28,7 @@ from dure.store.repositories.sensor_readings import ReadingColumns
 from dure.store.session import Session
 
 ON_ERROR = ("reject", "skip")
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
 @dataclass(frozen=True)
@@ -40,7 +42,9 @@ class ImportResult:
 
 def _check_policy(on_error: str) -> None:
     if on_error not in ON_ERROR:
-        raise InvalidInput("on_error", f"{on_error!r}: use 'reject' (whole file) or 'skip' (bad rows)")
+        raise InvalidInput(
+            "on_error", f"{on_error!r}: use 'reject' (whole file) or 'skip' (bad rows)"
+        )
 
 
 def _previous(session: Session, kind: str, sha256: str) -> ImportBatch | None:
@@ -48,9 +52,7 @@ def _previous(session: Session, kind: str, sha256: str) -> ImportBatch | None:
     return found[0] if found else None
 
 
-def _settle(
-    errors: RowErrors, filename: str, on_error: str
-) -> np.ndarray:
+def _settle(errors: RowErrors, filename: str, on_error: str) -> np.ndarray:
     """The mask of rows to keep, or RejectedFile under the 'reject' policy."""
     if errors.count and on_error == "reject":
         raise RejectedFile(filename, errors.summary(), [m.as_dict() for m in errors.messages])
@@ -77,11 +79,10 @@ def import_sensor_file(
 
 
 def _resolve_channels(session: Session, parsed: ParsedReadings) -> list[str]:
-    assets = {
-        a.name: a for a in _all(session.conn, t.assets, session.caller.org_id)
-    }
+    assets = {a.name: a for a in _all(session.conn, t.assets, session.caller.org_id)}
     channels = {
-        (c.asset_id, c.name): c for c in _all(session.conn, t.sensor_channels, session.caller.org_id)
+        (c.asset_id, c.name): c
+        for c in _all(session.conn, t.sensor_channels, session.caller.org_id)
     }
     ids: list[str] = []
     for code, (asset_name, channel_name, unit) in enumerate(parsed.pairs):
@@ -89,22 +90,40 @@ def _resolve_channels(session: Session, parsed: ParsedReadings) -> list[str]:
         asset = assets.get(asset_name)
         if asset is None:
             if asset_name:
-                parsed.errors.add(rows, parsed.filename, "asset",
-                                  lambda i, a=asset_name: f"no asset named {a!r}; create it first")
+                parsed.errors.add(
+                    rows,
+                    parsed.filename,
+                    "asset",
+                    lambda i, a=asset_name: f"no asset named {a!r}; create it first",
+                )
             ids.append("")
             continue
         channel = channels.get((asset.id, channel_name))
         if channel is None and channel_name and not session.caller.can(Role.ENGINEER):
-            parsed.errors.add(rows, parsed.filename, "channel",
-                              lambda i, a=asset_name, c=channel_name: f"asset {a!r} has no channel "
-                              f"{c!r}; an engineer can add it (or import this file once)")
+            parsed.errors.add(
+                rows,
+                parsed.filename,
+                "channel",
+                lambda i, a=asset_name, c=channel_name: (
+                    f"asset {a!r} has no channel "
+                    f"{c!r}; an engineer can add it (or import this file once)"
+                ),
+            )
         elif channel is None and channel_name:
-            channel = SensorChannel(org_id=asset.org_id, asset_id=asset.id, name=channel_name, unit=unit)
+            channel = SensorChannel(
+                org_id=asset.org_id, asset_id=asset.id, name=channel_name, unit=unit
+            )
             session.channels.add(channel)
             channels[(asset.id, channel_name)] = channel
         elif channel is not None and unit and channel.unit and unit != channel.unit:
-            parsed.errors.add(rows, parsed.filename, "unit",
-                              lambda i, c=channel: f"channel {c.name!r} is recorded in {c.unit!r}, not {unit!r}")
+            parsed.errors.add(
+                rows,
+                parsed.filename,
+                "unit",
+                lambda i, c=channel, u=unit: (
+                    f"channel {c.name!r} is recorded in {c.unit!r}, not {u!r}"
+                ),
+            )
         ids.append(channel.id if channel else "")
     return ids
 
@@ -144,11 +163,20 @@ def import_process_file(
     lots = {r.code: r for r in _all(session.conn, t.lots, org)}
     lines = {r.name: r.id for r in _all(session.conn, t.lines, org)}
     errs = parsed.errors
-    for column, names, known in (("part", parsed.part, parts), ("lot", parsed.lot, lots),
-                                 ("line", parsed.line, lines)):
-        unknown = np.asarray([i for i, n in enumerate(names) if n and n not in known], dtype=np.int64)
-        errs.add(unknown, filename, column,
-                 lambda i, c=column, v=names: f"no {c} named {v[i]!r} in your organisation")
+    for column, names, known in (
+        ("part", parsed.part, parts),
+        ("lot", parsed.lot, lots),
+        ("line", parsed.line, lines),
+    ):
+        unknown = np.asarray(
+            [i for i, n in enumerate(names) if n and n not in known], dtype=np.int64
+        )
+        errs.add(
+            unknown,
+            filename,
+            column,
+            lambda i, c=column, v=names: f"no {c} named {v[i]!r} in your organisation",
+        )
     keep = _settle(errs, filename, on_error)
     now = utcnow()
     rows = []
@@ -156,23 +184,29 @@ def import_process_file(
         part_id = parts[parsed.part[i]]
         lot = lots.get(parsed.lot[i] or "")
         at = _from_us(int(parsed.ts_us[i]))
-        rows.append({
-            "id": new_id(), "org_id": org, "part_id": part_id, "lot_id": lot.id if lot else None,
-            "serial": parsed.serial[i], "line_id": lines.get(parsed.line[i] or ""),
-            "recorded_at": at, "values": parsed.row_values(i), "units": parsed.units,
-            "natural_key": natural_key(part_id, lot.id if lot else None, parsed.serial[i], at),
-            "created_at": now,
-        })
+        rows.append(
+            {
+                "id": new_id(),
+                "org_id": org,
+                "part_id": part_id,
+                "lot_id": lot.id if lot else None,
+                "serial": parsed.serial[i],
+                "line_id": lines.get(parsed.line[i] or ""),
+                "recorded_at": at,
+                "values": parsed.row_values(i),
+                "units": parsed.units,
+                "natural_key": natural_key(part_id, lot.id if lot else None, parsed.serial[i], at),
+                "created_at": now,
+            }
+        )
     new = _insert_ignoring_duplicates(session, rows)
     batch = _record_batch(session, "process_records", filename, sha256, len(parsed), errs)
     session.audit.record("import", "process_record", batch.id, detail={"rows_new": new})
     return ImportResult(batch, False, new)
 
 
-def _from_us(ts_us: int):  # type: ignore[no-untyped-def]
-    from datetime import UTC, datetime, timedelta
-
-    return datetime(1970, 1, 1, tzinfo=UTC) + timedelta(microseconds=ts_us)
+def _from_us(ts_us: int) -> datetime:
+    return EPOCH + timedelta(microseconds=ts_us)
 
 
 def _insert_ignoring_duplicates(session: Session, rows: list[dict[str, object]]) -> int:
@@ -203,8 +237,13 @@ class ImageImportResult:
 
 
 def import_image_folder(
-    session: Session, root: Path, part_id: str, layout: str = "auto",
-    *, max_bytes: int, max_pixels: int,
+    session: Session,
+    root: Path,
+    part_id: str,
+    layout: str = "auto",
+    *,
+    max_bytes: int,
+    max_pixels: int,
 ) -> ImageImportResult:
     """Store every image (and mask) of a folder as labelled images of ``part_id``.
 
@@ -231,8 +270,13 @@ def import_image_folder(
             mask_sha = session.blob_store.put(mask)
             session.blob_index.register(mask_sha, len(mask), "image/png", item.mask_path.name)  # type: ignore[union-attr]
         record = LabelledImage(
-            org_id=session.caller.org_id, part_id=part_id, image_sha256=sha, split=item.split,
-            label=item.label, mask_sha256=mask_sha, boxes=[list(b) for b in item.boxes],
+            org_id=session.caller.org_id,
+            part_id=part_id,
+            image_sha256=sha,
+            split=item.split,
+            label=item.label,
+            mask_sha256=mask_sha,
+            boxes=[list(b) for b in item.boxes],
             source_name=item.relative_name,
         )
         try:
@@ -241,10 +285,5 @@ def import_image_folder(
         except Conflict:
             seen += 1
         by_label[item.label] = by_label.get(item.label, 0) + 1
-    return ImageImportResult(layout if layout != "auto" else _layout_of(root), new, seen, by_label)
-
-
-def _layout_of(root: Path) -> str:
-    from dure.ingest.image_folders import detect_layout
-
-    return detect_layout(Path(root))
+    used = layout if layout != "auto" else detect_layout(Path(root))
+    return ImageImportResult(used, new, seen, by_label)

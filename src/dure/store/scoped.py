@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any, ClassVar, Generic, TypeVar
 
 from sqlalchemy import (
@@ -118,10 +118,19 @@ class ScopedRepository(Generic[E]):
         self._audit_shared_reads([item])
         return item
 
-    def list(self, page: Page | None = None, **filters: Any) -> Listing[E]:
-        """A page of visible entities, newest first; ``filters`` are column equalities."""
+    def list(
+        self, page: Page | None = None, *, since: datetime | None = None, **filters: Any
+    ) -> Listing[E]:
+        """A page of visible entities, newest first; ``filters`` are column equalities.
+
+        ``since`` keeps only entities at or after that moment (by the listing's order column).
+        """
         page = page or Page()
         query = select(self.table).where(self.visible())
+        if since is not None:
+            # SQLite keeps UTC wall-clock text: compare in UTC whatever zone was given.
+            moment = since.astimezone(UTC) if since.tzinfo else since.replace(tzinfo=UTC)
+            query = query.where(self.table.c[self.order_by] >= moment)
         for name, value in filters.items():
             if value is None:
                 continue
@@ -192,9 +201,7 @@ class ScopedRepository(Generic[E]):
                 .where(self.table.c.id == entity_id, self.table.c.org_id == self.caller.org_id)
                 .values(**values)
             )
-            self.audit.record(
-                "update", self.resource, entity_id, detail={"fields": sorted(values)}
-            )
+            self.audit.record("update", self.resource, entity_id, detail={"fields": sorted(values)})
         return changed
 
     def check_references(self, item: E) -> None:

@@ -29,7 +29,9 @@ def me(caller: CallerDep, session: SessionDep) -> dict[str, Any]:
     org = session.organisations.get(caller.org_id)
     user = session.users.get(caller.user_id) if caller.user_id else None
     return {
-        "user": {"id": user.id, "email": user.email, "display_name": user.display_name} if user else None,
+        "user": {"id": user.id, "email": user.email, "display_name": user.display_name}
+        if user
+        else None,
         "role": caller.role.value,
         "organisation": {"id": org.id, "name": org.name, "kind": org.kind, "slug": org.slug},
     }

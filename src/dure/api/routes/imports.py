@@ -4,16 +4,16 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, File, Form, UploadFile
+from fastapi import APIRouter, File, Form, UploadFile
 
-from dure.api.deps import SessionDep, SettingsDep
-from dure.api.schemas import ImportOut, page_params
+from dure.api.deps import PageDep, SessionDep, SettingsDep
+from dure.api.schemas import ImportOut
 from dure.api.uploads import read_upload
 from dure.domain.imports import ImportBatch
 from dure.ingest.images import safe_filename
 from dure.ingest.process_files import ProcessSchema
 from dure.services.imports import ImportResult, import_process_file, import_sensor_file
-from dure.store.scoped import Listing, Page
+from dure.store.scoped import Listing
 
 router = APIRouter(tags=["imports"])
 
@@ -21,9 +21,14 @@ router = APIRouter(tags=["imports"])
 def _out(result: ImportResult) -> ImportOut:
     b = result.batch
     return ImportOut(
-        batch_id=b.id, filename=b.filename, already_imported=result.already_imported,
-        rows_total=b.rows_total, rows_accepted=b.rows_accepted, rows_rejected=b.rows_rejected,
-        rows_new=result.rows_new, errors=b.errors,
+        batch_id=b.id,
+        filename=b.filename,
+        already_imported=result.already_imported,
+        rows_total=b.rows_total,
+        rows_accepted=b.rows_accepted,
+        rows_rejected=b.rows_rejected,
+        rows_new=result.rows_new,
+        errors=b.errors,
     )
 
 
@@ -31,7 +36,9 @@ def _out(result: ImportResult) -> ImportOut:
 async def import_sensor_readings(
     session: SessionDep,
     settings: SettingsDep,
-    file: Annotated[UploadFile, File(description="CSV or Parquet: asset, channel, time, value[, unit]")],
+    file: Annotated[
+        UploadFile, File(description="CSV or Parquet: asset, channel, time, value[, unit]")
+    ],
     on_error: Annotated[str, Form(pattern="^(reject|skip)$")] = "reject",
 ) -> ImportOut:
     """Import a file of sensor readings; 'reject' refuses the whole file on any bad row."""
@@ -44,7 +51,9 @@ async def import_sensor_readings(
 async def import_process_records(
     session: SessionDep,
     settings: SettingsDep,
-    file: Annotated[UploadFile, File(description="CSV or Parquet: part, time[, lot, serial, line], parameters")],
+    file: Annotated[
+        UploadFile, File(description="CSV or Parquet: part, time[, lot, serial, line], parameters")
+    ],
     declared: Annotated[
         str, Form(alias="schema", description='JSON: {"parameters": {"name": {"unit": "kN"}}}')
     ],
@@ -58,7 +67,7 @@ async def import_process_records(
 
 
 @router.get("/api/imports")
-def list_imports(session: SessionDep, page: Page = Depends(page_params)) -> Listing[ImportBatch]:
+def list_imports(session: SessionDep, page: PageDep) -> Listing[ImportBatch]:
     """Files imported by your organisation, newest first."""
     return session.imports.list(page)
 

@@ -2,18 +2,18 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Depends
+from fastapi import APIRouter
 
-from dure.api.deps import SessionDep
-from dure.api.schemas import DefectTypeIn, LotIn, PartIn, PartPatch, page_params
+from dure.api.deps import PageDep, SessionDep
+from dure.api.schemas import DefectTypeIn, LotIn, PartIn, PartPatch
 from dure.domain.parts import DefectType, LabelledImage, Lot, PartNumber
-from dure.store.scoped import Listing, Page
+from dure.store.scoped import Listing
 
 router = APIRouter(tags=["parts"])
 
 
 @router.get("/api/parts")
-def list_parts(session: SessionDep, page: Page = Depends(page_params)) -> Listing[PartNumber]:
+def list_parts(session: SessionDep, page: PageDep) -> Listing[PartNumber]:
     """Your part numbers."""
     return session.parts.list(page)
 
@@ -38,8 +38,11 @@ def patch_part(part_id: str, body: PartPatch, session: SessionDep) -> PartNumber
 
 @router.get("/api/parts/{part_id}/images")
 def list_part_images(
-    part_id: str, session: SessionDep, page: Page = Depends(page_params),
-    split: str | None = None, label: str | None = None,
+    part_id: str,
+    session: SessionDep,
+    page: PageDep,
+    split: str | None = None,
+    label: str | None = None,
 ) -> Listing[LabelledImage]:
     """Images with known truth of one part (for teaching and scoring)."""
     session.parts.get(part_id)
@@ -47,9 +50,7 @@ def list_part_images(
 
 
 @router.get("/api/lots")
-def list_lots(
-    session: SessionDep, page: Page = Depends(page_params), part_id: str | None = None
-) -> Listing[Lot]:
+def list_lots(session: SessionDep, page: PageDep, part_id: str | None = None) -> Listing[Lot]:
     """Your production lots."""
     return session.lots.list(page, part_id=part_id)
 
@@ -67,9 +68,7 @@ def get_lot(lot_id: str, session: SessionDep) -> Lot:
 
 
 @router.get("/api/defect-types")
-def list_defect_types(
-    session: SessionDep, page: Page = Depends(page_params)
-) -> Listing[DefectType]:
+def list_defect_types(session: SessionDep, page: PageDep) -> Listing[DefectType]:
     """Your defect taxonomy, including what your OEMs publish to you."""
     return session.defect_types.list(page)
 

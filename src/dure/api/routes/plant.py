@@ -6,19 +6,19 @@ from datetime import UTC, datetime
 from typing import Any
 
 import numpy as np
-from fastapi import APIRouter, Depends, Query
+from fastapi import APIRouter, Query
 
-from dure.api.deps import SessionDep
-from dure.api.schemas import AssetIn, ChannelIn, LineIn, ReadingsIn, SiteIn, StationIn, page_params
+from dure.api.deps import PageDep, SessionDep
+from dure.api.schemas import AssetIn, ChannelIn, LineIn, ReadingsIn, SiteIn, StationIn
 from dure.domain.plant import Asset, Line, SensorChannel, Site, Station
 from dure.store.repositories.sensor_readings import ReadingColumns
-from dure.store.scoped import Listing, Page
+from dure.store.scoped import Listing
 
 router = APIRouter(tags=["plant"])
 
 
 @router.get("/api/sites")
-def list_sites(session: SessionDep, page: Page = Depends(page_params)) -> Listing[Site]:
+def list_sites(session: SessionDep, page: PageDep) -> Listing[Site]:
     """Your sites."""
     return session.sites.list(page)
 
@@ -36,9 +36,7 @@ def get_site(site_id: str, session: SessionDep) -> Site:
 
 
 @router.get("/api/lines")
-def list_lines(
-    session: SessionDep, page: Page = Depends(page_params), site_id: str | None = None
-) -> Listing[Line]:
+def list_lines(session: SessionDep, page: PageDep, site_id: str | None = None) -> Listing[Line]:
     """Your production lines."""
     return session.lines.list(page, site_id=site_id)
 
@@ -57,7 +55,7 @@ def get_line(line_id: str, session: SessionDep) -> Line:
 
 @router.get("/api/stations")
 def list_stations(
-    session: SessionDep, page: Page = Depends(page_params), line_id: str | None = None
+    session: SessionDep, page: PageDep, line_id: str | None = None
 ) -> Listing[Station]:
     """Stations on your lines."""
     return session.stations.list(page, line_id=line_id)
@@ -76,7 +74,7 @@ def get_station(station_id: str, session: SessionDep) -> Station:
 
 
 @router.get("/api/assets")
-def list_assets(session: SessionDep, page: Page = Depends(page_params)) -> Listing[Asset]:
+def list_assets(session: SessionDep, page: PageDep) -> Listing[Asset]:
     """Your machines."""
     return session.assets.list(page)
 
@@ -94,9 +92,7 @@ def get_asset(asset_id: str, session: SessionDep) -> Asset:
 
 
 @router.get("/api/assets/{asset_id}/channels")
-def list_channels(
-    asset_id: str, session: SessionDep, page: Page = Depends(page_params)
-) -> Listing[SensorChannel]:
+def list_channels(asset_id: str, session: SessionDep, page: PageDep) -> Listing[SensorChannel]:
     """Sensor channels of one machine."""
     session.assets.get(asset_id)
     return session.channels.list(page, asset_id=asset_id)

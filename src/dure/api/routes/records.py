@@ -5,10 +5,10 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, File, Form, Response, UploadFile
+from fastapi import APIRouter, File, Form, Response, UploadFile
 
-from dure.api.deps import SessionDep, SettingsDep
-from dure.api.schemas import ProcessRecordIn, ReviewIn, page_params
+from dure.api.deps import PageDep, SessionDep, SettingsDep
+from dure.api.schemas import ProcessRecordIn, ReviewIn
 from dure.api.uploads import read_upload
 from dure.domain.records import InspectionRecord, ProcessRecord, ReviewDecision
 from dure.errors import InvalidInput
@@ -21,7 +21,7 @@ router = APIRouter(tags=["records"])
 @router.get("/api/inspections")
 def list_inspections(
     session: SessionDep,
-    page: Page = Depends(page_params),
+    page: PageDep,
     part_id: str | None = None,
     lot_id: str | None = None,
     verdict: str | None = None,
@@ -47,13 +47,18 @@ async def add_inspection(
     """Upload a part image as an inspection record (scored later by an inspection model)."""
     name = safe_filename(image.filename)
     data = await read_upload(image, settings.max_upload_bytes, "image")
-    info = check_image(data, name, max_bytes=settings.max_upload_bytes,
-                       max_pixels=settings.max_image_pixels)
+    info = check_image(
+        data, name, max_bytes=settings.max_upload_bytes, max_pixels=settings.max_image_pixels
+    )
     sha = session.blob_store.put(data)
     session.blob_index.register(sha, len(data), info.media_type, name)
     record = InspectionRecord(
-        org_id=session.caller.org_id, part_id=part_id, image_sha256=sha, lot_id=lot_id,
-        station_id=station_id, serial=serial,
+        org_id=session.caller.org_id,
+        part_id=part_id,
+        image_sha256=sha,
+        lot_id=lot_id,
+        station_id=station_id,
+        serial=serial,
     )
     if taken_at is not None:
         record.taken_at = taken_at
@@ -72,14 +77,18 @@ def review_inspection(inspection_id: str, body: ReviewIn, session: SessionDep) -
     if body.defect_type:
         known = {d.code for d in session.defect_types.list(Page(limit=1000)).items}
         if body.defect_type not in known:
-            raise InvalidInput("defect_type", f"{body.defect_type!r} is not in your defect taxonomy")
-    return session.inspections.review(inspection_id, ReviewDecision(body.decision), body.defect_type)
+            raise InvalidInput(
+                "defect_type", f"{body.defect_type!r} is not in your defect taxonomy"
+            )
+    return session.inspections.review(
+        inspection_id, ReviewDecision(body.decision), body.defect_type
+    )
 
 
 @router.get("/api/process-records")
 def list_process_records(
     session: SessionDep,
-    page: Page = Depends(page_params),
+    page: PageDep,
     part_id: str | None = None,
     lot_id: str | None = None,
 ) -> Listing[ProcessRecord]:
@@ -109,4 +118,3 @@ def get_blob(sha256: str, session: SessionDep) -> Response:
     """The bytes of an image or file you uploaded, or of a shared record's image."""
     media_type = session.blob_index.media_type(sha256)
     return Response(session.blob_store.get(sha256), media_type=media_type)
-

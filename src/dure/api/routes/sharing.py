@@ -7,19 +7,19 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends
 
-from dure.api.deps import SessionDep, require
-from dure.api.schemas import GrantIn, page_params
+from dure.api.deps import PageDep, SessionDep, require
+from dure.api.schemas import GrantIn
 from dure.domain.audit import AuditEvent
 from dure.domain.grants import ShareGrant
 from dure.domain.model_versions import ModelVersion
 from dure.domain.users import Caller, Role
-from dure.store.scoped import Listing, Page
+from dure.store.scoped import Listing
 
 router = APIRouter(tags=["sharing"])
 
 
 @router.get("/api/grants")
-def list_grants(session: SessionDep, page: Page = Depends(page_params)) -> Listing[ShareGrant]:
+def list_grants(session: SessionDep, page: PageDep) -> Listing[ShareGrant]:
     """Grants your organisation gave or received."""
     return session.grants.list(page)
 
@@ -28,8 +28,11 @@ def list_grants(session: SessionDep, page: Page = Depends(page_params)) -> Listi
 def add_grant(body: GrantIn, session: SessionDep) -> ShareGrant:
     """Let a linked organisation read some of your data (admins); every use is audited."""
     return session.grants.grant(
-        ShareGrant(grantor_org_id=session.caller.org_id, created_by=session.caller.user_id,
-                   **body.model_dump())
+        ShareGrant(
+            grantor_org_id=session.caller.org_id,
+            created_by=session.caller.user_id,
+            **body.model_dump(),
+        )
     )
 
 
@@ -47,7 +50,7 @@ def revoke_grant(grant_id: str, session: SessionDep) -> ShareGrant:
 
 @router.get("/api/model-versions")
 def list_model_versions(
-    session: SessionDep, page: Page = Depends(page_params), part_id: str | None = None
+    session: SessionDep, page: PageDep, part_id: str | None = None
 ) -> Listing[ModelVersion]:
     """Model versions: yours, and those an OEM shared with you for use."""
     return session.model_versions.list(page, part_id=part_id)
@@ -63,14 +66,13 @@ def get_model_version(version_id: str, session: SessionDep) -> ModelVersion:
 def list_audit_events(
     session: SessionDep,
     _admin: Annotated[Caller, Depends(require(Role.ADMIN))],
-    page: Page = Depends(page_params),
+    page: PageDep,
     action: str | None = None,
     resource: str | None = None,
     resource_id: str | None = None,
     since: datetime | None = None,
 ) -> Listing[AuditEvent]:
     """Audit events about your organisation's data or done by it (admins)."""
-    listing = session.audit_events.list(page, action=action, resource=resource, resource_id=resource_id)
-    if since is not None:
-        listing.items[:] = [e for e in listing.items if e.at >= since]
-    return listing
+    return session.audit_events.list(
+        page, since=since, action=action, resource=resource, resource_id=resource_id
+    )

@@ -4,13 +4,19 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter, Depends
+from fastapi import APIRouter
 
-from dure.api.deps import SessionDep
-from dure.api.schemas import TokenCreated, TokenIn, TokenOut, UserIn, UserOut, UserPatch, page_params
+from dure.api.deps import PageDep, SessionDep
+from dure.api.schemas import (
+    TokenCreated,
+    TokenIn,
+    TokenOut,
+    UserIn,
+    UserOut,
+    UserPatch,
+)
 from dure.domain.users import ApiToken, User
 from dure.services.accounts import create_user
-from dure.store.scoped import Page
 
 router = APIRouter(tags=["users"])
 
@@ -24,7 +30,7 @@ def _token(t: ApiToken) -> TokenOut:
 
 
 @router.get("/api/users")
-def list_users(session: SessionDep, page: Page = Depends(page_params)) -> dict[str, Any]:
+def list_users(session: SessionDep, page: PageDep) -> dict[str, Any]:
     """Users of your organisation."""
     listing = session.users.list(page)
     return {**listing.__dict__, "items": [_user(u) for u in listing.items]}
@@ -50,7 +56,7 @@ def patch_user(user_id: str, body: UserPatch, session: SessionDep) -> UserOut:
 
 
 @router.get("/api/tokens")
-def list_tokens(session: SessionDep, page: Page = Depends(page_params)) -> dict[str, Any]:
+def list_tokens(session: SessionDep, page: PageDep) -> dict[str, Any]:
     """Your tokens (an admin sees the organisation's); secrets are never shown again."""
     listing = session.tokens.list(page)
     return {**listing.__dict__, "items": [_token(t) for t in listing.items]}

@@ -23,19 +23,32 @@ CHANNELS = (("vibration_rms", "mm/s"), ("motor_current", "A"), ("oil_temp", "°C
 
 def defect_probability(force: float, die_temp: float, thickness: float, lube: float) -> float:
     """The demo's true defect rule: hot dies, thin sheet and little lubricant cause defects."""
-    z = -4.2 + 0.06 * max(die_temp - 62, 0) + 9.0 * max(0.78 - thickness, 0) + 0.35 * max(6 - lube, 0)
+    z = (
+        -4.2
+        + 0.06 * max(die_temp - 62, 0)
+        + 9.0 * max(0.78 - thickness, 0)
+        + 0.35 * max(6 - lube, 0)
+    )
     z += 0.004 * abs(force - 820)
     return 1 / (1 + math.exp(-z))
 
 
 def process_csv(
-    rng: np.random.Generator, start: datetime, days: int, parts: list[str], line: str,
-    lot_codes: list[list[str]], per_day: int, drift: float,
+    rng: np.random.Generator,
+    start: datetime,
+    days: int,
+    parts: list[str],
+    line: str,
+    lot_codes: list[list[str]],
+    per_day: int,
+    drift: float,
 ) -> tuple[bytes, list[dict[str, object]]]:
     """A process-record CSV (per part serial) and the true defect probability of each row."""
     out = io.StringIO()
-    out.write("part,time,lot,serial,line,press_force_kN,stroke_rate_spm,die_temp_C,"
-              "sheet_thickness_mm,lubricant_ml\n")
+    out.write(
+        "part,time,lot,serial,line,press_force_kN,stroke_rate_spm,die_temp_C,"
+        "sheet_thickness_mm,lubricant_ml\n"
+    )
     truth = []
     for day in range(days):
         for k in range(per_day):
@@ -47,14 +60,25 @@ def process_csv(
             thick = rng.normal(0.8, 0.015)
             lube = max(rng.normal(8, 1.5), 0.5)
             serial = f"{parts[part_i]}-{day:02d}{k:03d}"
-            out.write(f"{parts[part_i]},{at.isoformat()},{lot_codes[part_i][day]},{serial},{line},"
-                      f"{force:.1f},{spm:.2f},{die:.2f},{thick:.3f},{lube:.2f}\n")
-            truth.append({"serial": serial, "p_defect": round(defect_probability(force, die, thick, lube), 4)})
+            out.write(
+                f"{parts[part_i]},{at.isoformat()},{lot_codes[part_i][day]},{serial},{line},"
+                f"{force:.1f},{spm:.2f},{die:.2f},{thick:.3f},{lube:.2f}\n"
+            )
+            truth.append(
+                {
+                    "serial": serial,
+                    "p_defect": round(defect_probability(force, die, thick, lube), 4),
+                }
+            )
     return out.getvalue().encode(), truth
 
 
 def sensor_csv(
-    rng: np.random.Generator, asset: str, start: datetime, days: int, every_min: int,
+    rng: np.random.Generator,
+    asset: str,
+    start: datetime,
+    days: int,
+    every_min: int,
     fails_at_day: float | None,
 ) -> bytes:
     """Ten-minute sensor history of one press; with ``fails_at_day`` its bearing wears out."""
@@ -68,9 +92,14 @@ def sensor_csv(
     cur = 38 + 3 * shift + 6 * wear + rng.normal(0, 0.6, n)
     oil = 45 + 4 * shift + 12 * wear + rng.normal(0, 0.5, n)
     epoch = start.timestamp()
-    times = [datetime.fromtimestamp(epoch + i * every_min * 60, start.tzinfo).isoformat() for i in range(n)]
+    times = [
+        datetime.fromtimestamp(epoch + i * every_min * 60, start.tzinfo).isoformat()
+        for i in range(n)
+    ]
     out = io.StringIO()
     out.write("asset,channel,time,value,unit\n")
     for (name, unit), values in zip(CHANNELS, (vib, cur, oil), strict=True):
-        out.writelines(f"{asset},{name},{tm},{v:.4f},{unit}\n" for tm, v in zip(times, values, strict=True))
+        out.writelines(
+            f"{asset},{name},{tm},{v:.4f},{unit}\n" for tm, v in zip(times, values, strict=True)
+        )
     return out.getvalue().encode()

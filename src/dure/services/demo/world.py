@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -40,12 +41,14 @@ class DemoSummary:
 
 
 def build_demo(
-    store: Store, home: Path, seed: int = 7, days: int = 30, images_per_supplier: int = 40,
+    store: Store,
+    home: Path,
+    seed: int = 7,
+    days: int = 30,
+    images_per_supplier: int = 40,
     end: datetime | None = None,
 ) -> DemoSummary:
     """Create the demo world once (a second call changes nothing); deterministic by ``seed``."""
-    import time
-
     started = time.perf_counter()
     tokens_file, truth_file = home / "demo-tokens.json", home / "demo-ground-truth.json"
     with store.session(None) as s:
@@ -58,7 +61,12 @@ def build_demo(
     start = end - timedelta(days=days)
     rng = np.random.default_rng(seed)
     tokens: dict[str, dict[str, str]] = {}
-    truth: dict[str, object] = {"seed": seed, "start": start.isoformat(), "days": days, "suppliers": {}}
+    truth: dict[str, object] = {
+        "seed": seed,
+        "start": start.isoformat(),
+        "days": days,
+        "suppliers": {},
+    }
     with store.session(None) as s:
         operator = create_org(s, "Dure AI Centre", "operator", "dure-centre")
         oem = create_org(s, OEM[0], "oem", OEM[1])
@@ -84,7 +92,9 @@ def _people(store: Store, org: Organisation) -> dict[str, str]:
     out = {}
     with store.session(system_caller(org)) as s:
         for role in ("admin", "engineer", "operator", "viewer"):
-            user = create_user(s, f"{role}@{org.slug}.example", f"{org.name} {role}", role, DEMO_PASSWORD)
+            user = create_user(
+                s, f"{role}@{org.slug}.example", f"{org.name} {role}", role, DEMO_PASSWORD
+            )
             _, secret = create_token(s, user, "demo")
             out[role] = secret
     return out
@@ -93,41 +103,93 @@ def _people(store: Store, org: Organisation) -> dict[str, str]:
 def _oem_catalogue(store: Store, oem: Organisation) -> list[PartNumber]:
     with store.session(system_caller(oem)) as s:
         for sev, code in enumerate(DEFECT_TYPES):
-            s.defect_types.add(DefectType(org_id=oem.id, code=code, name=code.capitalize(),
-                                          severity=3 if code in ("crack", "rust") else 2 - sev % 2))
+            s.defect_types.add(
+                DefectType(
+                    org_id=oem.id,
+                    code=code,
+                    name=code.capitalize(),
+                    severity=3 if code in ("crack", "rust") else 2 - sev % 2,
+                )
+            )
         return [s.parts.add(PartNumber(org_id=oem.id, number=n, name=d)) for n, d in OEM_PARTS]
 
 
 def _supplier_world(
-    store: Store, sup: Organisation, oem: Organisation, oem_parts: list[PartNumber],
-    rng: np.random.Generator, start: datetime, days: int, n_images: int, img_seed: int,
+    store: Store,
+    sup: Organisation,
+    oem: Organisation,
+    oem_parts: list[PartNumber],
+    rng: np.random.Generator,
+    start: datetime,
+    days: int,
+    n_images: int,
+    img_seed: int,
 ) -> dict[str, object]:
     with store.session(system_caller(sup)) as s:
         site = s.sites.add(Site(org_id=sup.id, name=f"{sup.name} plant 1"))
         line = s.lines.add(Line(org_id=sup.id, site_id=site.id, name="Press line 1"))
-        stations = [s.stations.add(Station(org_id=sup.id, line_id=line.id, name=n, kind=k))
-                    for n, k in (("Blanking", "process"), ("Press 800t", "process"),
-                                 ("Visual inspection", "inspection"))]
-        s.assets.add(Asset(org_id=sup.id, name="press-800t", line_id=line.id, station_id=stations[1].id,
-                           kind="press"))
-        parts = [s.parts.add(PartNumber(org_id=sup.id, number=f"{sup.slug.upper()}-{op.number}",
-                                        name=op.name, oem_part_id=op.id)) for op in oem_parts]
+        stations = [
+            s.stations.add(Station(org_id=sup.id, line_id=line.id, name=n, kind=k))
+            for n, k in (
+                ("Blanking", "process"),
+                ("Press 800t", "process"),
+                ("Visual inspection", "inspection"),
+            )
+        ]
+        s.assets.add(
+            Asset(
+                org_id=sup.id,
+                name="press-800t",
+                line_id=line.id,
+                station_id=stations[1].id,
+                kind="press",
+            )
+        )
+        parts = [
+            s.parts.add(
+                PartNumber(
+                    org_id=sup.id,
+                    number=f"{sup.slug.upper()}-{op.number}",
+                    name=op.name,
+                    oem_part_id=op.id,
+                )
+            )
+            for op in oem_parts
+        ]
         lot_codes = [[f"{p.number}-L{d:02d}" for d in range(days)] for p in parts]
         for p, codes in zip(parts, lot_codes, strict=True):
             for d, code in enumerate(codes):
-                s.lots.add(Lot(org_id=sup.id, part_id=p.id, code=code, line_id=line.id,
-                               started_at=start + timedelta(days=d, hours=6), quantity=400))
+                s.lots.add(
+                    Lot(
+                        org_id=sup.id,
+                        part_id=p.id,
+                        code=code,
+                        line_id=line.id,
+                        started_at=start + timedelta(days=d, hours=6),
+                        quantity=400,
+                    )
+                )
         drift = 12.0 if sup.slug == "hanul" else 0.0
-        data, process_truth = process_csv(rng, start, days, [p.number for p in parts], line.name,
-                                          lot_codes, 10, drift)
+        data, process_truth = process_csv(
+            rng, start, days, [p.number for p in parts], line.name, lot_codes, 10, drift
+        )
         import_process_file(s, data, "demo-process.csv", ProcessSchema.from_dict(PROCESS_SCHEMA))
         fails = days + 1.0 if sup.slug == DEGRADING else None
-        import_sensor_file(s, sensor_csv(rng, "press-800t", start, days, 10, fails), "demo-sensors.csv")
+        import_sensor_file(
+            s, sensor_csv(rng, "press-800t", start, days, 10, fails), "demo-sensors.csv"
+        )
         images = _images(s, sup, parts[0], stations[2].id, start, days, n_images, img_seed)
         if sup.slug == "daesung":  # one supplier shares its inspection results with the OEM
-            s.grants.grant(ShareGrant(grantor_org_id=sup.id, grantee_org_id=oem.id,
-                                      scope=GrantScope.INSPECTION_RECORDS, created_by=None,
-                                      part_id=parts[0].id, note="incoming quality for HB-DOOR-01"))
+            s.grants.grant(
+                ShareGrant(
+                    grantor_org_id=sup.id,
+                    grantee_org_id=oem.id,
+                    scope=GrantScope.INSPECTION_RECORDS,
+                    created_by=None,
+                    part_id=parts[0].id,
+                    note="incoming quality for HB-DOOR-01",
+                )
+            )
     return {
         "process": process_truth,
         "press_fails_at": (start + timedelta(days=fails)).isoformat() if fails else None,
@@ -147,13 +209,27 @@ def _images(s, sup, part, station_id, start, days, n, seed):  # type: ignore[no-
         mask_sha = s.blob_store.put(mask)
         s.blob_index.register(mask_sha, len(mask), "image/png", f"{sup.slug}-{k:03d}_mask.png")
         split = "train" if label == "good" and k < n // 2 else "test"
-        s.labelled_images.add(LabelledImage(org_id=sup.id, part_id=part.id, image_sha256=sha,
-                                            mask_sha256=mask_sha, split=split, label=label,
-                                            source_name=f"{sup.slug}-{k:03d}.png"))
+        s.labelled_images.add(
+            LabelledImage(
+                org_id=sup.id,
+                part_id=part.id,
+                image_sha256=sha,
+                mask_sha256=mask_sha,
+                split=split,
+                label=label,
+                source_name=f"{sup.slug}-{k:03d}.png",
+            )
+        )
         if split == "test":
-            s.inspections.add(InspectionRecord(
-                org_id=sup.id, part_id=part.id, image_sha256=sha, station_id=station_id,
-                serial=f"{part.number}-IMG{k:03d}",
-                taken_at=start + timedelta(days=days - 1, minutes=7 * k)))
+            s.inspections.add(
+                InspectionRecord(
+                    org_id=sup.id,
+                    part_id=part.id,
+                    image_sha256=sha,
+                    station_id=station_id,
+                    serial=f"{part.number}-IMG{k:03d}",
+                    taken_at=start + timedelta(days=days - 1, minutes=7 * k),
+                )
+            )
         truth.append({"sha256": sha, "label": label, "split": split, "mask_sha256": mask_sha})
     return truth

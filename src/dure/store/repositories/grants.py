@@ -36,7 +36,9 @@ class GrantRepository(ScopedRepository[ShareGrant]):
         try:
             GrantScope(item.scope)
         except ValueError as exc:
-            raise InvalidInput("scope", f"{item.scope!r}: use one of {[s.value for s in GrantScope]}") from exc
+            raise InvalidInput(
+                "scope", f"{item.scope!r}: use one of {[s.value for s in GrantScope]}"
+            ) from exc
         if item.grantee_org_id == self.caller.org_id:
             raise InvalidInput("grantee_org_id", "a grant to your own organisation means nothing")
         linked = self.conn.execute(
@@ -51,12 +53,18 @@ class GrantRepository(ScopedRepository[ShareGrant]):
         ).first()
         if linked is None:
             raise InvalidInput(
-                "grantee_org_id", f"{item.grantee_org_id!r} is not an organisation you are linked to"
+                "grantee_org_id",
+                f"{item.grantee_org_id!r} is not an organisation you are linked to",
             )
         self.require_own(t.part_numbers, "part_id", item.part_id)
         self.add_unchecked(item)
-        self.audit.record("grant", self.resource, item.id, org_id=item.grantee_org_id,
-                          detail={"scope": str(item.scope), "part_id": item.part_id})
+        self.audit.record(
+            "grant",
+            self.resource,
+            item.id,
+            org_id=item.grantee_org_id,
+            detail={"scope": str(item.scope), "part_id": item.part_id},
+        )
         return item
 
     def add_unchecked(self, item: ShareGrant) -> None:

@@ -98,7 +98,9 @@ class OrganisationRepository:
         if oem.kind != OrgKind.OEM:
             raise InvalidInput("oem_id", f"{oem.name} is a {oem.kind}, not an OEM")
         if supplier.kind != OrgKind.SUPPLIER:
-            raise InvalidInput("supplier_id", f"{supplier.name} is a {supplier.kind}, not a supplier")
+            raise InvalidInput(
+                "supplier_id", f"{supplier.name} is a {supplier.kind}, not a supplier"
+            )
         link = SupplierLink(oem_id=oem_id, supplier_id=supplier_id)
         try:
             with self.conn.begin_nested():

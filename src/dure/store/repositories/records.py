@@ -49,7 +49,7 @@ class InspectionRepository(ScopedRepository[InspectionRecord]):
         if decision is ReviewDecision.RELABEL and not defect_type:
             raise InvalidInput("defect_type", "a relabel decision needs the new defect type")
         changes: dict[str, object] = {
-            "review_decision": decision.value,
+            "review_decision": decision,
             "reviewed_by": self.caller.user_id,
             "reviewed_at": utcnow(),
         }
@@ -74,7 +74,9 @@ class ProcessRecordRepository(ScopedRepository[ProcessRecord]):
         self.require_own(t.lines, "line_id", item.line_id)
 
     def extra_columns(self, item: ProcessRecord) -> dict[str, object]:
-        return {"natural_key": natural_key(item.part_id, item.lot_id, item.serial, item.recorded_at)}
+        return {
+            "natural_key": natural_key(item.part_id, item.lot_id, item.serial, item.recorded_at)
+        }
 
 
 def natural_key(part_id: str, lot_id: str | None, serial: str | None, at: datetime) -> str:

@@ -96,7 +96,9 @@ class SensorReadingRepository:
         return [SensorReading(channel_id, row.ts_us, row.value) for row in rows]
 
 
-def _insert_sqlite(conn: Connection, keys: np.ndarray, ts_us: np.ndarray, values: np.ndarray) -> int:
+def _insert_sqlite(
+    conn: Connection, keys: np.ndarray, ts_us: np.ndarray, values: np.ndarray
+) -> int:
     raw = conn.connection.driver_connection
     before = raw.total_changes
     cur = raw.cursor()
@@ -127,12 +129,21 @@ _CHUNK_ROWS = 20 * _ROWS_PER_INSERT
 
 def _flat_rows(keys: np.ndarray, ts_us: np.ndarray, values: np.ndarray, start: int) -> list[object]:
     stop = start + _CHUNK_ROWS
-    return list(itertools.chain.from_iterable(
-        zip(keys[start:stop].tolist(), ts_us[start:stop].tolist(), values[start:stop].tolist(),
-            strict=True)))
+    return list(
+        itertools.chain.from_iterable(
+            zip(
+                keys[start:stop].tolist(),
+                ts_us[start:stop].tolist(),
+                values[start:stop].tolist(),
+                strict=True,
+            )
+        )
+    )
 
 
-def _copy_postgres(conn: Connection, keys: np.ndarray, ts_us: np.ndarray, values: np.ndarray) -> int:
+def _copy_postgres(
+    conn: Connection, keys: np.ndarray, ts_us: np.ndarray, values: np.ndarray
+) -> int:
     raw = conn.connection.driver_connection
     with raw.cursor() as cur:
         # Straight into the table when nothing stored can clash (the common case of new
@@ -167,7 +178,8 @@ def _overlaps_stored(cur, keys: np.ndarray, ts_us: np.ndarray) -> bool:  # type:
     for key in np.unique(keys).tolist():
         mine = ts_us[keys == key]
         cur.execute(
-            "SELECT 1 FROM sensor_readings WHERE channel_key = %s AND ts_us BETWEEN %s AND %s LIMIT 1",
+            "SELECT 1 FROM sensor_readings "
+            "WHERE channel_key = %s AND ts_us BETWEEN %s AND %s LIMIT 1",
             (key, int(mine.min()), int(mine.max())),
         )
         if cur.fetchone() is not None:

@@ -37,7 +37,9 @@ class UserRepository(ScopedRepository[User]):
         try:
             Role(item.role)
         except ValueError as exc:
-            raise InvalidInput("role", f"{item.role!r}: use one of {[r.value for r in Role]}") from exc
+            raise InvalidInput(
+                "role", f"{item.role!r}: use one of {[r.value for r in Role]}"
+            ) from exc
         return super().add(item)
 
 
@@ -98,8 +100,12 @@ def authenticate(conn: Connection, secret: str) -> Caller:
     if token.revoked_at is not None:
         raise Unauthenticated(f"the API token {token.prefix}… was revoked")
     if token.expires_at is not None and token.expires_at <= now:
-        raise Unauthenticated(f"the API token {token.prefix}… expired at {token.expires_at:%Y-%m-%d %H:%M} UTC")
+        raise Unauthenticated(
+            f"the API token {token.prefix}… expired at {token.expires_at:%Y-%m-%d %H:%M} UTC"
+        )
     if row.disabled:
         raise Unauthenticated("the user of this API token is disabled")
     conn.execute(update(api_tokens).where(api_tokens.c.id == token.id).values(last_used_at=now))
-    return Caller(org_id=token.org_id, user_id=token.user_id, role=Role(row.role), org_kind=row.kind)
+    return Caller(
+        org_id=token.org_id, user_id=token.user_id, role=Role(row.role), org_kind=row.kind
+    )
