@@ -17,6 +17,7 @@ from dure.domain.plant import Asset, Line, SensorChannel, Site, Station
 from dure.domain.records import InspectionRecord, ProcessRecord
 from dure.services.accounts import create_org, create_token, create_user, system_caller
 from dure.services.imports import import_sensor_file
+from dure.services.inspections import store_blob
 from dure.store.repositories.sensor_readings import ReadingColumns
 from dure.store.session import Store
 
@@ -80,8 +81,7 @@ def _supplier_data(store: Store, org: Organisation, oem_part: PartNumber) -> dic
             Lot(org_id=org.id, part_id=part.id, code=f"{org.slug}-L1", line_id=line.id)
         )
         data = png_bytes(value=100 if org.slug == "sup-a" else 150)
-        sha = s.blob_store.put(data)
-        s.blob_index.register(sha, len(data), "image/png", "part.png")
+        sha = store_blob(s, data, "image/png", "part.png")
         insp = s.inspections.add(
             InspectionRecord(
                 org_id=org.id,

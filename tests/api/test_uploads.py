@@ -74,6 +74,20 @@ def test_bad_uploads_are_refused_and_nothing_is_kept(  # type: ignore[no-untyped
     assert _state(store) == before
 
 
+def test_image_for_a_foreign_part_leaves_no_file(
+    client, store: Store, world: World
+) -> None:  # type: ignore[no-untyped-def]
+    before = _state(store)
+    resp = client.post(
+        "/api/inspections",
+        data={"part_id": world.b.ids["part"]},
+        files={"image": ("p.png", png_bytes(value=3), "image/png")},
+        headers=world.a.auth("operator"),
+    )
+    assert resp.status_code == 422 and resp.json()["field"] == "part_id"
+    assert _state(store) == before
+
+
 def test_malformed_csv_import_is_refused_whole(client, store: Store, world: World) -> None:  # type: ignore[no-untyped-def]
     before = _state(store)
     data = (

@@ -22,6 +22,7 @@ from dure.ingest.images import check_image
 from dure.ingest.process_files import ProcessSchema, parse_process_file
 from dure.ingest.sensor_files import ParsedReadings, parse_sensor_file
 from dure.ingest.tables_in import RowErrors
+from dure.services.inspections import store_blob
 from dure.store import tables as t
 from dure.store.repositories.records import natural_key
 from dure.store.repositories.sensor_readings import ReadingColumns
@@ -263,12 +264,10 @@ def import_image_folder(
     new = seen = 0
     by_label: dict[str, int] = {}
     for item, data, info, mask in checked:
-        sha = session.blob_store.put(data)
-        session.blob_index.register(sha, len(data), info.media_type, item.path.name)
+        sha = store_blob(session, data, info.media_type, item.path.name)
         mask_sha = None
-        if mask is not None:
-            mask_sha = session.blob_store.put(mask)
-            session.blob_index.register(mask_sha, len(mask), "image/png", item.mask_path.name)  # type: ignore[union-attr]
+        if mask is not None and item.mask_path is not None:
+            mask_sha = store_blob(session, mask, "image/png", item.mask_path.name)
         record = LabelledImage(
             org_id=session.caller.org_id,
             part_id=part_id,

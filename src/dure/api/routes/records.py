@@ -12,7 +12,7 @@ from dure.api.schemas import ProcessRecordIn, ReviewIn
 from dure.api.uploads import read_upload
 from dure.domain.records import InspectionRecord, ProcessRecord, ReviewDecision
 from dure.errors import InvalidInput
-from dure.ingest.images import check_image, safe_filename
+from dure.services.inspections import ImageLimits, record_inspection
 from dure.store.scoped import Listing, Page
 
 router = APIRouter(tags=["records"])
@@ -45,24 +45,19 @@ async def add_inspection(
     taken_at: Annotated[datetime | None, Form()] = None,
 ) -> InspectionRecord:
     """Upload a part image as an inspection record (scored later by an inspection model)."""
-    name = safe_filename(image.filename)
     data = await read_upload(image, settings.max_upload_bytes, "image")
-    info = check_image(
-        data, name, max_bytes=settings.max_upload_bytes, max_pixels=settings.max_image_pixels
-    )
-    sha = session.blob_store.put(data)
-    session.blob_index.register(sha, len(data), info.media_type, name)
-    record = InspectionRecord(
-        org_id=session.caller.org_id,
+    limits = ImageLimits(settings.max_upload_bytes, settings.max_image_pixels)
+    return record_inspection(
+        session,
+        data,
+        image.filename,
+        limits,
         part_id=part_id,
-        image_sha256=sha,
         lot_id=lot_id,
         station_id=station_id,
         serial=serial,
+        taken_at=taken_at,
     )
-    if taken_at is not None:
-        record.taken_at = taken_at
-    return session.inspections.add(record)
 
 
 @router.get("/api/inspections/{inspection_id}")

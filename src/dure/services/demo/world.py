@@ -21,6 +21,7 @@ from dure.services.accounts import create_org, create_token, create_user, system
 from dure.services.demo.plant_data import PROCESS_SCHEMA, process_csv, sensor_csv
 from dure.services.demo.sheet_metal import DEFECT_TYPES, sheet_image
 from dure.services.imports import import_process_file, import_sensor_file
+from dure.services.inspections import store_blob
 from dure.store.session import Store
 
 OEM = ("Hanbit Appliances", "hanbit")
@@ -204,10 +205,8 @@ def _images(s, sup, part, station_id, start, days, n, seed):  # type: ignore[no-
     for k, label in enumerate(labels):
         img = sheet_image(seed * 1000 + k, label)
         data, mask = img.png(), img.mask_png()
-        sha = s.blob_store.put(data)
-        s.blob_index.register(sha, len(data), "image/png", f"{sup.slug}-{k:03d}.png")
-        mask_sha = s.blob_store.put(mask)
-        s.blob_index.register(mask_sha, len(mask), "image/png", f"{sup.slug}-{k:03d}_mask.png")
+        sha = store_blob(s, data, "image/png", f"{sup.slug}-{k:03d}.png")
+        mask_sha = store_blob(s, mask, "image/png", f"{sup.slug}-{k:03d}_mask.png")
         split = "train" if label == "good" and k < n // 2 else "test"
         s.labelled_images.add(
             LabelledImage(
