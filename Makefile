@@ -14,7 +14,7 @@ up: install
 
 $(PY):
 	@command -v $(PYTHON) >/dev/null 2>&1 || { echo "need $(PYTHON) (Debian: apt-get install python3 python3-venv)"; exit 1; }
-	$(PYTHON) -m venv $(VENV)
+	@$(PYTHON) -m venv $(VENV) || { rm -rf $(VENV); bash scripts/ensure-venv-module.sh && $(PYTHON) -m venv $(VENV); }
 	$(PIP) install -q --upgrade pip
 
 # torch first, pinned: a bare or ranged torch would pull a multi-GB CUDA build.

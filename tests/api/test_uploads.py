@@ -74,9 +74,7 @@ def test_bad_uploads_are_refused_and_nothing_is_kept(  # type: ignore[no-untyped
     assert _state(store) == before
 
 
-def test_image_for_a_foreign_part_leaves_no_file(
-    client, store: Store, world: World
-) -> None:  # type: ignore[no-untyped-def]
+def test_image_for_a_foreign_part_leaves_no_file(client, store: Store, world: World) -> None:  # type: ignore[no-untyped-def]
     before = _state(store)
     resp = client.post(
         "/api/inspections",
