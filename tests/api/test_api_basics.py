@@ -155,3 +155,19 @@ def test_audit_log_can_be_searched_by_time(client, world: World) -> None:  # typ
         "/api/audit-events", params={"since": seoul.isoformat(), "limit": 1000}, headers=admin
     ).json()
     assert len(recent["items"]) == len(everything["items"])
+
+
+def test_log_in_with_password(client, store: Store, world: World) -> None:  # type: ignore[no-untyped-def]
+    from dure.services.accounts import create_user, system_caller
+
+    with store.session(system_caller(world.a.org)) as s:
+        create_user(s, "lee@sup-a.test", "Lee", "operator", "correct horse")
+    bad = client.post("/api/auth/login", json={"email": "lee@sup-a.test", "password": "wrong"})
+    unknown = client.post("/api/auth/login", json={"email": "nobody@x.test", "password": "wrong"})
+    assert bad.status_code == unknown.status_code == 401
+    assert bad.json()["detail"] == unknown.json()["detail"] == "wrong e-mail or password"
+    creds = {"email": "LEE@sup-a.test", "password": "correct horse"}
+    ok = client.post("/api/auth/login", json=creds)
+    assert ok.status_code == 201 and ok.json()["expires_at"]
+    me = client.get("/api/me", headers={"Authorization": f"Bearer {ok.json()['token']}"}).json()
+    assert me["role"] == "operator" and me["organisation"]["id"] == world.a.org.id

@@ -7,6 +7,8 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from dure.domain.users import ApiToken
+
 
 class Body(BaseModel):
     """Base of request bodies: unknown fields are an error, not silently dropped."""
@@ -68,6 +70,16 @@ class TokenOut(BaseModel):
 
 class TokenCreated(TokenOut):
     token: str = Field(description="the secret; shown once, store it now")
+
+
+def token_out(token: ApiToken) -> TokenOut:
+    """The public view of a token (never its hash)."""
+    return TokenOut(**{k: getattr(token, k) for k in TokenOut.model_fields})
+
+
+class LoginIn(Body):
+    email: str = Field(min_length=3, max_length=254)
+    password: str = Field(min_length=1, max_length=200)
 
 
 class SiteIn(Body):

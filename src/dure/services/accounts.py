@@ -5,12 +5,16 @@ from __future__ import annotations
 import hashlib
 import hmac
 import secrets
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
+
+from sqlalchemy import select
 
 from dure.domain.organisations import Organisation, OrgKind
 from dure.domain.users import ApiToken, Caller, Role, User
-from dure.errors import InvalidInput
-from dure.store.session import Session
+from dure.errors import InvalidInput, Unauthenticated
+from dure.store.rows import to_entity
+from dure.store.session import Session, Store
+from dure.store.tables import users
 
 
 def system_caller(org: Organisation) -> Caller:
@@ -70,3 +74,23 @@ def create_token(
 ) -> tuple[ApiToken, str]:
     """Issue an API token for ``user``; the secret is returned once and never stored."""
     return session.tokens.issue(name, user_id=user.id, expires_at=expires_at)
+
+
+LOGIN_HOURS = 12
+
+
+def log_in(store: Store, email: str, password: str) -> tuple[ApiToken, str]:
+    """A 12-hour token for a user's e-mail and password; the same answer for any mismatch."""
+    with store.session(None) as s:
+        found = s.conn.execute(select(users).where(users.c.email == email.strip().lower())).first()
+        user = to_entity(User, found) if found else None
+    if user is None or user.disabled or not verify_password(password, user.password_hash):
+        raise Unauthenticated("wrong e-mail or password")
+    with store.session(None) as s:
+        org = s.organisations.get(user.org_id)
+    caller = Caller(org_id=user.org_id, user_id=user.id, role=Role(user.role), org_kind=org.kind)
+    with store.session(caller) as s:
+        expires = datetime.now(UTC) + timedelta(hours=LOGIN_HOURS)
+        token, secret = s.tokens.issue("log-in", expires_at=expires)
+        s.audit.record("log_in", "user", user.id)
+    return token, secret

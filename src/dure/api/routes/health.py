@@ -9,7 +9,8 @@ from sqlalchemy import text
 
 from dure import __version__
 from dure.api.deps import CallerDep, SessionDep, get_store
-from dure.api.schemas import Health
+from dure.api.schemas import Health, LoginIn, TokenCreated, token_out
+from dure.services.accounts import log_in
 from dure.store.session import Store
 
 router = APIRouter(tags=["health"])
@@ -21,6 +22,13 @@ def health(store: Annotated[Store, Depends(get_store)]) -> Health:
     with store.engine.connect() as conn:
         conn.execute(text("SELECT 1"))
     return Health(status="ok", database=store.engine.dialect.name, version=__version__)
+
+
+@router.post("/api/auth/login", status_code=201)
+def login(body: LoginIn, store: Annotated[Store, Depends(get_store)]) -> TokenCreated:
+    """Exchange an e-mail and password for a token that lasts 12 hours."""
+    token, secret = log_in(store, body.email, body.password)
+    return TokenCreated(**token_out(token).model_dump(), token=secret)
 
 
 @router.get("/api/me")

@@ -14,6 +14,7 @@ from dure.api.schemas import (
     UserIn,
     UserOut,
     UserPatch,
+    token_out,
 )
 from dure.domain.users import ApiToken, User
 from dure.services.accounts import create_user
@@ -26,7 +27,7 @@ def _user(u: User) -> UserOut:
 
 
 def _token(t: ApiToken) -> TokenOut:
-    return TokenOut(**{k: getattr(t, k) for k in TokenOut.model_fields})
+    return token_out(t)
 
 
 @router.get("/api/users")
