@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import io
 import itertools
 import sqlite3
 from collections.abc import Iterator, Sequence
@@ -10,8 +9,6 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import numpy as np
-import pyarrow as pa
-import pyarrow.csv as pacsv
 from sqlalchemy import Connection, select
 
 from dure.domain.records import SensorReading
@@ -188,17 +185,36 @@ def _overlaps_stored(cur, keys: np.ndarray, ts_us: np.ndarray) -> bool:  # type:
 
 
 def _copy(cur, table: str, keys: np.ndarray, ts_us: np.ndarray, values: np.ndarray) -> None:  # type: ignore[no-untyped-def]
-    with cur.copy(f"COPY {table} (channel_key, ts_us, value) FROM STDIN WITH (FORMAT csv)") as copy:
-        for block in _csv_blocks(keys, ts_us, values):
+    sql = f"COPY {table} (channel_key, ts_us, value) FROM STDIN WITH (FORMAT binary)"
+    with cur.copy(sql) as copy:
+        copy.write(_BINARY_HEADER)
+        for block in _binary_blocks(keys, ts_us, values):
             copy.write(block)
+        copy.write(b"\xff\xff")  # end of data
 
 
-def _csv_blocks(
+# PostgreSQL's binary COPY: a fixed header, then per row the field count and each field
+# as (length, big-endian value); numpy lays a whole block out in one step.
+_BINARY_HEADER = b"PGCOPY\n\xff\r\n\x00" + b"\x00" * 8
+_ROW = np.dtype(
+    [
+        ("n", ">i2"),
+        ("lk", ">i4"),
+        ("k", ">i8"),
+        ("lt", ">i4"),
+        ("t", ">i8"),
+        ("lv", ">i4"),
+        ("v", ">f8"),
+    ]
+)
+
+
+def _binary_blocks(
     keys: np.ndarray, ts_us: np.ndarray, values: np.ndarray, block_rows: int = 250_000
 ) -> Iterator[bytes]:
     for start in range(0, len(ts_us), block_rows):
-        stop = start + block_rows
-        table = pa.table({"k": keys[start:stop], "t": ts_us[start:stop], "v": values[start:stop]})
-        buf = io.BytesIO()
-        pacsv.write_csv(table, buf, pacsv.WriteOptions(include_header=False))
-        yield buf.getvalue()
+        stop = min(start + block_rows, len(ts_us))
+        rows = np.empty(stop - start, dtype=_ROW)
+        rows["n"], rows["lk"], rows["lt"], rows["lv"] = 3, 8, 8, 8
+        rows["k"], rows["t"], rows["v"] = keys[start:stop], ts_us[start:stop], values[start:stop]
+        yield rows.tobytes()
