@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import secrets
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from sqlalchemy import ColumnElement, Connection, select, update
 
@@ -105,7 +105,9 @@ def authenticate(conn: Connection, secret: str) -> Caller:
         )
     if row.disabled:
         raise Unauthenticated("the user of this API token is disabled")
-    conn.execute(update(api_tokens).where(api_tokens.c.id == token.id).values(last_used_at=now))
+    # Note use at most once a minute, so that reading does not turn every request into a write.
+    if token.last_used_at is None or now - token.last_used_at > timedelta(minutes=1):
+        conn.execute(update(api_tokens).where(api_tokens.c.id == token.id).values(last_used_at=now))
     return Caller(
         org_id=token.org_id, user_id=token.user_id, role=Role(row.role), org_kind=row.kind
     )
