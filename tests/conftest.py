@@ -24,6 +24,16 @@ def pytest_report_header() -> str:
     return f"dure store backend: {BACKEND}"
 
 
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Model tests never touch the store: run them once, in the SQLite pass."""
+    if BACKEND != "postgresql":
+        return
+    skip = pytest.mark.skip(reason="store-independent model test; it runs in the SQLite pass")
+    for item in items:
+        if "/tests/models/" in str(item.fspath):
+            item.add_marker(skip)
+
+
 @pytest.fixture(scope="session")
 def _postgres_engine():  # type: ignore[no-untyped-def]
     if BACKEND != "postgresql":

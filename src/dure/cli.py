@@ -439,5 +439,45 @@ def bench_ingest(
         click.echo(f"wrote {out}")
 
 
+@bench.command("vision")
+@click.option(
+    "--dataset",
+    type=click.Choice(["magnetic-tile", "neu-det", "folder"]),
+    required=True,
+    help="folder = any MVTec-layout folder of your own parts.",
+)
+@click.option(
+    "--data-root",
+    type=click.Path(exists=True, file_okay=False, path_type=Path),
+    required=True,
+    help="../shared/data for the public sets, or your folder.",
+)
+@click.option("--shots", type=int, default=None, help="Train on N good images (default: all).")
+@click.option("--seeds", type=int, default=1, show_default=True, help="Repeat with seeds 0..K-1.")
+@click.option("--image-size", type=int, default=256, show_default=True)
+@click.option(
+    "--out",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="Write the results as JSON here.",
+)
+@_friendly
+def bench_vision(
+    dataset: str, data_root: Path, shots: int | None, seeds: int, image_size: int, out: Path | None
+) -> None:
+    """Anomaly detection quality (AUROC, AUPRO, F1) and speed on a real or your own data set."""
+    from dure.bench.vision import run_vision_bench
+
+    results = run_vision_bench(dataset, data_root, shots, seeds, image_size)
+    click.echo(f"{'figure':26} {'mean':>10} {'sd':>8}")
+    for key, value in results["summary"].items():
+        click.echo(f"{key:26} {value['mean']:10.4f} {value['sd']:8.4f}")
+    click.echo(f"{'peak_rss_mb':26} {results['peak_rss_mb']:10.0f}")
+    if out:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_text(json.dumps(results, indent=2))
+        click.echo(f"wrote {out}")
+
+
 if __name__ == "__main__":
     main()

@@ -1,0 +1,1 @@
+"""The AI behind one small contract (fit, score, predict, save, load); no web or DB code."""

@@ -1,0 +1,1 @@
+"""Visual inspection: backbones, anomaly detection, anomaly maps, thresholds, export."""

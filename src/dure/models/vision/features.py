@@ -1,0 +1,40 @@
+"""Patch features for anomaly detection: two backbone stages, locally aggregated, one grid."""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from dure.models.vision.efficientnet_lite import EfficientNetLite
+
+
+class PatchFeatures(nn.Module):
+    """Image batch (N, 3, H, W) in [0, 1] to patch features (N, C, h, w).
+
+    Scaling to the backbone's input range is inside the module, so an exported graph
+    takes the same input as training did.
+    """
+
+    def __init__(
+        self, backbone: EfficientNetLite, stages: tuple[int, ...] = (3, 4), neighbourhood: int = 3
+    ) -> None:
+        super().__init__()
+        self.backbone = backbone
+        self.stages = stages
+        self.neighbourhood = neighbourhood
+
+    def forward(self, images: Tensor) -> Tensor:
+        x = (images - 0.5) / 0.5
+        maps = self.backbone.stage_outputs(x, self.stages)
+        size = maps[0].shape[-2:]
+        pad = self.neighbourhood // 2
+        out = []
+        for fmap in maps:
+            fmap = F.avg_pool2d(
+                fmap, self.neighbourhood, stride=1, padding=pad, count_include_pad=False
+            )
+            if fmap.shape[-2:] != size:
+                fmap = F.interpolate(fmap, size=size, mode="bilinear", align_corners=False)
+            out.append(fmap)
+        return torch.cat(out, dim=1)

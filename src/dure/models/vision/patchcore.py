@@ -1,0 +1,204 @@
+"""PatchCore anomaly detection: a coreset memory bank of normal patch features, k-NN scores."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import faiss
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from dure.errors import NotFittedError
+from dure.models.vision.coreset import greedy_coreset
+from dure.models.vision.efficientnet_lite import load_efficientnet_lite
+from dure.models.vision.features import PatchFeatures
+from dure.models.vision.images import to_batch
+from dure.models.vision.threshold import Threshold, calibrate
+
+
+@dataclass
+class Scores:
+    """Image scores (N,) and anomaly maps (N, size, size); higher is more abnormal."""
+
+    image: np.ndarray
+    maps: np.ndarray
+
+
+class PatchCore:
+    """Anomaly detector taught from good images only."""
+
+    def __init__(
+        self,
+        image_size: int = 256,
+        stages: tuple[int, ...] = (3, 4),
+        coreset_ratio: float = 0.1,
+        max_bank: int = 20_000,
+        neighbourhood: int = 3,
+        k: int = 1,
+        blur_sigma: float = 4.0,
+        variant: int = 0,
+        random_state: int = 0,
+        batch_size: int = 16,
+    ) -> None:
+        self.image_size = image_size
+        self.stages = stages
+        self.coreset_ratio = coreset_ratio
+        self.max_bank = max_bank
+        self.neighbourhood = neighbourhood
+        self.k = k
+        self.blur_sigma = blur_sigma
+        self.variant = variant
+        self.random_state = random_state
+        self.batch_size = batch_size
+        self._features: PatchFeatures | None = None
+
+    @property
+    def features(self) -> PatchFeatures:
+        """The feature module (built on first use)."""
+        if self._features is None:
+            backbone = load_efficientnet_lite(self.variant)
+            self._features = PatchFeatures(backbone, self.stages, self.neighbourhood).eval()
+        return self._features
+
+    def embed(self, images: Sequence[np.ndarray]) -> torch.Tensor:
+        """Patch features (N, C, h, w) of a list of images."""
+        parts = []
+        with torch.inference_mode():
+            for start in range(0, len(images), self.batch_size):
+                batch = to_batch(images[start : start + self.batch_size], self.image_size)
+                parts.append(self.features(batch))
+        return torch.cat(parts)
+
+    def fit(self, images: Sequence[np.ndarray]) -> PatchCore:
+        """Build the memory bank from good images."""
+        if len(images) == 0:
+            raise ValueError("fit needs at least one good image")
+        feats = self.embed(images)
+        self.grid_ = tuple(feats.shape[-2:])
+        flat = feats.permute(0, 2, 3, 1).reshape(-1, feats.shape[1]).numpy()
+        n_select = min(max(int(len(flat) * self.coreset_ratio), 1), self.max_bank)
+        idx = greedy_coreset(flat, n_select, self.random_state)
+        self.memory_bank_ = np.ascontiguousarray(flat[idx], dtype=np.float32)
+        self._index = None
+        return self
+
+    def _knn(self) -> faiss.Index:
+        if not hasattr(self, "memory_bank_"):
+            raise NotFittedError("PatchCore is not fitted: call fit with good images first")
+        if getattr(self, "_index", None) is None:
+            index = faiss.IndexFlatL2(self.memory_bank_.shape[1])
+            index.add(self.memory_bank_)
+            self._index = index
+        return self._index
+
+    def score(self, images: Sequence[np.ndarray]) -> Scores:
+        """Image scores and per-pixel anomaly maps at ``image_size``."""
+        index = self._knn()
+        feats = self.embed(images)
+        n, c, h, w = feats.shape
+        flat = np.ascontiguousarray(feats.permute(0, 2, 3, 1).reshape(-1, c).numpy())
+        dist, _ = index.search(flat, self.k)
+        patch = np.sqrt(np.maximum(dist.mean(axis=1), 0)).reshape(n, 1, h, w)
+        image_scores = patch.reshape(n, -1).max(axis=1)
+        maps = F.interpolate(
+            torch.from_numpy(patch),
+            size=(self.image_size,) * 2,
+            mode="bilinear",
+            align_corners=False,
+        )
+        maps = _gaussian_blur(maps, self.blur_sigma)[:, 0].numpy()
+        return Scores(image_scores.astype(np.float64), maps)
+
+
+def _gaussian_blur(x: torch.Tensor, sigma: float) -> torch.Tensor:
+    if sigma <= 0:
+        return x
+    radius = int(math.ceil(4 * sigma))
+    grid = torch.arange(-radius, radius + 1, dtype=x.dtype)
+    kernel = torch.exp(-(grid**2) / (2 * sigma**2))
+    kernel = kernel / kernel.sum()
+    x = F.pad(x, [radius, radius, radius, radius], mode="reflect")
+    x = F.conv2d(x, kernel.view(1, 1, 1, -1))
+    return F.conv2d(x, kernel.view(1, 1, -1, 1))
+
+
+PARAMS = (
+    "image_size",
+    "stages",
+    "coreset_ratio",
+    "max_bank",
+    "neighbourhood",
+    "k",
+    "blur_sigma",
+    "variant",
+    "random_state",
+    "batch_size",
+)
+FORMAT_VERSION = 1
+
+
+def calibrate_detector(
+    model: PatchCore,
+    good_images: Sequence[np.ndarray],
+    defect_images: Sequence[np.ndarray] = (),
+    false_alarm_rate: float = 0.01,
+) -> PatchCore:
+    """Set ``model.threshold_`` from held-out good images (and labelled defects if any)."""
+    good = model.score(good_images).image
+    bad = model.score(defect_images).image if len(defect_images) else None
+    model.threshold_ = calibrate(good, bad, false_alarm_rate)
+    return model
+
+
+def predict(model: PatchCore, images: Sequence[np.ndarray]) -> np.ndarray:
+    """1 for images scored at or above the calibrated threshold, else 0."""
+    threshold = getattr(model, "threshold_", None)
+    if threshold is None:
+        raise NotFittedError("the detector has no threshold yet: calibrate it on good images")
+    return (model.score(images).image >= threshold.value).astype(np.int64)
+
+
+def save(model: PatchCore, folder: Path, card: dict[str, object] | None = None) -> Path:
+    """Write the memory bank and ``card.json``; nothing is pickled."""
+    model._knn()  # raises NotFittedError before anything is written
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    np.save(folder / "memory_bank.npy", model.memory_bank_)
+    threshold = getattr(model, "threshold_", None)
+    doc = {
+        "model": "patchcore",
+        "format_version": FORMAT_VERSION,
+        "params": {p: getattr(model, p) for p in PARAMS},
+        "grid": list(model.grid_),
+        "threshold": threshold.as_dict() if threshold else None,
+        "memory_bank_sha256": hashlib.sha256(model.memory_bank_.tobytes()).hexdigest(),
+        **(card or {}),
+    }
+    (folder / "card.json").write_text(json.dumps(doc, indent=2))
+    return folder
+
+
+def load(folder: Path) -> PatchCore:
+    """Read a detector written by ``save``, checking its memory bank against the card."""
+    folder = Path(folder)
+    doc = json.loads((folder / "card.json").read_text())
+    if doc.get("model") != "patchcore" or doc.get("format_version") != FORMAT_VERSION:
+        raise ValueError(f"{folder} is not a PatchCore model of format {FORMAT_VERSION}")
+    params = dict(doc["params"])
+    params["stages"] = tuple(params["stages"])
+    model = PatchCore(**params)
+    bank = np.load(folder / "memory_bank.npy", allow_pickle=False)
+    if hashlib.sha256(bank.tobytes()).hexdigest() != doc["memory_bank_sha256"]:
+        raise ValueError(f"{folder}/memory_bank.npy does not match its card (changed or damaged)")
+    model.memory_bank_ = np.ascontiguousarray(bank, dtype=np.float32)
+    model.grid_ = tuple(doc["grid"])
+    model._index = None
+    if doc.get("threshold"):
+        model.threshold_ = Threshold(**doc["threshold"])
+    return model
