@@ -100,20 +100,25 @@ class PatchCore:
     def score(self, images: Sequence[np.ndarray]) -> Scores:
         """Image scores and per-pixel anomaly maps at ``image_size``."""
         index = self._knn()
-        feats = self.embed(images)
-        n, c, h, w = feats.shape
-        flat = np.ascontiguousarray(feats.permute(0, 2, 3, 1).reshape(-1, c).numpy())
-        dist, _ = index.search(flat, self.k)
-        patch = np.sqrt(np.maximum(dist.mean(axis=1), 0)).reshape(n, 1, h, w)
-        image_scores = patch.reshape(n, -1).max(axis=1)
-        maps = F.interpolate(
-            torch.from_numpy(patch),
-            size=(self.image_size,) * 2,
-            mode="bilinear",
-            align_corners=False,
-        )
-        maps = _gaussian_blur(maps, self.blur_sigma)[:, 0].numpy()
-        return Scores(image_scores.astype(np.float64), maps)
+        chunk = max(self.batch_size, 1) * 4  # bounds memory on large test sets
+        image_scores = np.empty(len(images), dtype=np.float64)
+        maps = np.empty((len(images), self.image_size, self.image_size), dtype=np.float32)
+        for start in range(0, len(images), chunk):
+            part = images[start : start + chunk]
+            feats = self.embed(part)
+            n, c, h, w = feats.shape
+            flat = np.ascontiguousarray(feats.permute(0, 2, 3, 1).reshape(-1, c).numpy())
+            dist, _ = index.search(flat, self.k)
+            patch = np.sqrt(np.maximum(dist.mean(axis=1), 0)).reshape(n, 1, h, w)
+            image_scores[start : start + n] = patch.reshape(n, -1).max(axis=1)
+            up = F.interpolate(
+                torch.from_numpy(patch),
+                size=(self.image_size,) * 2,
+                mode="bilinear",
+                align_corners=False,
+            )
+            maps[start : start + n] = _gaussian_blur(up, self.blur_sigma)[:, 0].numpy()
+        return Scores(image_scores, maps)
 
 
 def _gaussian_blur(x: torch.Tensor, sigma: float) -> torch.Tensor:
