@@ -456,6 +456,19 @@ def bench_ingest(
 @click.option("--seeds", type=int, default=1, show_default=True, help="Repeat with seeds 0..K-1.")
 @click.option("--image-size", type=int, default=256, show_default=True)
 @click.option(
+    "--stages",
+    default="3,4",
+    show_default=True,
+    help="Backbone stages (1-7) whose features are compared, e.g. 5,6.",
+)
+@click.option(
+    "--coreset-ratio",
+    type=float,
+    default=0.1,
+    show_default=True,
+    help="Share of training patches kept in the memory bank.",
+)
+@click.option(
     "--out",
     type=click.Path(dir_okay=False, path_type=Path),
     default=None,
@@ -463,12 +476,28 @@ def bench_ingest(
 )
 @_friendly
 def bench_vision(
-    dataset: str, data_root: Path, shots: int | None, seeds: int, image_size: int, out: Path | None
+    dataset: str,
+    data_root: Path,
+    shots: int | None,
+    seeds: int,
+    image_size: int,
+    stages: str,
+    coreset_ratio: float,
+    out: Path | None,
 ) -> None:
     """Anomaly detection quality (AUROC, AUPRO, F1) and speed on a real or your own data set."""
     from dure.bench.vision import run_vision_bench
 
-    results = run_vision_bench(dataset, data_root, shots, seeds, image_size)
+    try:
+        chosen = tuple(int(s) for s in stages.split(","))
+    except ValueError as exc:
+        raise click.BadParameter(
+            f"{stages!r}: give stage numbers like 5,6", param_hint="--stages"
+        ) from exc
+    if not chosen or any(not 1 <= s <= 7 for s in chosen):
+        raise click.BadParameter("stages run from 1 to 7", param_hint="--stages")
+    params = {"stages": chosen, "coreset_ratio": coreset_ratio}
+    results = run_vision_bench(dataset, data_root, shots, seeds, image_size, params)
     click.echo(f"{'figure':26} {'mean':>10} {'sd':>8}")
     for key, value in results["summary"].items():
         click.echo(f"{key:26} {value['mean']:10.4f} {value['sd']:8.4f}")
