@@ -457,7 +457,7 @@ def bench_ingest(
 @click.option("--image-size", type=int, default=256, show_default=True)
 @click.option(
     "--stages",
-    default="3,4",
+    default="5,6",
     show_default=True,
     help="Backbone stages (1-7) whose features are compared, e.g. 5,6.",
 )

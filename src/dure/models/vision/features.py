@@ -17,7 +17,7 @@ class PatchFeatures(nn.Module):
     """
 
     def __init__(
-        self, backbone: EfficientNetLite, stages: tuple[int, ...] = (3, 4), neighbourhood: int = 3
+        self, backbone: EfficientNetLite, stages: tuple[int, ...] = (5, 6), neighbourhood: int = 3
     ) -> None:
         super().__init__()
         self.backbone = backbone

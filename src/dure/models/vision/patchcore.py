@@ -36,7 +36,7 @@ class PatchCore:
     def __init__(
         self,
         image_size: int = 256,
-        stages: tuple[int, ...] = (3, 4),
+        stages: tuple[int, ...] = (5, 6),
         coreset_ratio: float = 0.1,
         max_bank: int = 20_000,
         neighbourhood: int = 3,
