@@ -69,10 +69,11 @@ class PatchCore:
     def embed(self, images: Sequence[np.ndarray]) -> torch.Tensor:
         """Patch features (N, C, h, w) of a list of images."""
         parts = []
+        features = self.features  # built outside inference mode, so it can be exported
         with torch.inference_mode():
             for start in range(0, len(images), self.batch_size):
                 batch = to_batch(images[start : start + self.batch_size], self.image_size)
-                parts.append(self.features(batch))
+                parts.append(features(batch))
         return torch.cat(parts)
 
     def fit(self, images: Sequence[np.ndarray]) -> PatchCore:

@@ -1,0 +1,63 @@
+"""ONNX export of a fitted detector and an onnxruntime scorer that gives the same numbers."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+import onnxruntime as ort
+import torch
+
+from dure.models.vision.graph import ScoringGraph
+from dure.models.vision.images import to_batch
+from dure.models.vision.patchcore import PatchCore, Scores
+
+
+def scoring_graph(model: PatchCore) -> ScoringGraph:
+    """The fitted detector's scoring path as one module (exact distances, k = 1)."""
+    model._knn()  # NotFittedError before fit
+    bank = torch.from_numpy(model.memory_bank_)
+    return ScoringGraph(model.features, bank, model.image_size, model.blur_sigma).eval()
+
+
+def export_onnx(model: PatchCore, path: Path, opset: int = 18) -> Path:
+    """Write the scoring graph to ``path``; input ``images`` (N, 3, S, S) float in [0, 1]."""
+    graph = scoring_graph(model)
+    example = torch.rand(1, 3, model.image_size, model.image_size)
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with torch.no_grad():
+        torch.onnx.export(
+            graph,
+            (example,),
+            str(path),
+            input_names=["images"],
+            output_names=["scores", "maps"],
+            dynamic_axes={"images": {0: "batch"}, "scores": {0: "batch"}, "maps": {0: "batch"}},
+            opset_version=opset,
+            dynamo=False,
+        )
+    return path
+
+
+class OnnxScorer:
+    """Scores images with an exported graph in onnxruntime (CPU, or CUDA when present)."""
+
+    def __init__(self, path: Path, image_size: int, threads: int | None = None) -> None:
+        options = ort.SessionOptions()
+        if threads:
+            options.intra_op_num_threads = threads
+        providers = [
+            p
+            for p in ("CUDAExecutionProvider", "CPUExecutionProvider")
+            if p in ort.get_available_providers()
+        ]
+        self.session = ort.InferenceSession(str(path), options, providers=providers)
+        self.image_size = image_size
+
+    def score(self, images: Sequence[np.ndarray]) -> Scores:
+        """Image scores and maps, as ``PatchCore.score`` gives them."""
+        batch = to_batch(images, self.image_size).numpy()
+        scores, maps = self.session.run(["scores", "maps"], {"images": batch})
+        return Scores(scores.astype(np.float64), maps)

@@ -1,0 +1,50 @@
+"""The whole scoring path as one torch module: features, distances to the bank, maps.
+
+Distances are computed as ||x||² − 2·x·m + ||m||² with a matrix product, so the graph
+exports to ONNX with the memory bank as a constant and runs the same in onnxruntime.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from dure.models.vision.features import PatchFeatures
+
+
+class ScoringGraph(nn.Module):
+    """Images (N, 3, S, S) in [0, 1] to (image scores (N,), anomaly maps (N, S, S))."""
+
+    def __init__(
+        self, features: PatchFeatures, memory_bank: Tensor, image_size: int, blur_sigma: float
+    ) -> None:
+        super().__init__()
+        self.features = features
+        self.register_buffer("bank", memory_bank.float().contiguous())
+        self.register_buffer("bank_sq", (memory_bank.float() ** 2).sum(dim=1))
+        self.image_size = image_size
+        radius = max(int(math.ceil(4 * blur_sigma)), 1)
+        grid = torch.arange(-radius, radius + 1, dtype=torch.float32)
+        kernel = torch.exp(-(grid**2) / (2 * max(blur_sigma, 1e-6) ** 2))
+        self.register_buffer("kernel", kernel / kernel.sum())
+        self.radius = radius
+
+    def forward(self, images: Tensor) -> tuple[Tensor, Tensor]:
+        feats = self.features(images)
+        n, c, h, w = feats.shape
+        flat = feats.permute(0, 2, 3, 1).reshape(-1, c)
+        sq = (flat**2).sum(dim=1, keepdim=True) - 2 * flat @ self.bank.T + self.bank_sq[None, :]
+        nearest = torch.sqrt(torch.clamp(sq.min(dim=1).values, min=0.0))
+        patch = nearest.reshape(n, 1, h, w)
+        scores = patch.reshape(n, -1).max(dim=1).values
+        maps = F.interpolate(
+            patch, size=(self.image_size, self.image_size), mode="bilinear", align_corners=False
+        )
+        r = self.radius
+        maps = F.pad(maps, [r, r, r, r], mode="reflect")
+        maps = F.conv2d(maps, self.kernel.view(1, 1, 1, -1))
+        maps = F.conv2d(maps, self.kernel.view(1, 1, -1, 1))
+        return scores, maps[:, 0]

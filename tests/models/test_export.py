@@ -1,0 +1,39 @@
+"""The exported ONNX graph scores like torch: the golden-set parity test (tolerance 1e-4)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from dure.models.vision.export import OnnxScorer, export_onnx, scoring_graph
+from dure.models.vision.images import to_batch
+from dure.models.vision.patchcore import PatchCore
+from dure.services.demo.sheet_metal import DEFECT_TYPES, sheet_image
+
+GOLDEN = [sheet_image(900 + k, ("good", *DEFECT_TYPES)[k % 6]).pixels for k in range(6)]
+
+
+@pytest.fixture(scope="module")
+def model() -> PatchCore:
+    return PatchCore(coreset_ratio=0.2).fit([sheet_image(k, "good").pixels for k in range(8)])
+
+
+def test_scoring_graph_matches_the_detector(model: PatchCore) -> None:
+    with torch.inference_mode():
+        scores, maps = scoring_graph(model)(to_batch(GOLDEN, model.image_size))
+    reference = model.score(GOLDEN)
+    np.testing.assert_allclose(scores.numpy(), reference.image, rtol=1e-4, atol=1e-4)
+    np.testing.assert_allclose(maps.numpy(), reference.maps, rtol=1e-4, atol=1e-4)
+
+
+def test_onnx_export_gives_the_same_scores_and_maps(model: PatchCore, tmp_path: Path) -> None:
+    path = export_onnx(model, tmp_path / "detector.onnx")
+    exported = OnnxScorer(path, model.image_size).score(GOLDEN)
+    reference = model.score(GOLDEN)
+    np.testing.assert_allclose(exported.image, reference.image, rtol=1e-4, atol=1e-4)
+    np.testing.assert_allclose(exported.maps, reference.maps, rtol=1e-4, atol=1e-4)
+    one = OnnxScorer(path, model.image_size).score(GOLDEN[:1])  # batch size is free
+    np.testing.assert_allclose(one.image, reference.image[:1], rtol=1e-4, atol=1e-4)
