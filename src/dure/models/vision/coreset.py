@@ -19,10 +19,13 @@ def greedy_coreset(
         proj = torch.randn(x.shape[1], projection_dim, generator=gen) / projection_dim**0.5
         x = x @ proj
     start = int(torch.randint(n, (1,), generator=gen))
-    chosen = [start]
-    dist = torch.cdist(x, x[start : start + 1]).squeeze(1)
-    for _ in range(n_select - 1):
+    # ||x - c||² = ||x||² - 2 x·c + ||c||²: one matrix-vector product per pick.
+    norms = (x * x).sum(dim=1)
+    chosen = torch.empty(n_select, dtype=torch.long)
+    chosen[0] = start
+    dist = norms - 2 * (x @ x[start]) + norms[start]
+    for i in range(1, n_select):
         idx = int(torch.argmax(dist))
-        chosen.append(idx)
-        dist = torch.minimum(dist, torch.cdist(x, x[idx : idx + 1]).squeeze(1))
-    return np.asarray(chosen, dtype=np.int64)
+        chosen[i] = idx
+        torch.minimum(dist, norms - 2 * (x @ x[idx]) + norms[idx], out=dist)
+    return chosen.numpy()

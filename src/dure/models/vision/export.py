@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -27,7 +28,11 @@ def export_onnx(model: PatchCore, path: Path, opset: int = 18) -> Path:
     example = torch.rand(1, 3, model.image_size, model.image_size)
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    with torch.no_grad():
+    # The tracer warns that spatial sizes become constants: intended, the image size is fixed.
+    with torch.no_grad(), warnings.catch_warnings():
+        warnings.simplefilter("ignore", torch.jit.TracerWarning)
+        warnings.simplefilter("ignore", DeprecationWarning)
+        warnings.simplefilter("ignore", UserWarning)
         torch.onnx.export(
             graph,
             (example,),
