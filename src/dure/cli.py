@@ -469,6 +469,18 @@ def bench_ingest(
     help="Share of training patches kept in the memory bank.",
 )
 @click.option(
+    "--standardise/--no-standardise",
+    default=False,
+    show_default=True,
+    help="Give every image the same brightness and contrast before the backbone.",
+)
+@click.option(
+    "--flip-augment/--no-flip-augment",
+    default=False,
+    show_default=True,
+    help="Also learn the mirrored training images.",
+)
+@click.option(
     "--out",
     type=click.Path(dir_okay=False, path_type=Path),
     default=None,
@@ -483,6 +495,8 @@ def bench_vision(
     image_size: int,
     stages: str,
     coreset_ratio: float,
+    standardise: bool,
+    flip_augment: bool,
     out: Path | None,
 ) -> None:
     """Anomaly detection quality (AUROC, AUPRO, F1) and speed on a real or your own data set."""
@@ -496,7 +510,12 @@ def bench_vision(
         ) from exc
     if not chosen or any(not 1 <= s <= 7 for s in chosen):
         raise click.BadParameter("stages run from 1 to 7", param_hint="--stages")
-    params = {"stages": chosen, "coreset_ratio": coreset_ratio}
+    params = {
+        "stages": chosen,
+        "coreset_ratio": coreset_ratio,
+        "standardise": standardise,
+        "flip_augment": flip_augment,
+    }
     results = run_vision_bench(dataset, data_root, shots, seeds, image_size, params)
     click.echo(f"{'figure':26} {'mean':>10} {'sd':>8}")
     for key, value in results["summary"].items():

@@ -17,14 +17,24 @@ class PatchFeatures(nn.Module):
     """
 
     def __init__(
-        self, backbone: EfficientNetLite, stages: tuple[int, ...] = (5, 6), neighbourhood: int = 3
+        self,
+        backbone: EfficientNetLite,
+        stages: tuple[int, ...] = (5, 6),
+        neighbourhood: int = 3,
+        standardise: bool = False,
     ) -> None:
         super().__init__()
         self.backbone = backbone
         self.stages = stages
         self.neighbourhood = neighbourhood
+        self.standardise = standardise
 
     def forward(self, images: Tensor) -> Tensor:
+        if self.standardise:
+            # Same brightness and contrast for every image: lighting varies between shots.
+            mean = images.mean(dim=(1, 2, 3), keepdim=True)
+            std = images.std(dim=(1, 2, 3), keepdim=True)
+            images = (images - mean) / (std + 1e-6) * (40 / 255) + 0.5
         x = (images - 0.5) / 0.5
         maps = self.backbone.stage_outputs(x, self.stages)
         size = maps[0].shape[-2:]

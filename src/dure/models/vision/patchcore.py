@@ -45,6 +45,8 @@ class PatchCore:
         variant: int = 0,
         random_state: int = 0,
         batch_size: int = 16,
+        standardise: bool = False,
+        flip_augment: bool = False,
     ) -> None:
         self.image_size = image_size
         self.stages = stages
@@ -56,6 +58,8 @@ class PatchCore:
         self.variant = variant
         self.random_state = random_state
         self.batch_size = batch_size
+        self.standardise = standardise
+        self.flip_augment = flip_augment
         self._features: PatchFeatures | None = None
 
     @property
@@ -63,7 +67,9 @@ class PatchCore:
         """The feature module (built on first use)."""
         if self._features is None:
             backbone = load_efficientnet_lite(self.variant)
-            self._features = PatchFeatures(backbone, self.stages, self.neighbourhood).eval()
+            self._features = PatchFeatures(
+                backbone, self.stages, self.neighbourhood, self.standardise
+            ).eval()
         return self._features
 
     def embed(self, images: Sequence[np.ndarray]) -> torch.Tensor:
@@ -80,6 +86,8 @@ class PatchCore:
         """Build the memory bank from good images."""
         if len(images) == 0:
             raise ValueError("fit needs at least one good image")
+        if self.flip_augment:  # mirrored parts are still good parts
+            images = [*images, *(np.ascontiguousarray(np.fliplr(np.asarray(i))) for i in images)]
         feats = self.embed(images)
         self.grid_ = tuple(feats.shape[-2:])
         flat = feats.permute(0, 2, 3, 1).reshape(-1, feats.shape[1]).numpy()
@@ -145,6 +153,8 @@ PARAMS = (
     "variant",
     "random_state",
     "batch_size",
+    "standardise",
+    "flip_augment",
 )
 FORMAT_VERSION = 1
 
