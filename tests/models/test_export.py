@@ -37,3 +37,12 @@ def test_onnx_export_gives_the_same_scores_and_maps(model: PatchCore, tmp_path: 
     np.testing.assert_allclose(exported.maps, reference.maps, rtol=1e-4, atol=1e-4)
     one = OnnxScorer(path, model.image_size).score(GOLDEN[:1])  # batch size is free
     np.testing.assert_allclose(one.image, reference.image[:1], rtol=1e-4, atol=1e-4)
+
+
+def test_standardised_detector_exports_with_parity(tmp_path: Path) -> None:
+    images = [sheet_image(k, "good").pixels for k in range(4)]
+    model = PatchCore(coreset_ratio=0.2, standardise=True, flip_augment=True).fit(images)
+    exported = OnnxScorer(export_onnx(model, tmp_path / "s.onnx"), model.image_size).score(GOLDEN)
+    reference = model.score(GOLDEN)
+    np.testing.assert_allclose(exported.image, reference.image, rtol=1e-4, atol=1e-4)
+    assert model.memory_bank_.shape[0] > 0
