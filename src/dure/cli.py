@@ -394,6 +394,15 @@ def bench() -> None:
     """Benchmarks: print a table and write JSON."""
 
 
+def _write_json(out: Path | None, results: dict[str, Any]) -> None:
+    """Write benchmark results to ``out`` when one was asked for."""
+    if out is None:
+        return
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(results, indent=2))
+    click.echo(f"wrote {out}")
+
+
 @bench.command("ingest")
 @click.option("--rows", default=1_000_000, show_default=True, help="Sensor readings to import.")
 @click.option(
@@ -433,10 +442,7 @@ def bench_ingest(
             f"{r['format']:8} {r['backend']:11} {r['rows']:9d} {r['seconds']:8.2f} "
             f"{r['rows_per_s']:10,.0f} {r['peak_rss_mb']:8.0f}"
         )
-    if out:
-        out.parent.mkdir(parents=True, exist_ok=True)
-        out.write_text(json.dumps(results, indent=2))
-        click.echo(f"wrote {out}")
+    _write_json(out, results)
 
 
 @bench.command("vision")
@@ -521,10 +527,7 @@ def bench_vision(
     for key, value in results["summary"].items():
         click.echo(f"{key:26} {value['mean']:10.4f} {value['sd']:8.4f}")
     click.echo(f"{'peak_rss_mb':26} {results['peak_rss_mb']:10.0f}")
-    if out:
-        out.parent.mkdir(parents=True, exist_ok=True)
-        out.write_text(json.dumps(results, indent=2))
-        click.echo(f"wrote {out}")
+    _write_json(out, results)
 
 
 if __name__ == "__main__":

@@ -23,20 +23,20 @@ from dure.models.vision.threshold import calibrate
 CALIBRATION_IMAGES = 50
 
 
-def _split_magnetic_tile(items: list[FolderImage], seed: int) -> tuple[list, list, list]:
+def _split_magnetic_tile(items: list[FolderImage], seed: int) -> tuple[list, list]:
     good = [i for i in items if i.label == "good"]
     bad = [i for i in items if i.label != "good"]
     order = np.random.default_rng(seed).permutation(len(good))
     cut = int(0.8 * len(good))
     pool = [good[i] for i in order[:cut]]
     test = [good[i] for i in order[cut:]] + bad
-    return pool, test, []
+    return pool, test
 
 
-def _split_folder(items: list[FolderImage], seed: int) -> tuple[list, list, list]:
+def _split_folder(items: list[FolderImage], seed: int) -> tuple[list, list]:
     pool = [i for i in items if i.split == "train"]
     order = np.random.default_rng(seed).permutation(len(pool))
-    return [pool[i] for i in order], [i for i in items if i.split == "test"], []
+    return [pool[i] for i in order], [i for i in items if i.split == "test"]
 
 
 def _load(item: FolderImage) -> np.ndarray:
@@ -80,7 +80,7 @@ def run_one(
     """Train on good images, score the test split, and measure quality and speed."""
     items = scan(root, "magnetic-tile" if dataset == "magnetic-tile" else "mvtec")
     splitter: Callable = _split_magnetic_tile if dataset == "magnetic-tile" else _split_folder
-    pool, test, _ = splitter(items, seed)
+    pool, test = splitter(items, seed)
     train = pool[:shots] if shots else pool[: len(pool) - CALIBRATION_IMAGES]
     calibration = pool[len(train) :][:CALIBRATION_IMAGES]
     model = PatchCore(image_size=image_size, random_state=seed, **params)

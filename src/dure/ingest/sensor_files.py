@@ -84,7 +84,7 @@ TYPED = {
 def _codes(table: pa.Table, name: str) -> pa.DictionaryArray:
     col = table.column(name).combine_chunks()
     if pa.types.is_dictionary(col.type):
-        return col.unify_dictionaries() if hasattr(col, "unify_dictionaries") else col
+        return col
     return text_column(table, name).fill_null("").dictionary_encode()
 
 

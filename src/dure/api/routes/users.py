@@ -16,7 +16,7 @@ from dure.api.schemas import (
     UserPatch,
     token_out,
 )
-from dure.domain.users import ApiToken, User
+from dure.domain.users import User
 from dure.services.accounts import create_user
 
 router = APIRouter(tags=["users"])
@@ -24,10 +24,6 @@ router = APIRouter(tags=["users"])
 
 def _user(u: User) -> UserOut:
     return UserOut(**{k: getattr(u, k) for k in UserOut.model_fields})
-
-
-def _token(t: ApiToken) -> TokenOut:
-    return token_out(t)
 
 
 @router.get("/api/users")
@@ -60,17 +56,17 @@ def patch_user(user_id: str, body: UserPatch, session: SessionDep) -> UserOut:
 def list_tokens(session: SessionDep, page: PageDep) -> dict[str, Any]:
     """Your tokens (an admin sees the organisation's); secrets are never shown again."""
     listing = session.tokens.list(page)
-    return {**listing.__dict__, "items": [_token(t) for t in listing.items]}
+    return {**listing.__dict__, "items": [token_out(t) for t in listing.items]}
 
 
 @router.post("/api/tokens", status_code=201)
 def add_token(body: TokenIn, session: SessionDep) -> TokenCreated:
     """Create a token for yourself (or, as admin, for a user of your organisation)."""
     token, secret = session.tokens.issue(body.name, body.user_id, body.expires_at)
-    return TokenCreated(**_token(token).model_dump(), token=secret)
+    return TokenCreated(**token_out(token).model_dump(), token=secret)
 
 
 @router.delete("/api/tokens/{token_id}")
 def revoke_token(token_id: str, session: SessionDep) -> TokenOut:
     """Revoke a token; it stops working at once."""
-    return _token(session.tokens.revoke(token_id))
+    return token_out(session.tokens.revoke(token_id))
