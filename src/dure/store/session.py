@@ -21,6 +21,7 @@ from dure.store.repositories.catalogue import (
     ModelVersionRepository,
 )
 from dure.store.repositories.grants import GrantRepository
+from dure.store.repositories.jobs import JobRepository
 from dure.store.repositories.organisations import OrganisationRepository
 from dure.store.repositories.parts import (
     DefectTypeRepository,
@@ -162,6 +163,10 @@ class Session:
     @cached_property
     def imports(self) -> ImportBatchRepository:
         return self._scoped(ImportBatchRepository)
+
+    @cached_property
+    def jobs(self) -> JobRepository:
+        return self._scoped(JobRepository)
 
     @cached_property
     def blob_index(self) -> BlobIndex:

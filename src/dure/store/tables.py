@@ -336,3 +336,25 @@ labelled_images = Table(
 def channel_key(channel_id: str) -> int:
     """The integer key of a sensor channel: the first 15 hex digits of its random id."""
     return int(channel_id[:15], 16)
+
+
+jobs = Table(
+    "jobs",
+    metadata,
+    _id(),
+    _org(),
+    Column("kind", String(32), nullable=False),
+    Column("subject_id", ID, nullable=False),
+    Column("params", JSON, nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("progress", Float, nullable=False),
+    Column("message", String(500), nullable=False),
+    Column("result", JSON, nullable=False),
+    Column("error", Text),
+    Column("created_by", ID),
+    Column("started_at", TS),
+    Column("finished_at", TS),
+    _created(),
+    Index(None, "org_id", "created_at"),
+    Index(None, "status"),
+)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -18,7 +18,7 @@ from dure.errors import NotFittedError
 from dure.models.vision.coreset import greedy_coreset
 from dure.models.vision.efficientnet_lite import load_efficientnet_lite
 from dure.models.vision.features import PatchFeatures
-from dure.models.vision.images import to_batch
+from dure.models.vision.images import ImageSpec, check_against, learn_spec, to_batch
 from dure.models.vision.threshold import Threshold, calibrate
 
 
@@ -72,27 +72,43 @@ class PatchCore:
             ).eval()
         return self._features
 
-    def embed(self, images: Sequence[np.ndarray]) -> torch.Tensor:
-        """Patch features (N, C, h, w) of a list of images."""
+    def embed(
+        self, images: Sequence[np.ndarray], progress: Callable[[float], None] | None = None
+    ) -> torch.Tensor:
+        """Patch features (N, C, h, w) of a list of images; ``progress`` gets the share done."""
         parts = []
         features = self.features  # built outside inference mode, so it can be exported
         with torch.inference_mode():
             for start in range(0, len(images), self.batch_size):
                 batch = to_batch(images[start : start + self.batch_size], self.image_size)
                 parts.append(features(batch))
+                if progress is not None:
+                    progress(min(start + self.batch_size, len(images)) / len(images))
         return torch.cat(parts)
 
-    def fit(self, images: Sequence[np.ndarray]) -> PatchCore:
-        """Build the memory bank from good images."""
+    def fit(
+        self,
+        images: Sequence[np.ndarray],
+        progress: Callable[[float, str], None] | None = None,
+        names: Sequence[str] = (),
+    ) -> PatchCore:
+        """Build the memory bank from good images; ``progress`` gets (share done, step).
+
+        ``names`` (one per image) make errors about a bad image name it.
+        """
         if len(images) == 0:
             raise ValueError("fit needs at least one good image")
+        report = progress or (lambda share, step: None)
+        self.image_spec_ = learn_spec(images, names)
         if self.flip_augment:  # mirrored parts are still good parts
             images = [*images, *(np.ascontiguousarray(np.fliplr(np.asarray(i))) for i in images)]
-        feats = self.embed(images)
+        feats = self.embed(images, lambda share: report(0.8 * share, "reading good images"))
         self.grid_ = tuple(feats.shape[-2:])
         flat = feats.permute(0, 2, 3, 1).reshape(-1, feats.shape[1]).numpy()
         n_select = min(max(int(len(flat) * self.coreset_ratio), 1), self.max_bank)
+        report(0.8, f"choosing {n_select:,} of {len(flat):,} patches for the memory bank")
         idx = greedy_coreset(flat, n_select, self.random_state)
+        report(1.0, "memory bank ready")
         self.memory_bank_ = np.ascontiguousarray(flat[idx], dtype=np.float32)
         self._index = None
         return self
@@ -106,9 +122,17 @@ class PatchCore:
             self._index = index
         return self._index
 
+    def check(self, images: Sequence[np.ndarray], names: Sequence[str] = ()) -> None:
+        """Raise InvalidInput for an image unlike the training images (grey/colour, depth, size)."""
+        self._knn()
+        spec = getattr(self, "image_spec_", None)
+        if spec is not None:
+            check_against(spec, images, names)
+
     def score(self, images: Sequence[np.ndarray]) -> Scores:
         """Image scores and per-pixel anomaly maps at ``image_size``."""
         index = self._knn()
+        self.check(images)
         chunk = max(self.batch_size, 1) * 4  # bounds memory on large test sets
         image_scores = np.empty(len(images), dtype=np.float64)
         maps = np.empty((len(images), self.image_size, self.image_size), dtype=np.float32)
@@ -192,6 +216,7 @@ def save(model: PatchCore, folder: Path, card: dict[str, object] | None = None) 
         "format_version": FORMAT_VERSION,
         "params": {p: getattr(model, p) for p in PARAMS},
         "grid": list(model.grid_),
+        "image_spec": model.image_spec_.as_dict() if hasattr(model, "image_spec_") else None,
         "threshold": threshold.as_dict() if threshold else None,
         "memory_bank_sha256": hashlib.sha256(model.memory_bank_.tobytes()).hexdigest(),
         **(card or {}),
@@ -215,6 +240,8 @@ def load(folder: Path) -> PatchCore:
     model.memory_bank_ = np.ascontiguousarray(bank, dtype=np.float32)
     model.grid_ = tuple(doc["grid"])
     model._index = None
+    if doc.get("image_spec"):
+        model.image_spec_ = ImageSpec(**doc["image_spec"])
     if doc.get("threshold"):
         model.threshold_ = Threshold(**doc["threshold"])
     return model

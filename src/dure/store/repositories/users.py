@@ -111,3 +111,24 @@ def authenticate(conn: Connection, secret: str) -> Caller:
     return Caller(
         org_id=token.org_id, user_id=token.user_id, role=Role(row.role), org_kind=row.kind
     )
+
+
+def caller_for_user(conn: Connection, org_id: str, user_id: str | None) -> Caller:
+    """The caller a background job acts as: its user with today's role, or the org's system.
+
+    A job queued by a user who has since been disabled, or moved to another organisation,
+    is refused rather than run with rights the user no longer holds.
+    """
+    org = conn.execute(select(organisations.c.kind).where(organisations.c.id == org_id)).first()
+    if org is None:
+        raise Unauthenticated(f"organisation {org_id!r} no longer exists")
+    if user_id is None:
+        return Caller(org_id=org_id, user_id=None, role=Role.ADMIN, org_kind=org.kind)
+    row = conn.execute(
+        select(users.c.role, users.c.disabled).where(
+            users.c.id == user_id, users.c.org_id == org_id
+        )
+    ).first()
+    if row is None or row.disabled:
+        raise Unauthenticated(f"user {user_id!r} of the job is disabled or gone")
+    return Caller(org_id=org_id, user_id=user_id, role=Role(row.role), org_kind=org.kind)

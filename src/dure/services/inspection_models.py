@@ -1,0 +1,243 @@
+"""Inspection models of a part: create one, train it in the background, keep its card."""
+
+from __future__ import annotations
+
+import io
+import tempfile
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from PIL import Image
+from sqlalchemy import func, select
+
+from dure.domain.jobs import Job, JobKind
+from dure.domain.model_versions import ModelVersion
+from dure.domain.users import Caller
+from dure.errors import Conflict, InvalidInput
+from dure.models.vision.inspector import TeachingSet, save_inspector, teach
+from dure.services.inspections import store_blob
+from dure.services.model_files import MEDIA_TYPE, pack_folder
+from dure.store import tables as t
+from dure.store.session import Session, Store
+
+TASK = "visual-inspection"
+MIN_GOOD_IMAGES = 5
+HELD_OUT_SHARE = 0.2
+MAX_HELD_OUT = 50
+
+
+@dataclass(frozen=True)
+class TrainingSettings:
+    """What a user may choose when creating an inspection model (defaults suit most parts)."""
+
+    image_size: int = 256
+    coreset_ratio: float = 0.1
+    false_alarm_rate: float = 0.01
+    seed: int = 0
+
+    def check(self) -> None:
+        """Raise InvalidInput naming the first setting out of range."""
+        if not 64 <= self.image_size <= 1024 or self.image_size % 32:
+            raise InvalidInput("image_size", "use a multiple of 32 between 64 and 1024")
+        if not 0 < self.coreset_ratio <= 1:
+            raise InvalidInput("coreset_ratio", "use a share above 0 and at most 1")
+        if not 0 < self.false_alarm_rate < 0.5:
+            raise InvalidInput("false_alarm_rate", "use a rate above 0 and below 0.5")
+
+
+def create_inspection_model(
+    session: Session,
+    part_id: str,
+    name: str | None = None,
+    settings: TrainingSettings | None = None,
+) -> ModelVersion:
+    """A new draft inspection model (next version of ``name``) for one of the caller's parts."""
+    settings = settings or TrainingSettings()
+    settings.check()
+    repo = session.model_versions
+    repo.require_write()
+    repo.require_own(t.part_numbers, "part_id", part_id)
+    part = session.parts.get(part_id)
+    name = name or f"inspection {part.number}"
+    latest = session.conn.execute(
+        select(func.max(t.model_versions.c.version)).where(
+            t.model_versions.c.org_id == session.caller.org_id, t.model_versions.c.name == name
+        )
+    ).scalar()
+    return repo.add(
+        ModelVersion(
+            org_id=session.caller.org_id,
+            name=name,
+            version=(latest or 0) + 1,
+            task=TASK,
+            part_id=part_id,
+            card={"settings": asdict(settings)},
+        )
+    )
+
+
+def queue_training(session: Session, model_id: str) -> Job:
+    """Queue a training job for a draft (or failed) inspection model of the caller."""
+    model = own_inspection_model(session, model_id)
+    if model.status not in ("draft", "failed"):
+        raise Conflict(f"model {model_id} is {model.status}; create a new version to train again")
+    images = _labelled(session, model.part_id or "")
+    good = sum(1 for i in images if i["label"] == "good")
+    if good < MIN_GOOD_IMAGES:
+        raise InvalidInput(
+            "part_id",
+            f"the part has {good} good labelled images; teaching needs at least "
+            f"{MIN_GOOD_IMAGES}; import some with `dure import images`",
+        )
+    session.model_versions.update_fields(model_id, status="queued")
+    return session.jobs.add(
+        Job(
+            org_id=session.caller.org_id,
+            kind=JobKind.TRAIN_INSPECTION_MODEL,
+            subject_id=model_id,
+            created_by=session.caller.user_id,
+        )
+    )
+
+
+def own_inspection_model(session: Session, model_id: str) -> ModelVersion:
+    """One of the caller's own inspection models, or InvalidInput saying why not."""
+    model = session.model_versions.get(model_id)
+    if model.org_id != session.caller.org_id:
+        raise InvalidInput(
+            "model_id", f"model {model_id} is shared with you; only its owner trains it"
+        )
+    if model.task != TASK:
+        raise InvalidInput("model_id", f"model {model_id} is a {model.task} model, not {TASK}")
+    return model
+
+
+def _labelled(session: Session, part_id: str) -> list[dict[str, Any]]:
+    rows = session.conn.execute(
+        select(
+            t.labelled_images.c.id,
+            t.labelled_images.c.image_sha256,
+            t.labelled_images.c.label,
+            t.labelled_images.c.split,
+            t.labelled_images.c.source_name,
+        )
+        .where(
+            t.labelled_images.c.org_id == session.caller.org_id,
+            t.labelled_images.c.part_id == part_id,
+        )
+        .order_by(t.labelled_images.c.source_name, t.labelled_images.c.id)
+    ).all()
+    return [dict(r._mapping) for r in rows]
+
+
+class _Reporter:
+    """Writes job progress in its own short transactions, at most twice a second."""
+
+    def __init__(self, store: Store, caller: Caller, job_id: str) -> None:
+        self.store, self.caller, self.job_id = store, caller, job_id
+        self._last = 0.0
+
+    def __call__(self, share: float, step: str) -> None:
+        now = time.monotonic()
+        if now - self._last < 0.5 and share < 1:
+            return
+        self._last = now
+        with self.store.session(self.caller) as s:
+            s.jobs.report(self.job_id, share, step)
+
+
+def run_training(store: Store, caller: Caller, job: Job, work_root: Path) -> dict[str, Any]:
+    """Teach the job's model from the part's labelled images; store it as a blob and mark it ready.
+
+    Returns the job's result. Any error leaves the model ``failed`` (the caller of this
+    function records the job's failure); nothing half-trained is ever marked ready.
+    """
+    model_id = job.subject_id
+    with store.session(caller) as s:
+        model = own_inspection_model(s, model_id)
+        s.model_versions.update_fields(model_id, status="training")
+        images = _labelled(s, model.part_id or "")
+    try:
+        settings = TrainingSettings(**model.card.get("settings", {}))
+        report = _Reporter(store, caller, job.id)
+        report(0.0, f"reading {len(images)} labelled images")
+        teaching = _teaching_set(store, images, settings.seed)
+        started = time.perf_counter()
+        inspector = teach(
+            teaching,
+            {
+                "image_size": settings.image_size,
+                "coreset_ratio": settings.coreset_ratio,
+                "random_state": settings.seed,
+            },
+            settings.false_alarm_rate,
+            progress=lambda share, step: report(0.05 + 0.85 * share, step),
+        )
+        seconds = time.perf_counter() - started
+        report(0.92, "exporting to ONNX")
+        with tempfile.TemporaryDirectory(dir=_mkdir(work_root)) as folder:
+            save_inspector(inspector, Path(folder))
+            packed = pack_folder(Path(folder))
+        card = {**model.card, **inspector.card, "train_seconds": round(seconds, 2)}
+        with store.session(caller) as s:
+            sha = store_blob(s, packed, MEDIA_TYPE, f"model-{model_id}.tar")
+            s.model_versions.update_fields(model_id, blob_sha256=sha, card=card, status="ready")
+    except Exception:
+        with store.session(caller) as s:
+            s.model_versions.update_fields(model_id, status="failed")
+        raise
+    return {
+        "model_id": model_id,
+        "blob_sha256": sha,
+        "threshold": card["threshold"]["value"],
+        "defect_types": card["defect_types"],
+        "train_seconds": card["train_seconds"],
+    }
+
+
+def _mkdir(path: Path) -> Path:
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def _teaching_set(store: Store, images: list[dict[str, Any]], seed: int) -> TeachingSet:
+    good_train = [i for i in images if i["label"] == "good" and i["split"] == "train"]
+    good_test = [i for i in images if i["label"] == "good" and i["split"] != "train"]
+    if not good_test:  # hold out a seeded share of the good images for the threshold
+        order = np.random.default_rng(seed).permutation(len(good_train))
+        n_out = min(max(int(round(HELD_OUT_SHARE * len(good_train))), 1), MAX_HELD_OUT)
+        good_test = [good_train[k] for k in order[:n_out]]
+        good_train = [good_train[k] for k in order[n_out:]]
+    defects = [i for i in images if i["label"] != "good"]
+    return TeachingSet(
+        good=[decode(store, i) for i in good_train],
+        held_out_good=[decode(store, i) for i in good_test],
+        defects=[decode(store, i) for i in defects],
+        defect_labels=[i["label"] for i in defects],
+        good_names=[i["source_name"] or i["id"] for i in good_train],
+    )
+
+
+def decode(store: Store, image: dict[str, Any]) -> np.ndarray:
+    """A stored labelled image as an array, or InvalidInput naming it."""
+    return decode_bytes(store.blobs.get(image["image_sha256"]), image["source_name"])
+
+
+def decode_bytes(data: bytes, name: str) -> np.ndarray:
+    """Image bytes to an 8-bit (or 16-bit grey) array, grey H×W or colour H×W×3."""
+    try:
+        with Image.open(io.BytesIO(data)) as pil:
+            pil.load()
+            if pil.mode in ("I;16", "I;16B", "I;16L", "I"):
+                arr = np.asarray(pil)
+                if arr.dtype != np.uint16:
+                    arr = arr.clip(0, 65535).astype(np.uint16)
+                return arr
+            if pil.mode not in ("L", "RGB"):
+                pil = pil.convert("L" if pil.mode in ("1", "LA") else "RGB")
+            return np.asarray(pil)
+    except OSError as exc:
+        raise InvalidInput(name, f"the image cannot be decoded ({exc})") from exc

@@ -1,0 +1,101 @@
+"""The job runner: takes queued jobs from the store and runs them, one at a time.
+
+The queue lives in the database, so a job queued by the command line or another server
+process is run too, and queued jobs survive a restart. Jobs that were running when a
+process stopped are marked failed when the runner starts (their work is not resumable).
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from pathlib import Path
+from typing import Any
+
+from dure.domain.jobs import Job, JobKind
+from dure.domain.users import Caller
+from dure.errors import DureError
+from dure.services.inspection_models import run_training
+from dure.services.model_files import InspectorCache
+from dure.services.vision_inspection import run_batch
+from dure.store.repositories.jobs import claim_next, fail_interrupted, fail_job
+from dure.store.repositories.users import caller_for_user
+from dure.store.session import Store
+
+log = logging.getLogger(__name__)
+
+
+class JobRunner:
+    """Runs queued jobs in one background thread (training uses both cores by itself)."""
+
+    def __init__(self, store: Store, work_root: Path, cache: InspectorCache) -> None:
+        self.store = store
+        self.work_root = Path(work_root)
+        self.cache = cache
+        self._wake = threading.Event()
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def start(self) -> None:
+        """Close jobs a previous process left running, then start the worker thread."""
+        with self.store.engine.begin() as conn:
+            closed = fail_interrupted(conn)
+        if closed:
+            log.warning("marked %d interrupted job(s) as failed", closed)
+        self._thread = threading.Thread(target=self._loop, name="dure-jobs", daemon=True)
+        self._thread.start()
+
+    def stop(self, timeout: float = 5.0) -> None:
+        """Ask the worker to stop after its current job."""
+        self._stop.set()
+        self._wake.set()
+        if self._thread is not None:
+            self._thread.join(timeout)
+
+    def wake(self) -> None:
+        """Look for queued jobs now rather than at the next poll."""
+        self._wake.set()
+
+    def _loop(self) -> None:
+        while not self._stop.is_set():
+            if not self.run_next():
+                self._wake.wait(timeout=2.0)
+                self._wake.clear()
+
+    def run_next(self) -> Job | None:
+        """Claim and run the oldest queued job; returns it (None when the queue is empty)."""
+        with self.store.engine.begin() as conn:
+            job = claim_next(conn)
+            if job is None:
+                return None
+            try:
+                caller = caller_for_user(conn, job.org_id, job.created_by)
+            except DureError as exc:
+                fail_job(conn, job.id, exc.detail)
+                return job
+        try:
+            result = self._run(job, caller)
+        except DureError as exc:
+            self._finish(job, caller, error=exc.detail)
+        except Exception as exc:  # a job must never kill the runner
+            log.exception("job %s failed", job.id)
+            self._finish(job, caller, error=f"internal error: {type(exc).__name__}: {exc}")
+        else:
+            self._finish(job, caller, result=result)
+        return job
+
+    def _run(self, job: Job, caller: Caller) -> dict[str, Any]:
+        if job.kind == JobKind.TRAIN_INSPECTION_MODEL:
+            return run_training(self.store, caller, job, self.work_root)
+        if job.kind == JobKind.INSPECT_BATCH:
+            return run_batch(self.store, caller, job, self.cache)
+        raise DureError(f"unknown job kind {job.kind!r}")
+
+    def _finish(
+        self, job: Job, caller: Caller, result: dict[str, Any] | None = None, error: str = ""
+    ) -> None:
+        with self.store.session(caller) as s:
+            if result is not None:
+                s.jobs.succeed(job.id, result)
+            else:
+                s.jobs.fail(job.id, error)

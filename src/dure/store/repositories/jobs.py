@@ -1,0 +1,123 @@
+"""Repository of background jobs: queued by a caller, advanced by the job runner."""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any
+
+from sqlalchemy import Connection, select, update
+
+from dure.domain.ids import utcnow
+from dure.domain.jobs import Job, JobStatus
+from dure.store import tables as t
+from dure.store.rows import to_entity
+from dure.store.scoped import ScopedRepository
+
+
+class JobRepository(ScopedRepository[Job]):
+    """The caller's jobs; progress and outcome are written by whoever runs the job."""
+
+    table = t.jobs
+    entity = Job
+    resource = "job"
+
+    def report(self, job_id: str, progress: float, message: str) -> None:
+        """Record how far a running job has got (0 to 1); not audited, it is frequent."""
+        self.conn.execute(
+            update(t.jobs)
+            .where(t.jobs.c.id == job_id, t.jobs.c.org_id == self.caller.org_id)
+            .values(progress=min(max(float(progress), 0.0), 1.0), message=message[:500])
+        )
+
+    def succeed(self, job_id: str, result: dict[str, Any], message: str = "done") -> Job:
+        """Mark a job as succeeded with its result."""
+        return self._advance(
+            job_id,
+            status=JobStatus.SUCCEEDED,
+            progress=1.0,
+            message=message[:500],
+            result=result,
+            finished_at=utcnow(),
+        )
+
+    def fail(self, job_id: str, error: str) -> Job:
+        """Mark a job as failed with the reason a user can act on."""
+        return self._advance(
+            job_id,
+            status=JobStatus.FAILED,
+            message="failed",
+            error=error[:4000],
+            finished_at=utcnow(),
+        )
+
+    def _advance(self, job_id: str, **changes: Any) -> Job:
+        # Progress is the runner's business, not the caller's role: no write-role check.
+        current = self.get(job_id)
+        self.conn.execute(
+            update(t.jobs)
+            .where(t.jobs.c.id == job_id, t.jobs.c.org_id == self.caller.org_id)
+            .values(**{k: (v.value if isinstance(v, JobStatus) else v) for k, v in changes.items()})
+        )
+        status = changes.get("status")
+        if status is not None:
+            self.audit.record("update", self.resource, job_id, detail={"status": str(status)})
+        return dataclasses.replace(current, **changes)
+
+
+def fail_interrupted(conn: Connection) -> int:
+    """Mark every running job as failed: the process running it stopped before it finished.
+
+    Called when the job runner starts (queued jobs stay queued and run); returns how many.
+    """
+    result = conn.execute(
+        update(t.jobs)
+        .where(t.jobs.c.status == JobStatus.RUNNING.value)
+        .values(
+            status=JobStatus.FAILED.value,
+            message="failed",
+            error="interrupted: the server stopped before the job finished; start it again",
+            finished_at=utcnow(),
+        )
+    )
+    return int(result.rowcount or 0)
+
+
+def claim_next(conn: Connection) -> Job | None:
+    """Take the oldest queued job of any organisation and mark it running; None if none.
+
+    The status check in the UPDATE makes the claim safe between several workers.
+    """
+    while True:
+        row = conn.execute(
+            select(t.jobs)
+            .where(t.jobs.c.status == JobStatus.QUEUED.value)
+            .order_by(t.jobs.c.created_at, t.jobs.c.id)
+            .limit(1)
+        ).first()
+        if row is None:
+            return None
+        job = to_entity(Job, row)
+        now = utcnow()
+        claimed = conn.execute(
+            update(t.jobs)
+            .where(t.jobs.c.id == job.id, t.jobs.c.status == JobStatus.QUEUED.value)
+            .values(status=JobStatus.RUNNING.value, started_at=now, message="started")
+        )
+        if claimed.rowcount == 1:
+            return dataclasses.replace(
+                job, status=JobStatus.RUNNING, started_at=now, message="started"
+            )
+
+
+def fail_job(conn: Connection, job_id: str, reason: str) -> None:
+    """Mark one job failed without a caller (when the job's user can no longer act)."""
+    conn.execute(
+        update(t.jobs)
+        .where(t.jobs.c.id == job_id)
+        .values(
+            status=JobStatus.FAILED.value,
+            message="failed",
+            error=reason[:4000],
+            finished_at=utcnow(),
+        )
+    )

@@ -1,0 +1,197 @@
+"""Inspection models in the platform: create, train as a job, inspect one image or a batch."""
+
+from __future__ import annotations
+
+import io
+
+import numpy as np
+import pytest
+from PIL import Image
+from sqlalchemy import func, select
+
+from dure.domain.jobs import JobStatus
+from dure.domain.parts import LabelledImage, PartNumber
+from dure.domain.users import Caller, Role
+from dure.errors import Conflict, InvalidInput
+from dure.services.demo.sheet_metal import sheet_image
+from dure.services.inspection_models import (
+    TrainingSettings,
+    create_inspection_model,
+    queue_training,
+)
+from dure.services.inspections import ImageLimits, store_blob
+from dure.services.jobs import JobRunner
+from dure.services.model_files import InspectorCache
+from dure.services.vision_inspection import Placement, inspect_image, queue_batch
+from dure.settings import Settings
+from dure.store import tables as t
+from dure.store.session import Store
+from tests.factories import World
+
+LIMITS = ImageLimits(2_000_000, 4_000_000)
+SIZE = 128  # small images and model keep the suite quick
+FAST = TrainingSettings(image_size=128, coreset_ratio=0.25)
+
+
+def _png(pixels: np.ndarray) -> bytes:
+    out = io.BytesIO()
+    Image.fromarray(pixels).save(out, format="PNG")
+    return out.getvalue()
+
+
+def _caller(world: World) -> Caller:
+    return Caller(
+        org_id=world.a.org.id,
+        user_id=world.a.ids["user_engineer"],
+        role=Role.ENGINEER,
+        org_kind="supplier",
+    )
+
+
+def _teach_images(store: Store, world: World) -> str:
+    """A new part of supplier A with 12 good images and 3 each of two defect types."""
+    images = [("good", 100 + k) for k in range(12)]
+    images += [("scratch", 200 + k) for k in range(3)] + [("dent", 300 + k) for k in range(3)]
+    with store.session(_caller(world)) as s:
+        part = s.parts.add(PartNumber(org_id=world.a.org.id, number="PANEL-2", name="Panel"))
+        for label, seed in images:
+            data = _png(sheet_image(seed, label, SIZE).pixels)
+            sha = store_blob(s, data, "image/png", f"{label}-{seed}.png")
+            s.labelled_images.add(
+                LabelledImage(
+                    org_id=world.a.org.id,
+                    part_id=part.id,
+                    image_sha256=sha,
+                    split="train" if label == "good" else "test",
+                    label=label,
+                    source_name=f"{label}-{seed}.png",
+                )
+            )
+    return part.id
+
+
+@pytest.fixture
+def runner(store: Store, settings: Settings) -> JobRunner:
+    cache = InspectorCache(store.blobs, settings.home / "models")
+    return JobRunner(store, settings.home / "work", cache)
+
+
+@pytest.fixture
+def trained(store: Store, world: World, runner: JobRunner) -> str:
+    part_id = _teach_images(store, world)
+    with store.session(_caller(world)) as s:
+        model = create_inspection_model(s, part_id, settings=FAST)
+        job = queue_training(s, model.id)
+    assert runner.run_next() is not None
+    with store.session(_caller(world)) as s:
+        done = s.jobs.get(job.id)
+        assert done.status == JobStatus.SUCCEEDED, done.error
+        assert done.progress == 1.0 and done.result["model_id"] == model.id
+    return model.id
+
+
+def test_training_job_makes_a_ready_model_with_card(store: Store, world: World, trained: str):
+    with store.session(_caller(world)) as s:
+        model = s.model_versions.get(trained)
+    assert model.status == "ready" and model.blob_sha256
+    card = model.card
+    assert card["teaching"]["good_images"] + card["teaching"]["held_out_good_images"] == 12
+    assert card["threshold"]["method"] == "best_f1"
+    assert card["defect_types"] == ["dent", "scratch"]
+    assert card["held_out_image_auroc"] > 0.8
+
+
+def test_inspect_one_image_stores_verdict_type_and_heatmap(
+    store: Store, world: World, runner: JobRunner, trained: str
+) -> None:
+    results = {}
+    for label, seed in (("good", 900), ("dent", 901)):
+        with store.session(_caller(world)) as s:
+            data = _png(sheet_image(seed, label, SIZE).pixels)
+            results[label] = inspect_image(
+                s, runner.cache, trained, data, f"{label}.png", LIMITS, Placement()
+            )
+    good, dent = results["good"].record, results["dent"].record
+    assert good.verdict == "ok" and good.defect_type is None
+    assert dent.verdict == "ng" and dent.defect_type == "dent"
+    assert dent.score > good.score and dent.model_version_id == trained
+    heat = Image.open(io.BytesIO(store.blobs.get(dent.heatmap_sha256 or "")))
+    assert heat.size == (SIZE, SIZE) and heat.mode == "RGB"
+
+
+def test_a_refused_image_leaves_no_record(store: Store, world: World, runner, trained) -> None:
+    def count() -> int:
+        with store.engine.connect() as conn:
+            return conn.execute(select(func.count()).select_from(t.inspection_records)).scalar()
+
+    before = count()
+    grey = _png(np.full((SIZE, SIZE), 120, np.uint8))  # the model was taught on colour
+    with pytest.raises(InvalidInput, match="taught on colour"):
+        with store.session(_caller(world)) as s:
+            inspect_image(s, runner.cache, trained, grey, "grey.png", LIMITS, Placement())
+    with pytest.raises(InvalidInput, match="damaged|not an image"):
+        with store.session(_caller(world)) as s:
+            inspect_image(s, runner.cache, trained, b"\x89PNG\r\n", "cut.png", LIMITS, Placement())
+    assert count() == before
+
+
+def test_batch_job_inspects_every_image(store: Store, world: World, runner, trained) -> None:
+    files = [(f"p{k}.png", _png(sheet_image(950 + k, "good", SIZE).pixels)) for k in range(3)]
+    files.append(("grey.png", _png(np.full((SIZE, SIZE), 120, np.uint8))))
+    with store.session(_caller(world)) as s:
+        job = queue_batch(s, trained, files, LIMITS, Placement(station_id=world.a.ids["station"]))
+    runner.run_next()
+    with store.session(_caller(world)) as s:
+        done = s.jobs.get(job.id)
+        records = [s.inspections.get(i) for i in done.result["inspection_ids"]]
+    assert done.status == JobStatus.SUCCEEDED, done.error
+    assert done.result["ok"] + done.result["ng"] == 3 and done.result["refused"] == 1
+    assert done.result["refused_images"][0]["filename"] == "grey.png"
+    assert all(r.station_id == world.a.ids["station"] and r.heatmap_sha256 for r in records)
+
+
+def test_a_bad_file_refuses_the_whole_batch(store: Store, world: World, runner, trained) -> None:
+    files = [("ok.png", _png(sheet_image(960, "good", SIZE).pixels)), ("bad.png", b"nope")]
+    with pytest.raises(InvalidInput, match="bad.png"):
+        with store.session(_caller(world)) as s:
+            queue_batch(s, trained, files, LIMITS, Placement())
+    with store.session(_caller(world)) as s:
+        assert s.jobs.list(kind="inspect_batch").items == []
+
+
+def test_training_needs_good_images_and_a_draft(store: Store, world: World, trained) -> None:
+    with store.session(_caller(world)) as s:
+        with pytest.raises(Conflict, match="ready"):
+            queue_training(s, trained)
+        other = s.parts.add(PartNumber(org_id=world.a.org.id, number="EMPTY", name="None"))
+        empty = create_inspection_model(s, other.id)
+        with pytest.raises(InvalidInput, match="good labelled images"):
+            queue_training(s, empty.id)
+        with pytest.raises(InvalidInput, match="image_size"):
+            create_inspection_model(s, other.id, settings=TrainingSettings(image_size=100))
+
+
+def test_other_tenants_cannot_use_the_model(store: Store, world: World, runner, trained) -> None:
+    caller_b = Caller(
+        org_id=world.b.org.id,
+        user_id=world.b.ids["user_engineer"],
+        role=Role.ENGINEER,
+        org_kind="supplier",
+    )
+    data = _png(sheet_image(970, "good", SIZE).pixels)
+    with store.session(caller_b) as s:
+        with pytest.raises(Exception, match="does not exist or is not yours"):
+            inspect_image(s, runner.cache, trained, data, "x.png", LIMITS, Placement())
+
+
+def test_interrupted_jobs_fail_and_queued_jobs_wait(store: Store, world: World, runner) -> None:
+    part_id = _teach_images(store, world)
+    with store.session(_caller(world)) as s:
+        job = queue_training(s, create_inspection_model(s, part_id, settings=FAST).id)
+    with store.engine.begin() as conn:
+        conn.execute(t.jobs.update().values(status="running"))
+    runner.start()
+    runner.stop()
+    with store.session(_caller(world)) as s:
+        failed = s.jobs.get(job.id)
+    assert failed.status == JobStatus.FAILED and "interrupted" in (failed.error or "")
