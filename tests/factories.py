@@ -10,6 +10,7 @@ import numpy as np
 from PIL import Image
 
 from dure.domain.grants import GrantScope, ShareGrant
+from dure.domain.jobs import Job, JobKind, JobStatus
 from dure.domain.model_versions import ModelVersion
 from dure.domain.organisations import Organisation
 from dure.domain.parts import DefectType, LabelledImage, Lot, PartNumber
@@ -125,7 +126,17 @@ def _supplier_data(store: Store, org: Organisation, oem_part: PartNumber) -> dic
         batch = import_sensor_file(
             s, b"asset,channel,time,value\npress,vib,2026-01-02T00:00:00Z,1\n", "first.csv"
         ).batch
+        job = s.jobs.add(
+            Job(
+                org_id=org.id,
+                kind=JobKind.INSPECT_BATCH,
+                subject_id=mv.id,
+                status=JobStatus.SUCCEEDED,
+                progress=1.0,
+            )
+        )
         return {
+            "job": job.id,
             "site": site.id,
             "line": line.id,
             "station": station.id,

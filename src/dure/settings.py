@@ -20,6 +20,10 @@ class Settings(BaseSettings):
     max_upload_bytes: int = Field(default=32 * 1024 * 1024, gt=0)
     max_image_pixels: int = Field(default=64_000_000, gt=0)
     page_size_max: int = Field(default=500, gt=0)
+    max_batch_bytes: int = Field(
+        default=512 * 1024 * 1024, gt=0, description="largest multi-image upload"
+    )
+    run_jobs: bool = Field(default=True, description="run background jobs in the API process")
 
     @field_validator("database_url")
     @classmethod
@@ -42,6 +46,16 @@ class Settings(BaseSettings):
                 url = "postgresql+psycopg://" + url.removeprefix("postgresql://")
             return url
         return f"sqlite:///{(self.home / 'dure.sqlite').resolve()}"
+
+    @property
+    def model_dir(self) -> Path:
+        """Folder where trained models are unpacked for use."""
+        return self.home / "models"
+
+    @property
+    def work_dir(self) -> Path:
+        """Scratch folder of training jobs."""
+        return self.home / "work"
 
     @property
     def blob_dir(self) -> Path:

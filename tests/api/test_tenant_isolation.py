@@ -42,6 +42,8 @@ def foreign_ids(world: World) -> dict[str, str]:
         "grantee_org_id": world.a.org.id,
         "oem_part_id": a["part"],
         "model_version_id": a["model_version"],
+        "model_id": a["model_version"],
+        "job_id": a["job"],
         "oem_id": world.oem.org.id,
         "supplier_id": world.a.org.id,
     }

@@ -2,41 +2,85 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
 from fastapi import FastAPI, Request
 from fastapi.responses import Response
 
 from dure import __version__
 from dure.api import problems
-from dure.api.routes import health, imports, organisations, parts, plant, records, sharing, users
+from dure.api.routes import (
+    health,
+    imports,
+    inspection_models,
+    organisations,
+    parts,
+    plant,
+    records,
+    sharing,
+    users,
+)
+from dure.services.jobs import JobRunner
+from dure.services.model_files import InspectorCache
 from dure.settings import Settings
 from dure.store.session import Store
 
 
 def create_app(settings: Settings, store: Store | None = None) -> FastAPI:
     """Build the API around ``store`` (opened from ``settings`` when not given)."""
+    store = store or Store.open(settings)
+    inspectors = InspectorCache(store.blobs, settings.model_dir)
+    runner = JobRunner(store, settings.work_dir, inspectors)
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        if settings.run_jobs:
+            runner.start()
+        yield
+        runner.stop()
+
     app = FastAPI(
+        lifespan=lifespan,
         title="Dure",
         version=__version__,
         summary="Manufacturing AI for an OEM and its suppliers: inspection, process, maintenance.",
     )
     app.state.settings = settings
-    app.state.store = store or Store.open(settings)
+    app.state.store = store
+    app.state.inspectors = inspectors
+    app.state.jobs = runner
     problems.install(app)
 
     @app.middleware("http")
     async def _limit_body(request: Request, call_next):  # type: ignore[no-untyped-def]
         length = request.headers.get("content-length")
-        # Multipart overhead on top of the largest file we accept.
-        if length and length.isdigit() and int(length) > settings.max_upload_bytes + (1 << 20):
+        many = request.url.path.endswith(("/images", "/inspect-batch"))
+        limit = (
+            max(settings.max_batch_bytes, settings.max_upload_bytes)
+            if many
+            else (settings.max_upload_bytes)
+        )
+        # Multipart overhead on top of the largest upload we accept.
+        if length and length.isdigit() and int(length) > limit + (1 << 20):
             return problems.problem(
                 413,
                 "Payload too large",
-                f"the request body of {int(length):,} bytes is over the limit of "
-                f"{settings.max_upload_bytes:,} bytes",
+                f"the request body of {int(length):,} bytes is over the limit of {limit:,} bytes",
             )
         response: Response = await call_next(request)
         return response
 
-    for module in (health, organisations, users, plant, parts, records, imports, sharing):
+    for module in (
+        health,
+        organisations,
+        users,
+        plant,
+        parts,
+        records,
+        imports,
+        sharing,
+        inspection_models,
+    ):
         app.include_router(module.router)
     return app

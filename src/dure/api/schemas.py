@@ -7,6 +7,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from dure.domain.records import InspectionRecord
 from dure.domain.users import ApiToken
 
 
@@ -181,3 +182,24 @@ class Health(BaseModel):
     status: str
     database: str
     version: str
+
+
+class InspectionModelIn(Body):
+    part_id: str
+    name: str | None = Field(default=None, min_length=1, max_length=200)
+    image_size: int = Field(default=256, ge=64, le=1024)
+    coreset_ratio: float = Field(default=0.1, gt=0, le=1)
+    false_alarm_rate: float = Field(default=0.01, gt=0, lt=0.5)
+
+
+class InspectionOut(BaseModel):
+    """An inspected image: the stored record plus the decision's numbers."""
+
+    record: InspectionRecord
+    verdict: str
+    score: float
+    threshold: float
+    defect_type: str | None
+    type_confidence: float | None
+    heatmap_url: str
+    image_url: str

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import re
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -17,8 +18,8 @@ from dure.domain.parts import LabelledImage
 from dure.domain.plant import SensorChannel
 from dure.domain.users import Role
 from dure.errors import Conflict, InvalidInput, RejectedFile
-from dure.ingest.image_folders import detect_layout, scan
-from dure.ingest.images import check_image
+from dure.ingest.image_folders import FolderImage, detect_layout, scan
+from dure.ingest.images import ImageInfo, check_image, safe_filename
 from dure.ingest.process_files import ProcessSchema, parse_process_file
 from dure.ingest.sensor_files import ParsedReadings, parse_sensor_file
 from dure.ingest.tables_in import RowErrors
@@ -261,6 +262,16 @@ def import_image_folder(
         if mask is not None:
             check_image(mask, str(item.mask_path), max_bytes=max_bytes, max_pixels=max_pixels)
         checked.append((item, data, info, mask))
+    new, seen, by_label = _store_labelled(session, part_id, checked)
+    used = layout if layout != "auto" else detect_layout(Path(root))
+    return ImageImportResult(used, new, seen, by_label)
+
+
+def _store_labelled(
+    session: Session,
+    part_id: str,
+    checked: list[tuple[FolderImage, bytes, ImageInfo, bytes | None]],
+) -> tuple[int, int, dict[str, int]]:
     new = seen = 0
     by_label: dict[str, int] = {}
     for item, data, info, mask in checked:
@@ -284,5 +295,37 @@ def import_image_folder(
         except Conflict:
             seen += 1
         by_label[item.label] = by_label.get(item.label, 0) + 1
-    used = layout if layout != "auto" else detect_layout(Path(root))
-    return ImageImportResult(used, new, seen, by_label)
+    return new, seen, by_label
+
+
+LABEL_PATTERN = re.compile(r"^[a-z0-9][a-z0-9_\-]{0,63}$")
+
+
+def add_labelled_images(
+    session: Session,
+    part_id: str,
+    files: list[tuple[str | None, bytes]],
+    label: str,
+    split: str = "train",
+    *,
+    max_bytes: int,
+    max_pixels: int,
+) -> ImageImportResult:
+    """Store uploaded images of ``part_id`` with one label (``good`` or a defect type code).
+
+    Every file is checked first; one bad file refuses the upload, naming it.
+    """
+    session.parts.get(part_id)
+    if not LABEL_PATTERN.match(label):
+        raise InvalidInput("label", f"{label!r}: use good or a defect type code like scratch")
+    if split not in ("train", "test"):
+        raise InvalidInput("split", f"{split!r}: use train or test")
+    if not files:
+        raise InvalidInput("images", "send at least one image")
+    checked = []
+    for filename, data in files:
+        name = safe_filename(filename)
+        info = check_image(data, name, max_bytes=max_bytes, max_pixels=max_pixels)
+        checked.append((FolderImage(Path("upload") / name, split, label), data, info, None))
+    new, seen, by_label = _store_labelled(session, part_id, checked)
+    return ImageImportResult("upload", new, seen, by_label)

@@ -23,6 +23,7 @@ from dure.store.repositories.users import caller_for_user
 from dure.store.session import Store
 
 log = logging.getLogger(__name__)
+POLL_SECONDS = 1.0
 
 
 class JobRunner:
@@ -59,7 +60,7 @@ class JobRunner:
     def _loop(self) -> None:
         while not self._stop.is_set():
             if not self.run_next():
-                self._wake.wait(timeout=2.0)
+                self._wake.wait(timeout=POLL_SECONDS)
                 self._wake.clear()
 
     def run_next(self) -> Job | None:

@@ -1,0 +1,179 @@
+"""Inspection models of a part: create, train (background job), inspect images, and jobs."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated
+
+from fastapi import APIRouter, BackgroundTasks, File, Form, Request, UploadFile
+from fastapi.concurrency import run_in_threadpool
+
+from dure.api.deps import PageDep, SessionDep, SettingsDep
+from dure.api.schemas import InspectionModelIn, InspectionOut
+from dure.api.uploads import read_upload
+from dure.domain.jobs import Job
+from dure.domain.model_versions import ModelVersion
+from dure.services.imports import ImageImportResult, add_labelled_images
+from dure.services.inspection_models import (
+    TASK,
+    TrainingSettings,
+    create_inspection_model,
+    queue_training,
+)
+from dure.services.inspections import ImageLimits
+from dure.services.jobs import JobRunner
+from dure.services.model_files import InspectorCache
+from dure.services.vision_inspection import Placement, inspect_image, queue_batch
+from dure.store.scoped import Listing
+
+router = APIRouter(tags=["inspection models"])
+
+
+def _runner(request: Request) -> JobRunner:
+    return request.app.state.jobs  # type: ignore[no-any-return]
+
+
+def _cache(request: Request) -> InspectorCache:
+    return request.app.state.inspectors  # type: ignore[no-any-return]
+
+
+@router.post("/api/parts/{part_id}/images", status_code=201)
+async def upload_part_images(
+    part_id: str,
+    session: SessionDep,
+    settings: SettingsDep,
+    images: Annotated[list[UploadFile], File(description="PNG, JPEG, BMP or TIFF files")],
+    label: Annotated[str, Form(description="good, or a defect type code")] = "good",
+    split: Annotated[str, Form(pattern="^(train|test)$")] = "train",
+) -> ImageImportResult:
+    """Add labelled images of a part to teach from (all checked before any is stored)."""
+    files = [
+        (f.filename, await read_upload(f, settings.max_upload_bytes, "images")) for f in images
+    ]
+    return add_labelled_images(
+        session,
+        part_id,
+        files,
+        label,
+        split,
+        max_bytes=settings.max_upload_bytes,
+        max_pixels=settings.max_image_pixels,
+    )
+
+
+@router.post("/api/inspection-models", status_code=201)
+def create_model(body: InspectionModelIn, session: SessionDep) -> ModelVersion:
+    """A new draft inspection model for one of your parts; train it next."""
+    settings = TrainingSettings(
+        image_size=body.image_size,
+        coreset_ratio=body.coreset_ratio,
+        false_alarm_rate=body.false_alarm_rate,
+    )
+    return create_inspection_model(session, body.part_id, body.name, settings)
+
+
+@router.get("/api/inspection-models")
+def list_models(
+    session: SessionDep, page: PageDep, part_id: str | None = None, status: str | None = None
+) -> Listing[ModelVersion]:
+    """Inspection models you own or may use by grant, newest first."""
+    return session.model_versions.list(page, task=TASK, part_id=part_id, status=status)
+
+
+@router.get("/api/inspection-models/{model_id}")
+def get_model(model_id: str, session: SessionDep) -> ModelVersion:
+    """One inspection model with its card (threshold and its evidence, defect types)."""
+    return session.model_versions.get(model_id)
+
+
+@router.post("/api/inspection-models/{model_id}/train", status_code=202)
+def train_model(
+    model_id: str, session: SessionDep, request: Request, after: BackgroundTasks
+) -> Job:
+    """Queue training; follow it at /api/jobs/{job_id}."""
+    job = queue_training(session, model_id)
+    after.add_task(_runner(request).wake)  # after the commit; the runner also polls
+    return job
+
+
+@router.post("/api/inspection-models/{model_id}/inspect", status_code=201)
+async def inspect_one(
+    model_id: str,
+    session: SessionDep,
+    settings: SettingsDep,
+    request: Request,
+    image: Annotated[UploadFile, File(description="PNG, JPEG, BMP or TIFF")],
+    part_id: Annotated[str | None, Form(description="needed for a shared model")] = None,
+    lot_id: Annotated[str | None, Form()] = None,
+    station_id: Annotated[str | None, Form()] = None,
+    serial: Annotated[str | None, Form(max_length=100)] = None,
+    taken_at: Annotated[datetime | None, Form()] = None,
+) -> InspectionOut:
+    """Inspect one image now: verdict, score, defect type and heat-map, stored as a record."""
+    data = await read_upload(image, settings.max_upload_bytes, "image")
+    # Scoring takes tens of milliseconds of CPU: off the event loop.
+    outcome = await run_in_threadpool(
+        inspect_image,
+        session,
+        _cache(request),
+        model_id,
+        data,
+        image.filename,
+        ImageLimits(settings.max_upload_bytes, settings.max_image_pixels),
+        Placement(part_id, lot_id, station_id, taken_at),
+        serial,
+    )
+    record = outcome.record
+    return InspectionOut(
+        record=record,
+        verdict=str(record.verdict),
+        score=float(record.score or 0.0),
+        threshold=outcome.threshold,
+        defect_type=record.defect_type,
+        type_confidence=outcome.type_confidence,
+        heatmap_url=f"/api/blobs/{record.heatmap_sha256}",
+        image_url=f"/api/blobs/{record.image_sha256}",
+    )
+
+
+@router.post("/api/inspection-models/{model_id}/inspect-batch", status_code=202)
+async def inspect_batch(
+    model_id: str,
+    session: SessionDep,
+    settings: SettingsDep,
+    request: Request,
+    after: BackgroundTasks,
+    images: Annotated[list[UploadFile], File(description="PNG, JPEG, BMP or TIFF files")],
+    part_id: Annotated[str | None, Form(description="needed for a shared model")] = None,
+    lot_id: Annotated[str | None, Form()] = None,
+    station_id: Annotated[str | None, Form()] = None,
+    taken_at: Annotated[datetime | None, Form()] = None,
+) -> Job:
+    """Queue a batch of images for inspection; the job's result lists the records."""
+    files = [
+        (f.filename, await read_upload(f, settings.max_upload_bytes, "images")) for f in images
+    ]
+    job = await run_in_threadpool(
+        queue_batch,
+        session,
+        model_id,
+        files,
+        ImageLimits(settings.max_upload_bytes, settings.max_image_pixels),
+        Placement(part_id, lot_id, station_id, taken_at),
+    )
+    after.add_task(_runner(request).wake)
+    return job
+
+
+@router.get("/api/jobs")
+def list_jobs(
+    session: SessionDep, page: PageDep, status: str | None = None, kind: str | None = None
+) -> Listing[Job]:
+    """Your organisation's background jobs, newest first."""
+    return session.jobs.list(page, status=status, kind=kind)
+
+
+@router.get("/api/jobs/{job_id}")
+def get_job(job_id: str, session: SessionDep) -> Job:
+    """One job: status, progress (0 to 1), current step, result or error."""
+    return session.jobs.get(job_id)
