@@ -39,6 +39,9 @@ def test_every_command_has_help(dure) -> None:  # type: ignore[no-untyped-def]
         ["import", "process"],
         ["import", "images"],
         ["bench", "ingest"],
+        ["bench", "vision"],
+        ["train"],
+        ["inspect"],
     ):
         assert "Usage:" in dure(*argv, "--help").output
 
@@ -114,3 +117,28 @@ def test_import_commands_report_rows(dure, tmp_path: Path, settings: Settings) -
     proc.write_text("part,time,force\nNOPE,2026-01-01T00:00:00Z,1\n")
     result = dure("import", "process", str(proc), "--org", "sup", "--schema", str(schema), ok=False)
     assert "no part named 'NOPE'" in result.output
+
+
+def test_train_then_inspect_the_demo_part(dure, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    from dure.services.demo.sheet_metal import sheet_image
+
+    dure("demo")
+    part = ["--org", "daesung", "--part", "DAESUNG-HB-DOOR-01"]
+    trained = dure("train", *part, "--image-size", "128", "--coreset-ratio", "0.25").output
+    assert "100.0%  done" in trained and "ready: threshold" in trained
+    assert "defect types: crack, dent, inclusion, rust, scratch" in trained
+    for seed, label in ((9001, "good"), (9002, "rust")):
+        (tmp_path / f"{label}.png").write_bytes(sheet_image(seed, label).png())
+    out = dure(
+        "inspect",
+        "--org",
+        "daesung",
+        "--heatmaps",
+        str(tmp_path / "heat"),
+        str(tmp_path / "good.png"),
+        str(tmp_path / "rust.png"),
+    ).output
+    assert "rust.png" in out and " ng " in out.split("rust.png")[1].splitlines()[0]
+    assert (tmp_path / "heat" / "rust-heatmap.png").exists()
+    refused = dure("inspect", "--org", "hanul", str(tmp_path / "good.png"), ok=False).output
+    assert "no ready inspection model in hanul" in refused

@@ -2,42 +2,19 @@
 
 from __future__ import annotations
 
-import json
-import sys
-from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
-from functools import wraps
 from pathlib import Path
 from typing import Any
 
 import click
 
+from dure.cli_support import friendly as _friendly
+from dure.cli_support import open_store as _store
+from dure.cli_support import org_session as _org_session
+from dure.cli_support import settings_of as _settings
+from dure.cli_support import write_json as _write_json
 from dure.errors import DureError
 from dure.settings import Settings
-
-
-def _settings(ctx: click.Context) -> Settings:
-    return ctx.obj["settings"]  # type: ignore[no-any-return]
-
-
-def _friendly(fn: Callable[..., Any]) -> Callable[..., Any]:
-    """Show Dure errors as one clear line and exit 2, never as a traceback."""
-
-    @wraps(fn)
-    def run(*args: Any, **kwargs: Any) -> Any:
-        try:
-            return fn(*args, **kwargs)
-        except DureError as exc:
-            click.echo(f"error: {exc.detail}", err=True)
-            for item in getattr(exc, "errors", [])[:20]:
-                click.echo(
-                    f"  {item['file']}, row {item['row']}, column {item['column']!r}: "
-                    f"{item['reason']}",
-                    err=True,
-                )
-            sys.exit(2)
-
-    return run
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -67,12 +44,6 @@ def main(ctx: click.Context, home: Path | None, database_url: str | None) -> Non
     if database_url:
         kwargs["database_url"] = database_url
     ctx.obj = {"settings": Settings(**kwargs)}
-
-
-def _store(ctx: click.Context):  # type: ignore[no-untyped-def]
-    from dure.store.session import Store
-
-    return Store.open(_settings(ctx))
 
 
 @main.command()
@@ -195,15 +166,6 @@ def org_link(ctx: click.Context, oem_slug: str, supplier_slug: str) -> None:
             s.organisations.get_by_slug(oem_slug).id, s.organisations.get_by_slug(supplier_slug).id
         )
     click.echo(f"linked {supplier_slug} as a supplier of {oem_slug}")
-
-
-def _org_session(ctx: click.Context, slug: str):  # type: ignore[no-untyped-def]
-    from dure.services.accounts import system_caller
-
-    store = _store(ctx)
-    with store.session(None) as s:
-        organisation = s.organisations.get_by_slug(slug)
-    return store.session(system_caller(organisation))
 
 
 @main.group()
@@ -394,15 +356,6 @@ def bench() -> None:
     """Benchmarks: print a table and write JSON."""
 
 
-def _write_json(out: Path | None, results: dict[str, Any]) -> None:
-    """Write benchmark results to ``out`` when one was asked for."""
-    if out is None:
-        return
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(results, indent=2))
-    click.echo(f"wrote {out}")
-
-
 @bench.command("ingest")
 @click.option("--rows", default=1_000_000, show_default=True, help="Sensor readings to import.")
 @click.option(
@@ -528,6 +481,16 @@ def bench_vision(
         click.echo(f"{key:26} {value['mean']:10.4f} {value['sd']:8.4f}")
     click.echo(f"{'peak_rss_mb':26} {results['peak_rss_mb']:10.0f}")
     _write_json(out, results)
+
+
+def _register_vision_commands() -> None:
+    from dure.cli_vision import inspect, train
+
+    main.add_command(train)
+    main.add_command(inspect)
+
+
+_register_vision_commands()
 
 
 if __name__ == "__main__":

@@ -63,10 +63,13 @@ class JobRunner:
                 self._wake.wait(timeout=POLL_SECONDS)
                 self._wake.clear()
 
-    def run_next(self) -> Job | None:
-        """Claim and run the oldest queued job; returns it (None when the queue is empty)."""
+    def run_next(self, job_id: str | None = None) -> Job | None:
+        """Claim and run the oldest queued job, or the queued job ``job_id``.
+
+        Returns the job as claimed, or None when there was nothing to run.
+        """
         with self.store.engine.begin() as conn:
-            job = claim_next(conn)
+            job = claim_next(conn, job_id)
             if job is None:
                 return None
             try:

@@ -82,18 +82,17 @@ def fail_interrupted(conn: Connection) -> int:
     return int(result.rowcount or 0)
 
 
-def claim_next(conn: Connection) -> Job | None:
-    """Take the oldest queued job of any organisation and mark it running; None if none.
+def claim_next(conn: Connection, job_id: str | None = None) -> Job | None:
+    """Take the oldest queued job (or the queued job ``job_id``) and mark it running.
 
-    The status check in the UPDATE makes the claim safe between several workers.
+    Returns None when there is no such queued job. The status check in the UPDATE makes
+    the claim safe between several workers.
     """
     while True:
-        row = conn.execute(
-            select(t.jobs)
-            .where(t.jobs.c.status == JobStatus.QUEUED.value)
-            .order_by(t.jobs.c.created_at, t.jobs.c.id)
-            .limit(1)
-        ).first()
+        query = select(t.jobs).where(t.jobs.c.status == JobStatus.QUEUED.value)
+        if job_id is not None:
+            query = query.where(t.jobs.c.id == job_id)
+        row = conn.execute(query.order_by(t.jobs.c.created_at, t.jobs.c.id).limit(1)).first()
         if row is None:
             return None
         job = to_entity(Job, row)
