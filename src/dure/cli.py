@@ -413,7 +413,12 @@ def bench_ingest(
 )
 @click.option("--shots", type=int, default=None, help="Train on N good images (default: all).")
 @click.option("--seeds", type=int, default=1, show_default=True, help="Repeat with seeds 0..K-1.")
-@click.option("--image-size", type=int, default=256, show_default=True)
+@click.option(
+    "--image-size",
+    type=int,
+    default=None,
+    help="Side in pixels the images are scaled to (default 256; neu-det 224).",
+)
 @click.option(
     "--stages",
     default="5,6",
@@ -451,14 +456,18 @@ def bench_vision(
     data_root: Path,
     shots: int | None,
     seeds: int,
-    image_size: int,
+    image_size: int | None,
     stages: str,
     coreset_ratio: float,
     standardise: bool,
     flip_augment: bool,
     out: Path | None,
 ) -> None:
-    """Anomaly detection quality (AUROC, AUPRO, F1) and speed on a real or your own data set."""
+    """Anomaly detection (AUROC, AUPRO, F1) or defect-type accuracy (neu-det), and speed.
+
+    neu-det: --shots N teaches N images per class (else stratified 5-fold); the anomaly
+    options (--stages, --coreset-ratio, ...) do not apply to it.
+    """
     from dure.bench.vision import run_vision_bench
 
     try:
@@ -475,7 +484,8 @@ def bench_vision(
         "standardise": standardise,
         "flip_augment": flip_augment,
     }
-    results = run_vision_bench(dataset, data_root, shots, seeds, image_size, params)
+    size = image_size or (224 if dataset == "neu-det" else 256)
+    results = run_vision_bench(dataset, data_root, shots, seeds, size, params)
     click.echo(f"{'figure':26} {'mean':>10} {'sd':>8}")
     for key, value in results["summary"].items():
         click.echo(f"{key:26} {value['mean']:10.4f} {value['sd']:8.4f}")

@@ -130,7 +130,9 @@ def run_vision_bench(
 ) -> dict[str, Any]:
     """Run ``seeds`` seeds and summarise mean and sd of each figure."""
     if dataset == "neu-det":
-        raise InvalidInput("dataset", "neu-det needs the defect-type classifier, not built yet")
+        from dure.bench.defect_types import run_defect_type_bench
+
+        return run_defect_type_bench(root, shots, seeds, image_size)
     if dataset not in ("magnetic-tile", "folder"):
         raise InvalidInput("dataset", f"{dataset!r}: use magnetic-tile, neu-det or folder")
     root = Path(root) / "magnetic-tile" if dataset == "magnetic-tile" else Path(root)

@@ -47,7 +47,7 @@ class DefectTypeClassifier:
     def __init__(
         self,
         image_size: int = 224,
-        stages: tuple[int, ...] = (3, 4, 5, 6),
+        stages: tuple[int, ...] = (5, 6, 7),
         variant: int = 0,
         regularisation: float = 1.0,
         flip_augment: bool = True,
@@ -90,17 +90,31 @@ class DefectTypeClassifier:
             out += [np.ascontiguousarray(flip(np.asarray(i))) for i in images]
         return out
 
+    @property
+    def n_views(self) -> int:
+        """How many views of each image are embedded (the image and, maybe, two mirrors)."""
+        return 3 if self.flip_augment else 1
+
+    def embed_views(self, images: Sequence[np.ndarray]) -> np.ndarray:
+        """Embeddings of every view, shaped (views, images, dims)."""
+        if len(images) == 0:
+            raise InvalidInput("images", "no images given")
+        return self.embed(self._views(images)).reshape(self.n_views, len(images), -1)
+
     def fit(self, images: Sequence[np.ndarray], labels: Sequence[str]) -> DefectTypeClassifier:
         """Teach the classes in ``labels`` (at least two, each with at least one image)."""
         if len(images) != len(labels):
             raise InvalidInput("labels", f"{len(labels)} labels for {len(images)} images")
+        return self.fit_embedded(self.embed_views(images), labels)
+
+    def fit_embedded(self, views: np.ndarray, labels: Sequence[str]) -> DefectTypeClassifier:
+        """Teach from embeddings given by ``embed_views`` (so folds can share one embedding)."""
         classes = sorted(set(labels))
         if len(classes) < 2:
             raise InvalidInput("labels", "teaching defect types needs at least two types")
-        views = self._views(images)
-        targets = np.array([classes.index(lab) for lab in labels] * (len(views) // len(images)))
-        head = LogisticRegression(C=self.regularisation, max_iter=2000)
-        head.fit(self.embed(views), targets)
+        targets = np.array([classes.index(lab) for lab in labels] * views.shape[0])
+        head = LogisticRegression(C=self.regularisation, max_iter=3000)
+        head.fit(views.reshape(-1, views.shape[-1]), targets)
         self.classes_ = classes
         self.coef_ = head.coef_.astype(np.float32)
         self.intercept_ = head.intercept_.astype(np.float32)
@@ -118,9 +132,12 @@ class DefectTypeClassifier:
         self._check_fitted()
         if len(images) == 0:
             return np.zeros((0, len(self.classes_)), np.float32)
-        n_views = 3 if self.flip_augment else 1
-        logits = self.embed(self._views(images)) @ self.coef_.T + self.intercept_
-        logits = logits.reshape(n_views, len(images), -1).mean(axis=0)
+        return self.proba_embedded(self.embed_views(images))
+
+    def proba_embedded(self, views: np.ndarray) -> np.ndarray:
+        """Class probabilities from ``embed_views`` output (logits averaged over views)."""
+        self._check_fitted()
+        logits = (views @ self.coef_.T + self.intercept_).mean(axis=0)
         logits -= logits.max(axis=1, keepdims=True)
         prob = np.exp(logits)
         return prob / prob.sum(axis=1, keepdims=True)

@@ -1,0 +1,67 @@
+"""The inspector: teach, decide, name the type, save to a folder and load it back (ONNX)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from dure.models.vision.inspector import (
+    Inspector,
+    TeachingSet,
+    load_inspector,
+    save_inspector,
+    teach,
+)
+from dure.services.demo.sheet_metal import sheet_image
+
+SIZE = 128
+
+
+def _px(seed: int, label: str) -> np.ndarray:
+    return sheet_image(seed, label, SIZE).pixels
+
+
+@pytest.fixture(scope="module")
+def inspector() -> Inspector:
+    defects = [(s, lab) for lab in ("scratch", "rust") for s in range(300, 303)]
+    data = TeachingSet(
+        good=[_px(k, "good") for k in range(10)],
+        held_out_good=[_px(100 + k, "good") for k in range(5)],
+        defects=[_px(s + (0 if lab == "scratch" else 50), lab) for s, lab in defects],
+        defect_labels=[lab for _, lab in defects],
+    )
+    steps: list[str] = []
+    taught = teach(
+        data, {"image_size": SIZE, "coreset_ratio": 0.25}, progress=lambda p, s: steps.append(s)
+    )
+    assert "memory bank ready" in steps and "teaching 2 defect types" in steps
+    return taught
+
+
+def test_findings_carry_verdict_type_and_heatmap(inspector: Inspector) -> None:
+    good, rust = inspector.inspect([_px(700, "good"), _px(701, "rust")])
+    assert not good.is_defect and good.defect_type is None
+    assert rust.is_defect and rust.defect_type == "rust" and rust.type_confidence > 0.5
+    assert rust.heatmap.shape == (SIZE, SIZE) and rust.heatmap.max() >= 1.0
+    assert inspector.card["threshold"]["method"] == "best_f1"
+
+
+def test_saved_inspector_scores_the_same_through_onnx(inspector: Inspector, tmp_path: Path) -> None:
+    images = [_px(710, "good"), _px(711, "scratch")]
+    torch_scores = inspector.detector.score(images)
+    save_inspector(inspector, tmp_path / "i")
+    again = load_inspector(tmp_path / "i")
+    assert again.onnx_path is not None and again.classifier is not None
+    onnx_scores = again.score(images)
+    np.testing.assert_allclose(onnx_scores.image, torch_scores.image, rtol=1e-4, atol=1e-4)
+    np.testing.assert_allclose(onnx_scores.maps, torch_scores.maps, rtol=1e-4, atol=1e-4)
+    assert [f.defect_type for f in again.inspect(images)] == [
+        f.defect_type for f in inspector.inspect(images)
+    ]
+
+
+def test_teaching_without_held_out_images_is_refused() -> None:
+    with pytest.raises(ValueError, match="held-out"):
+        teach(TeachingSet([_px(1, "good")], [], [], []), {"image_size": SIZE})
