@@ -433,6 +433,25 @@ def bench_ingest(
     help="Share of training patches kept in the memory bank.",
 )
 @click.option(
+    "--neighbourhood",
+    type=int,
+    default=None,
+    help="Feature averaging window (default: 3 under 32 training images, else 9).",
+)
+@click.option(
+    "--max-bank",
+    type=int,
+    default=5000,
+    show_default=True,
+    help="Most patches kept in the memory bank (bounds inspection time).",
+)
+@click.option(
+    "--tile",
+    type=int,
+    default=None,
+    help="Judge images in tiles of this many native pixels (default: whole images).",
+)
+@click.option(
     "--standardise/--no-standardise",
     default=False,
     show_default=True,
@@ -459,6 +478,9 @@ def bench_vision(
     image_size: int | None,
     stages: str,
     coreset_ratio: float,
+    neighbourhood: int | None,
+    max_bank: int,
+    tile: int | None,
     standardise: bool,
     flip_augment: bool,
     out: Path | None,
@@ -481,6 +503,9 @@ def bench_vision(
     params = {
         "stages": chosen,
         "coreset_ratio": coreset_ratio,
+        "neighbourhood": neighbourhood,
+        "max_bank": max_bank,
+        "tile": tile,
         "standardise": standardise,
         "flip_augment": flip_augment,
     }

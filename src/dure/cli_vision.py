@@ -32,6 +32,12 @@ def _part_id(session, org_slug: str, part_number: str) -> str:  # type: ignore[n
     show_default=True,
     help="Share of good parts allowed to be flagged (used when no defect images exist).",
 )
+@click.option(
+    "--tile",
+    type=int,
+    default=None,
+    help="Judge large images in tiles of this many pixels (native resolution).",
+)
 @click.pass_context
 @friendly
 def train(
@@ -42,6 +48,7 @@ def train(
     image_size: int,
     coreset_ratio: float,
     false_alarm_rate: float,
+    tile: int | None,
 ) -> None:
     """Teach a new inspection model from the part's labelled images, showing progress."""
     from dure.services.inspection_models import (
@@ -53,7 +60,7 @@ def train(
     from dure.services.model_files import InspectorCache
 
     settings = settings_of(ctx)
-    chosen = TrainingSettings(image_size, coreset_ratio, false_alarm_rate)
+    chosen = TrainingSettings(image_size, coreset_ratio, false_alarm_rate, tile=tile)
     with org_session(ctx, org_slug) as s:
         model = create_inspection_model(s, _part_id(s, org_slug, part_number), name, chosen)
         job = queue_training(s, model.id)

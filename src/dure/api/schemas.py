@@ -190,6 +190,9 @@ class InspectionModelIn(Body):
     image_size: int = Field(default=256, ge=64, le=1024)
     coreset_ratio: float = Field(default=0.1, gt=0, le=1)
     false_alarm_rate: float = Field(default=0.01, gt=0, lt=0.5)
+    tile: int | None = Field(
+        default=None, ge=64, le=4096, description="judge large images in tiles of this many px"
+    )
 
 
 class InspectionOut(BaseModel):

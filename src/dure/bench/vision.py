@@ -109,6 +109,7 @@ def run_one(
         "threshold": threshold.as_dict() if threshold else None,
         "train_seconds": train_seconds,
         "memory_bank": list(model.memory_bank_.shape),
+        "neighbourhood": model.neighbourhood,
         "latency_ms_p50": p50,
         "latency_ms_p99": p99,
         "torch_latency_ms_p50": t50,

@@ -37,6 +37,7 @@ class TrainingSettings:
     coreset_ratio: float = 0.1
     false_alarm_rate: float = 0.01
     seed: int = 0
+    tile: int | None = None
 
     def check(self) -> None:
         """Raise InvalidInput naming the first setting out of range."""
@@ -46,6 +47,8 @@ class TrainingSettings:
             raise InvalidInput("coreset_ratio", "use a share above 0 and at most 1")
         if not 0 < self.false_alarm_rate < 0.5:
             raise InvalidInput("false_alarm_rate", "use a rate above 0 and below 0.5")
+        if self.tile is not None and not 64 <= self.tile <= 4096:
+            raise InvalidInput("tile", "use a tile side between 64 and 4096 pixels, or none")
 
 
 def create_inspection_model(
@@ -172,6 +175,7 @@ def run_training(store: Store, caller: Caller, job: Job, work_root: Path) -> dic
                 "image_size": settings.image_size,
                 "coreset_ratio": settings.coreset_ratio,
                 "random_state": settings.seed,
+                "tile": settings.tile,
             },
             settings.false_alarm_rate,
             progress=lambda share, step: report(0.05 + 0.85 * share, step),

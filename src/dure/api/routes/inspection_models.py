@@ -68,6 +68,7 @@ def create_model(body: InspectionModelIn, session: SessionDep) -> ModelVersion:
         image_size=body.image_size,
         coreset_ratio=body.coreset_ratio,
         false_alarm_rate=body.false_alarm_rate,
+        tile=body.tile,
     )
     return create_inspection_model(session, body.part_id, body.name, settings)
 

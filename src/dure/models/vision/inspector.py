@@ -25,6 +25,7 @@ from dure.models.vision.defect_types import (
 from dure.models.vision.export import OnnxScorer, export_onnx
 from dure.models.vision.metrics import image_auroc
 from dure.models.vision.patchcore import PatchCore, Scores, calibrate_detector
+from dure.models.vision.tiling import score_tiled
 
 Progress = Callable[[float, str], None]
 
@@ -85,6 +86,9 @@ class Inspector:
             return self.detector.score(images)
         if self._scorer is None:
             self._scorer = OnnxScorer(self.onnx_path, self.detector.image_size)
+        tile = self.detector.tile
+        if tile:
+            return Scores(*score_tiled(self._scorer.score, images, tile, self.detector.image_size))
         return self._scorer.score(images)
 
     def inspect(self, images: Sequence[np.ndarray], names: Sequence[str] = ()) -> list[Finding]:

@@ -20,6 +20,7 @@ from dure.models.vision.efficientnet_lite import load_efficientnet_lite
 from dure.models.vision.features import PatchFeatures
 from dure.models.vision.images import ImageSpec, check_against, learn_spec, to_batch
 from dure.models.vision.threshold import Threshold, calibrate
+from dure.models.vision.tiling import all_tiles, score_tiled
 
 
 @dataclass
@@ -38,8 +39,8 @@ class PatchCore:
         image_size: int = 256,
         stages: tuple[int, ...] = (5, 6),
         coreset_ratio: float = 0.1,
-        max_bank: int = 20_000,
-        neighbourhood: int = 3,
+        max_bank: int = 5_000,
+        neighbourhood: int | None = None,
         k: int = 1,
         blur_sigma: float = 4.0,
         variant: int = 0,
@@ -47,6 +48,7 @@ class PatchCore:
         batch_size: int = 16,
         standardise: bool = False,
         flip_augment: bool = False,
+        tile: int | None = None,
     ) -> None:
         self.image_size = image_size
         self.stages = stages
@@ -60,12 +62,25 @@ class PatchCore:
         self.batch_size = batch_size
         self.standardise = standardise
         self.flip_augment = flip_augment
+        self.tile = tile
         self._features: PatchFeatures | None = None
+
+    @staticmethod
+    def auto_neighbourhood(n_images: int) -> int:
+        """Window of the local feature averaging for a training set of ``n_images``.
+
+        Measured on magnetic-tile (`dure bench vision`): with 32 or more good images a
+        regional 9×9 window scores defects better (all images: image AUROC 0.945 → 0.969);
+        with a handful, the local 3×3 window generalises better (8 images: 0.80 vs 0.75).
+        """
+        return 3 if n_images < 32 else 9
 
     @property
     def features(self) -> PatchFeatures:
         """The feature module (built on first use)."""
         if self._features is None:
+            if self.neighbourhood is None:
+                raise NotFittedError("the neighbourhood is chosen by fit: fit first")
             backbone = load_efficientnet_lite(self.variant)
             self._features = PatchFeatures(
                 backbone, self.stages, self.neighbourhood, self.standardise
@@ -100,6 +115,11 @@ class PatchCore:
             raise ValueError("fit needs at least one good image")
         report = progress or (lambda share, step: None)
         self.image_spec_ = learn_spec(images, names)
+        if self.neighbourhood is None:
+            self.neighbourhood = self.auto_neighbourhood(len(images))
+            self._features = None
+        if self.tile:  # every tile at native resolution is a training image
+            images = all_tiles(images, self.tile)
         if self.flip_augment:  # mirrored parts are still good parts
             images = [*images, *(np.ascontiguousarray(np.fliplr(np.asarray(i))) for i in images)]
         feats = self.embed(images, lambda share: report(0.8 * share, "reading good images"))
@@ -130,9 +150,15 @@ class PatchCore:
             check_against(spec, images, names)
 
     def score(self, images: Sequence[np.ndarray]) -> Scores:
-        """Image scores and per-pixel anomaly maps at ``image_size``."""
-        index = self._knn()
+        """Image scores and per-pixel anomaly maps at ``image_size`` (stitched from tiles)."""
         self.check(images)
+        if self.tile:
+            return Scores(*score_tiled(self.score_squares, images, self.tile, self.image_size))
+        return self.score_squares(images)
+
+    def score_squares(self, images: Sequence[np.ndarray]) -> Scores:
+        """Scores and maps of whole images, each scaled to ``image_size`` (no tiling)."""
+        index = self._knn()
         chunk = max(self.batch_size, 1) * 4  # bounds memory on large test sets
         image_scores = np.empty(len(images), dtype=np.float64)
         maps = np.empty((len(images), self.image_size, self.image_size), dtype=np.float32)
@@ -179,6 +205,7 @@ PARAMS = (
     "batch_size",
     "standardise",
     "flip_augment",
+    "tile",
 )
 FORMAT_VERSION = 1
 
@@ -233,6 +260,7 @@ def load(folder: Path) -> PatchCore:
         raise ValueError(f"{folder} is not a PatchCore model of format {FORMAT_VERSION}")
     params = dict(doc["params"])
     params["stages"] = tuple(params["stages"])
+    params.setdefault("tile", None)
     model = PatchCore(**params)
     bank = np.load(folder / "memory_bank.npy", allow_pickle=False)
     if hashlib.sha256(bank.tobytes()).hexdigest() != doc["memory_bank_sha256"]:
