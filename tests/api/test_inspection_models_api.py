@@ -57,6 +57,20 @@ def test_teach_train_and_inspect_over_http(client, world: World) -> None:  # typ
         headers=auth,
     )
     assert bad.status_code == 422 and "cut.png" in bad.json()["detail"]
+    unknown = client.post(
+        f"/api/parts/{part['id']}/images",
+        files=_files([(201, "scratch")]),
+        data={"label": "wobble"},
+        headers=auth,
+    )
+    assert unknown.status_code == 422 and "scratch" in unknown.json()["detail"]
+    inherited = client.post(  # the OEM's taxonomy holds scratch; the supplier inherits it
+        f"/api/parts/{world.a.ids['part']}/images",
+        files=_files([(202, "scratch")]),
+        data={"label": "scratch", "split": "test"},
+        headers=auth,
+    )
+    assert inherited.status_code == 201, inherited.text
 
     model = client.post(
         "/api/inspection-models",

@@ -27,6 +27,7 @@ from dure.services.inspections import store_blob
 from dure.store import tables as t
 from dure.store.repositories.records import natural_key
 from dure.store.repositories.sensor_readings import ReadingColumns
+from dure.store.scoped import Page
 from dure.store.session import Session
 
 ON_ERROR = ("reject", "skip")
@@ -320,6 +321,14 @@ def add_labelled_images(
         raise InvalidInput("label", f"{label!r}: use good or a defect type code like scratch")
     if split not in ("train", "test"):
         raise InvalidInput("split", f"{split!r}: use train or test")
+    if label != "good":
+        known = sorted({d.code for d in session.defect_types.list(Page(limit=1000)).items})
+        if label not in known:
+            raise InvalidInput(
+                "label",
+                f"{label!r} is not in your defect taxonomy; use good or one of: "
+                + (", ".join(known) or "(none yet: add types with POST /api/defect-types)"),
+            )
     if not files:
         raise InvalidInput("images", "send at least one image")
     checked = []
