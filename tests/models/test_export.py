@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 import torch
 
+from dure.models.vision import patchcore
 from dure.models.vision.export import OnnxScorer, export_onnx, scoring_graph
 from dure.models.vision.images import to_batch
 from dure.models.vision.patchcore import PatchCore
@@ -35,6 +36,9 @@ def test_onnx_export_gives_the_same_scores_and_maps(model: PatchCore, tmp_path: 
     reference = model.score(GOLDEN)
     np.testing.assert_allclose(exported.image, reference.image, rtol=1e-4, atol=1e-4)
     np.testing.assert_allclose(exported.maps, reference.maps, rtol=1e-4, atol=1e-4)
+    patchcore.save(model, tmp_path / "saved")
+    again = patchcore.load(tmp_path / "saved").score(GOLDEN)
+    np.testing.assert_allclose(again.maps, reference.maps, rtol=1e-6)
     one = OnnxScorer(path, model.image_size).score(GOLDEN[:1])  # batch size is free
     np.testing.assert_allclose(one.image, reference.image[:1], rtol=1e-4, atol=1e-4)
 
@@ -46,3 +50,16 @@ def test_standardised_detector_exports_with_parity(tmp_path: Path) -> None:
     reference = model.score(GOLDEN)
     np.testing.assert_allclose(exported.image, reference.image, rtol=1e-4, atol=1e-4)
     assert model.memory_bank_.shape[0] > 0
+
+
+def test_separate_map_bank_exports_with_parity(tmp_path: Path) -> None:
+    images = [sheet_image(k, "good").pixels for k in range(6)]
+    model = PatchCore(coreset_ratio=0.2, neighbourhood=9, map_neighbourhood=3).fit(images)
+    assert model.map_bank_ is not None and model.map_bank_.shape[1] == model.memory_bank_.shape[1]
+    exported = OnnxScorer(export_onnx(model, tmp_path / "w.onnx"), model.image_size).score(GOLDEN)
+    reference = model.score(GOLDEN)
+    np.testing.assert_allclose(exported.image, reference.image, rtol=1e-4, atol=1e-4)
+    np.testing.assert_allclose(exported.maps, reference.maps, rtol=1e-4, atol=1e-4)
+    patchcore.save(model, tmp_path / "saved")
+    again = patchcore.load(tmp_path / "saved").score(GOLDEN)
+    np.testing.assert_allclose(again.maps, reference.maps, rtol=1e-6)

@@ -19,7 +19,14 @@ def scoring_graph(model: PatchCore) -> ScoringGraph:
     """The fitted detector's scoring path as one module (exact distances, k = 1)."""
     model._knn()  # NotFittedError before fit
     bank = torch.from_numpy(model.memory_bank_)
-    return ScoringGraph(model.features, bank, model.image_size, model.blur_sigma).eval()
+    map_bank = getattr(model, "map_bank_", None)
+    return ScoringGraph(
+        model.features,
+        bank,
+        model.image_size,
+        model.blur_sigma,
+        torch.from_numpy(map_bank) if map_bank is not None else None,
+    ).eval()
 
 
 def export_onnx(model: PatchCore, path: Path, opset: int = 18) -> Path:

@@ -12,6 +12,9 @@ from dure.models.vision.efficientnet_lite import EfficientNetLite
 class PatchFeatures(nn.Module):
     """Image batch (N, 3, H, W) in [0, 1] to patch features (N, C, h, w).
 
+    With several averaging windows the channels hold one block per window (e.g. a
+    regional one for the image score and a local one for the anomaly map).
+
     Scaling to the backbone's input range is inside the module, so an exported graph
     takes the same input as training did.
     """
@@ -20,13 +23,14 @@ class PatchFeatures(nn.Module):
         self,
         backbone: EfficientNetLite,
         stages: tuple[int, ...] = (5, 6),
-        neighbourhood: int = 3,
+        neighbourhood: int | tuple[int, ...] = 3,
         standardise: bool = False,
     ) -> None:
         super().__init__()
         self.backbone = backbone
         self.stages = stages
-        self.neighbourhood = neighbourhood
+        # One block of channels per averaging window, in this order.
+        self.windows = (neighbourhood,) if isinstance(neighbourhood, int) else tuple(neighbourhood)
         self.standardise = standardise
 
     def forward(self, images: Tensor) -> Tensor:
@@ -38,13 +42,13 @@ class PatchFeatures(nn.Module):
         x = (images - 0.5) / 0.5
         maps = self.backbone.stage_outputs(x, self.stages)
         size = maps[0].shape[-2:]
-        pad = self.neighbourhood // 2
         out = []
-        for fmap in maps:
-            fmap = F.avg_pool2d(
-                fmap, self.neighbourhood, stride=1, padding=pad, count_include_pad=False
-            )
-            if fmap.shape[-2:] != size:
-                fmap = F.interpolate(fmap, size=size, mode="bilinear", align_corners=False)
-            out.append(fmap)
+        for window in self.windows:
+            for fmap in maps:
+                fmap = F.avg_pool2d(
+                    fmap, window, stride=1, padding=window // 2, count_include_pad=False
+                )
+                if fmap.shape[-2:] != size:
+                    fmap = F.interpolate(fmap, size=size, mode="bilinear", align_corners=False)
+                out.append(fmap)
         return torch.cat(out, dim=1)

@@ -19,12 +19,21 @@ class ScoringGraph(nn.Module):
     """Images (N, 3, S, S) in [0, 1] to (image scores (N,), anomaly maps (N, S, S))."""
 
     def __init__(
-        self, features: PatchFeatures, memory_bank: Tensor, image_size: int, blur_sigma: float
+        self,
+        features: PatchFeatures,
+        memory_bank: Tensor,
+        image_size: int,
+        blur_sigma: float,
+        map_bank: Tensor | None = None,
     ) -> None:
         super().__init__()
         self.features = features
         self.register_buffer("bank", memory_bank.float().contiguous())
         self.register_buffer("bank_sq", (memory_bank.float() ** 2).sum(dim=1))
+        self.separate_map = map_bank is not None
+        maps_from = map_bank if map_bank is not None else memory_bank[:1]
+        self.register_buffer("map_bank", maps_from.float().contiguous())
+        self.register_buffer("map_bank_sq", (maps_from.float() ** 2).sum(dim=1))
         self.image_size = image_size
         radius = max(int(math.ceil(4 * blur_sigma)), 1)
         grid = torch.arange(-radius, radius + 1, dtype=torch.float32)
@@ -32,14 +41,21 @@ class ScoringGraph(nn.Module):
         self.register_buffer("kernel", kernel / kernel.sum())
         self.radius = radius
 
-    def forward(self, images: Tensor) -> tuple[Tensor, Tensor]:
-        feats = self.features(images)
+    @staticmethod
+    def _nearest(feats: Tensor, bank: Tensor, bank_sq: Tensor) -> Tensor:
         n, c, h, w = feats.shape
         flat = feats.permute(0, 2, 3, 1).reshape(-1, c)
-        sq = (flat**2).sum(dim=1, keepdim=True) - 2 * flat @ self.bank.T + self.bank_sq[None, :]
-        nearest = torch.sqrt(torch.clamp(sq.min(dim=1).values, min=0.0))
-        patch = nearest.reshape(n, 1, h, w)
+        sq = (flat**2).sum(dim=1, keepdim=True) - 2 * flat @ bank.T + bank_sq[None, :]
+        return torch.sqrt(torch.clamp(sq.min(dim=1).values, min=0.0)).reshape(n, 1, h, w)
+
+    def forward(self, images: Tensor) -> tuple[Tensor, Tensor]:
+        feats = self.features(images)
+        n = feats.shape[0]
+        c = self.bank.shape[1]
+        patch = self._nearest(feats[:, :c], self.bank, self.bank_sq)
         scores = patch.reshape(n, -1).max(dim=1).values
+        if self.separate_map:
+            patch = self._nearest(feats[:, c:], self.map_bank, self.map_bank_sq)
         maps = F.interpolate(
             patch, size=(self.image_size, self.image_size), mode="bilinear", align_corners=False
         )

@@ -49,6 +49,7 @@ class PatchCore:
         standardise: bool = False,
         flip_augment: bool = False,
         tile: int | None = None,
+        map_neighbourhood: int | None = 3,
     ) -> None:
         self.image_size = image_size
         self.stages = stages
@@ -63,6 +64,7 @@ class PatchCore:
         self.standardise = standardise
         self.flip_augment = flip_augment
         self.tile = tile
+        self.map_neighbourhood = map_neighbourhood
         self._features: PatchFeatures | None = None
 
     @staticmethod
@@ -79,13 +81,20 @@ class PatchCore:
     def features(self) -> PatchFeatures:
         """The feature module (built on first use)."""
         if self._features is None:
-            if self.neighbourhood is None:
-                raise NotFittedError("the neighbourhood is chosen by fit: fit first")
             backbone = load_efficientnet_lite(self.variant)
             self._features = PatchFeatures(
-                backbone, self.stages, self.neighbourhood, self.standardise
+                backbone, self.stages, self.windows, self.standardise
             ).eval()
         return self._features
+
+    @property
+    def windows(self) -> tuple[int, ...]:
+        """Averaging windows: the image score's, then the map's when it differs."""
+        if self.neighbourhood is None:
+            raise NotFittedError("the neighbourhood is chosen by fit: fit first")
+        if self.map_neighbourhood in (None, self.neighbourhood):
+            return (self.neighbourhood,)
+        return (self.neighbourhood, int(self.map_neighbourhood))  # type: ignore[arg-type]
 
     def embed(
         self, images: Sequence[np.ndarray], progress: Callable[[float], None] | None = None
@@ -124,23 +133,32 @@ class PatchCore:
             images = [*images, *(np.ascontiguousarray(np.fliplr(np.asarray(i))) for i in images)]
         feats = self.embed(images, lambda share: report(0.8 * share, "reading good images"))
         self.grid_ = tuple(feats.shape[-2:])
-        flat = feats.permute(0, 2, 3, 1).reshape(-1, feats.shape[1]).numpy()
-        n_select = min(max(int(len(flat) * self.coreset_ratio), 1), self.max_bank)
-        report(0.8, f"choosing {n_select:,} of {len(flat):,} patches for the memory bank")
-        idx = greedy_coreset(flat, n_select, self.random_state)
+        banks = []
+        for block in feats.chunk(len(self.windows), dim=1):
+            flat = block.permute(0, 2, 3, 1).reshape(-1, block.shape[1]).numpy()
+            n_select = min(max(int(len(flat) * self.coreset_ratio), 1), self.max_bank)
+            report(0.8, f"choosing {n_select:,} of {len(flat):,} patches for the memory bank")
+            idx = greedy_coreset(flat, n_select, self.random_state)
+            banks.append(np.ascontiguousarray(flat[idx], dtype=np.float32))
         report(1.0, "memory bank ready")
-        self.memory_bank_ = np.ascontiguousarray(flat[idx], dtype=np.float32)
-        self._index = None
+        self.memory_bank_ = banks[0]
+        self.map_bank_ = banks[1] if len(banks) > 1 else None
+        self._index = self._map_index = None
         return self
 
     def _knn(self) -> faiss.Index:
         if not hasattr(self, "memory_bank_"):
             raise NotFittedError("PatchCore is not fitted: call fit with good images first")
         if getattr(self, "_index", None) is None:
-            index = faiss.IndexFlatL2(self.memory_bank_.shape[1])
-            index.add(self.memory_bank_)
-            self._index = index
+            self._index = _flat_index(self.memory_bank_)
         return self._index
+
+    def _map_knn(self) -> faiss.Index | None:
+        if getattr(self, "map_bank_", None) is None:
+            return None
+        if getattr(self, "_map_index", None) is None:
+            self._map_index = _flat_index(self.map_bank_)
+        return self._map_index
 
     def check(self, images: Sequence[np.ndarray], names: Sequence[str] = ()) -> None:
         """Raise InvalidInput for an image unlike the training images (grey/colour, depth, size)."""
@@ -162,14 +180,15 @@ class PatchCore:
         chunk = max(self.batch_size, 1) * 4  # bounds memory on large test sets
         image_scores = np.empty(len(images), dtype=np.float64)
         maps = np.empty((len(images), self.image_size, self.image_size), dtype=np.float32)
+        map_index = self._map_knn()
         for start in range(0, len(images), chunk):
             part = images[start : start + chunk]
-            feats = self.embed(part)
-            n, c, h, w = feats.shape
-            flat = np.ascontiguousarray(feats.permute(0, 2, 3, 1).reshape(-1, c).numpy())
-            dist, _ = index.search(flat, self.k)
-            patch = np.sqrt(np.maximum(dist.mean(axis=1), 0)).reshape(n, 1, h, w)
+            blocks = self.embed(part).chunk(len(self.windows), dim=1)
+            patch = self._patch_distances(index, blocks[0])
+            n = patch.shape[0]
             image_scores[start : start + n] = patch.reshape(n, -1).max(axis=1)
+            if map_index is not None:
+                patch = self._patch_distances(map_index, blocks[1])
             up = F.interpolate(
                 torch.from_numpy(patch),
                 size=(self.image_size,) * 2,
@@ -178,6 +197,18 @@ class PatchCore:
             )
             maps[start : start + n] = _gaussian_blur(up, self.blur_sigma)[:, 0].numpy()
         return Scores(image_scores, maps)
+
+    def _patch_distances(self, index: faiss.Index, feats: torch.Tensor) -> np.ndarray:
+        n, c, h, w = feats.shape
+        flat = np.ascontiguousarray(feats.permute(0, 2, 3, 1).reshape(-1, c).numpy())
+        dist, _ = index.search(flat, self.k)
+        return np.sqrt(np.maximum(dist.mean(axis=1), 0)).reshape(n, 1, h, w)
+
+
+def _flat_index(bank: np.ndarray) -> faiss.Index:
+    index = faiss.IndexFlatL2(bank.shape[1])
+    index.add(bank)
+    return index
 
 
 def _gaussian_blur(x: torch.Tensor, sigma: float) -> torch.Tensor:
@@ -206,6 +237,7 @@ PARAMS = (
     "standardise",
     "flip_augment",
     "tile",
+    "map_neighbourhood",
 )
 FORMAT_VERSION = 1
 
@@ -237,6 +269,9 @@ def save(model: PatchCore, folder: Path, card: dict[str, object] | None = None) 
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     np.save(folder / "memory_bank.npy", model.memory_bank_)
+    map_bank = getattr(model, "map_bank_", None)
+    if map_bank is not None:
+        np.save(folder / "map_bank.npy", map_bank)
     threshold = getattr(model, "threshold_", None)
     doc = {
         "model": "patchcore",
@@ -246,6 +281,9 @@ def save(model: PatchCore, folder: Path, card: dict[str, object] | None = None) 
         "image_spec": model.image_spec_.as_dict() if hasattr(model, "image_spec_") else None,
         "threshold": threshold.as_dict() if threshold else None,
         "memory_bank_sha256": hashlib.sha256(model.memory_bank_.tobytes()).hexdigest(),
+        "map_bank_sha256": hashlib.sha256(map_bank.tobytes()).hexdigest()
+        if map_bank is not None
+        else None,
         **(card or {}),
     }
     (folder / "card.json").write_text(json.dumps(doc, indent=2))
@@ -261,11 +299,19 @@ def load(folder: Path) -> PatchCore:
     params = dict(doc["params"])
     params["stages"] = tuple(params["stages"])
     params.setdefault("tile", None)
+    params.setdefault("map_neighbourhood", None)
     model = PatchCore(**params)
     bank = np.load(folder / "memory_bank.npy", allow_pickle=False)
     if hashlib.sha256(bank.tobytes()).hexdigest() != doc["memory_bank_sha256"]:
         raise ValueError(f"{folder}/memory_bank.npy does not match its card (changed or damaged)")
     model.memory_bank_ = np.ascontiguousarray(bank, dtype=np.float32)
+    model.map_bank_ = None
+    if doc.get("map_bank_sha256"):
+        map_bank = np.load(folder / "map_bank.npy", allow_pickle=False)
+        if hashlib.sha256(map_bank.tobytes()).hexdigest() != doc["map_bank_sha256"]:
+            raise ValueError(f"{folder}/map_bank.npy does not match its card (changed or damaged)")
+        model.map_bank_ = np.ascontiguousarray(map_bank, dtype=np.float32)
+    model._map_index = None
     model.grid_ = tuple(doc["grid"])
     model._index = None
     if doc.get("image_spec"):
