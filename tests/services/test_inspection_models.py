@@ -156,7 +156,7 @@ def test_a_bad_file_refuses_the_whole_batch(store: Store, world: World, runner, 
         with store.session(_caller(world)) as s:
             queue_batch(s, trained, files, LIMITS, Placement())
     with store.session(_caller(world)) as s:
-        assert s.jobs.list(kind="inspect_batch").items == []
+        assert s.jobs.list(kind="inspect_batch", subject_id=trained).items == []
 
 
 def test_training_needs_good_images_and_a_draft(store: Store, world: World, trained) -> None:
