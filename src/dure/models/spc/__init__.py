@@ -1,0 +1,1 @@
+"""Statistical process control: control charts, run rules and process capability."""
