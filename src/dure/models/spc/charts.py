@@ -48,32 +48,31 @@ def _subgroups(data: np.ndarray) -> np.ndarray:
     return arr
 
 
+def _xbar_and_spread(
+    arr: np.ndarray, spread: np.ndarray, name: str, a: float, low: float, high: float
+) -> tuple[Chart, Chart]:
+    """X̄ chart with limits ± a·(mean spread), and the spread chart with low/high factors."""
+    m = len(arr)
+    means = arr.mean(axis=1)
+    grand, bar = means.mean(), spread.mean()
+    xbar = Chart(
+        "xbar", means, _full(grand, m), _full(grand - a * bar, m), _full(grand + a * bar, m)
+    )
+    return xbar, Chart(name, spread, _full(bar, m), _full(low * bar, m), _full(high * bar, m))
+
+
 def xbar_r(data: np.ndarray) -> tuple[Chart, Chart]:
     """X̄ and R charts of equal-size subgroups (rows)."""
     arr = _subgroups(data)
-    m, n = arr.shape
-    f = factors(n)
-    means, ranges = arr.mean(axis=1), np.ptp(arr, axis=1)
-    grand, rbar = means.mean(), ranges.mean()
-    xbar = Chart(
-        "xbar", means, _full(grand, m), _full(grand - f.A2 * rbar, m), _full(grand + f.A2 * rbar, m)
-    )
-    r = Chart("range", ranges, _full(rbar, m), _full(f.D3 * rbar, m), _full(f.D4 * rbar, m))
-    return xbar, r
+    f = factors(arr.shape[1])
+    return _xbar_and_spread(arr, np.ptp(arr, axis=1), "range", f.A2, f.D3, f.D4)
 
 
 def xbar_s(data: np.ndarray) -> tuple[Chart, Chart]:
     """X̄ and S charts of equal-size subgroups (rows)."""
     arr = _subgroups(data)
-    m, n = arr.shape
-    f = factors(n)
-    means, sds = arr.mean(axis=1), arr.std(axis=1, ddof=1)
-    grand, sbar = means.mean(), sds.mean()
-    xbar = Chart(
-        "xbar", means, _full(grand, m), _full(grand - f.A3 * sbar, m), _full(grand + f.A3 * sbar, m)
-    )
-    s = Chart("stdev", sds, _full(sbar, m), _full(f.B3 * sbar, m), _full(f.B4 * sbar, m))
-    return xbar, s
+    f = factors(arr.shape[1])
+    return _xbar_and_spread(arr, arr.std(axis=1, ddof=1), "stdev", f.A3, f.B3, f.B4)
 
 
 def individuals(values: np.ndarray) -> tuple[Chart, Chart]:
