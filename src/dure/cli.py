@@ -518,6 +518,31 @@ def bench_vision(
     _write_json(out, results)
 
 
+@bench.command("quality")
+@click.option(
+    "--dataset", type=click.Choice(["steel-plates-faults"]), required=True, help="Data set."
+)
+@click.option(
+    "--data-root",
+    type=click.Path(exists=True, file_okay=False, path_type=Path),
+    required=True,
+    help="Folder holding the data set (../shared/data).",
+)
+@click.option("--seeds", type=int, default=1, show_default=True, help="Repeat with seeds 0..K-1.")
+@click.option("--folds", type=int, default=10, show_default=True)
+@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), default=None)
+@_friendly
+def bench_quality(dataset: str, data_root: Path, seeds: int, folds: int, out: Path | None) -> None:
+    """Defect type from process data: accuracy and macro-F1 in stratified k-fold."""
+    from dure.bench.quality import run_quality_bench
+
+    results = run_quality_bench(dataset, data_root, seeds, folds)
+    click.echo(f"{'figure':26} {'mean':>10} {'sd':>8}")
+    for key, value in results["summary"].items():
+        click.echo(f"{key:26} {value['mean']:10.4f} {value['sd']:8.4f}")
+    _write_json(out, results)
+
+
 def _register_vision_commands() -> None:
     from dure.cli_vision import inspect, train
 

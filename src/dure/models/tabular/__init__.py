@@ -1,0 +1,1 @@
+"""Models of process data: defects and their types from process parameters."""
