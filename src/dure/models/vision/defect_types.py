@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
-import json
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -13,6 +11,7 @@ from sklearn.linear_model import LogisticRegression
 from torch import Tensor, nn
 
 from dure.errors import InvalidInput, NotFittedError
+from dure.models.vision.cards import digest, load_checked, read_card, write_card
 from dure.models.vision.efficientnet_lite import EfficientNetLite, load_efficientnet_lite
 from dure.models.vision.images import to_batch
 
@@ -165,32 +164,20 @@ def save_classifier(
         "format_version": FORMAT_VERSION,
         "params": {p: getattr(model, p) for p in PARAMS},
         "classes": model.classes_,
-        "head_sha256": _digest(model.coef_, model.intercept_),
+        "head_sha256": digest(model.coef_, model.intercept_),
         **(card or {}),
     }
-    (folder / "card.json").write_text(json.dumps(doc, indent=2))
-    return folder
+    return write_card(folder, doc)
 
 
 def load_classifier(folder: Path) -> DefectTypeClassifier:
     """Read a classifier written by ``save_classifier``, checking the head against its card."""
-    folder = Path(folder)
-    doc = json.loads((folder / "card.json").read_text())
-    if doc.get("model") != "defect-types" or doc.get("format_version") != FORMAT_VERSION:
-        raise ValueError(f"{folder} is not a defect-type classifier of format {FORMAT_VERSION}")
+    doc = read_card(folder, "defect-types", FORMAT_VERSION, "defect-type classifier")
     params = dict(doc["params"])
     params["stages"] = tuple(params["stages"])
     model = DefectTypeClassifier(**params)
-    coef = np.load(folder / "head_coef.npy", allow_pickle=False)
-    intercept = np.load(folder / "head_intercept.npy", allow_pickle=False)
-    if _digest(coef, intercept) != doc["head_sha256"]:
-        raise ValueError(f"{folder}: the classifier head does not match its card (changed?)")
-    model.coef_, model.intercept_, model.classes_ = coef, intercept, list(doc["classes"])
+    model.coef_, model.intercept_ = load_checked(
+        folder, "head_coef.npy", "head_intercept.npy", expected=doc["head_sha256"]
+    )
+    model.classes_ = list(doc["classes"])
     return model
-
-
-def _digest(*arrays: np.ndarray) -> str:
-    h = hashlib.sha256()
-    for a in arrays:
-        h.update(np.ascontiguousarray(a, dtype=np.float32).tobytes())
-    return h.hexdigest()

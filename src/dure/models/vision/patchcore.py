@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
-import json
 import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -15,6 +13,7 @@ import torch
 import torch.nn.functional as F
 
 from dure.errors import NotFittedError
+from dure.models.vision.cards import digest, load_checked, read_card, write_card
 from dure.models.vision.coreset import greedy_coreset
 from dure.models.vision.efficientnet_lite import load_efficientnet_lite
 from dure.models.vision.features import PatchFeatures
@@ -280,37 +279,28 @@ def save(model: PatchCore, folder: Path, card: dict[str, object] | None = None) 
         "grid": list(model.grid_),
         "image_spec": model.image_spec_.as_dict() if hasattr(model, "image_spec_") else None,
         "threshold": threshold.as_dict() if threshold else None,
-        "memory_bank_sha256": hashlib.sha256(model.memory_bank_.tobytes()).hexdigest(),
-        "map_bank_sha256": hashlib.sha256(map_bank.tobytes()).hexdigest()
-        if map_bank is not None
-        else None,
+        "memory_bank_sha256": digest(model.memory_bank_),
+        "map_bank_sha256": digest(map_bank) if map_bank is not None else None,
         **(card or {}),
     }
-    (folder / "card.json").write_text(json.dumps(doc, indent=2))
-    return folder
+    return write_card(folder, doc)
 
 
 def load(folder: Path) -> PatchCore:
     """Read a detector written by ``save``, checking its memory bank against the card."""
     folder = Path(folder)
-    doc = json.loads((folder / "card.json").read_text())
-    if doc.get("model") != "patchcore" or doc.get("format_version") != FORMAT_VERSION:
-        raise ValueError(f"{folder} is not a PatchCore model of format {FORMAT_VERSION}")
+    doc = read_card(folder, "patchcore", FORMAT_VERSION, "PatchCore model")
     params = dict(doc["params"])
     params["stages"] = tuple(params["stages"])
     params.setdefault("tile", None)
     params.setdefault("map_neighbourhood", None)
     model = PatchCore(**params)
-    bank = np.load(folder / "memory_bank.npy", allow_pickle=False)
-    if hashlib.sha256(bank.tobytes()).hexdigest() != doc["memory_bank_sha256"]:
-        raise ValueError(f"{folder}/memory_bank.npy does not match its card (changed or damaged)")
-    model.memory_bank_ = np.ascontiguousarray(bank, dtype=np.float32)
+    [model.memory_bank_] = load_checked(
+        folder, "memory_bank.npy", expected=doc["memory_bank_sha256"]
+    )
     model.map_bank_ = None
     if doc.get("map_bank_sha256"):
-        map_bank = np.load(folder / "map_bank.npy", allow_pickle=False)
-        if hashlib.sha256(map_bank.tobytes()).hexdigest() != doc["map_bank_sha256"]:
-            raise ValueError(f"{folder}/map_bank.npy does not match its card (changed or damaged)")
-        model.map_bank_ = np.ascontiguousarray(map_bank, dtype=np.float32)
+        [model.map_bank_] = load_checked(folder, "map_bank.npy", expected=doc["map_bank_sha256"])
     model._map_index = None
     model.grid_ = tuple(doc["grid"])
     model._index = None
