@@ -8,6 +8,12 @@ from typing import Any
 
 import click
 
+from dure.cli_support import (
+    data_root_option,
+    out_option,
+    print_summary,
+    seeds_option,
+)
 from dure.cli_support import friendly as _friendly
 from dure.cli_support import open_store as _store
 from dure.cli_support import org_session as _org_session
@@ -364,12 +370,7 @@ def bench() -> None:
     envvar="DURE_BENCH_POSTGRES_URL",
     help="Also measure PostgreSQL (an empty database you can write to).",
 )
-@click.option(
-    "--out",
-    type=click.Path(dir_okay=False, path_type=Path),
-    default=None,
-    help="Write the results as JSON here.",
-)
+@out_option
 @click.option(
     "--workdir",
     type=click.Path(file_okay=False, path_type=Path),
@@ -405,14 +406,9 @@ def bench_ingest(
     required=True,
     help="folder = any MVTec-layout folder of your own parts.",
 )
-@click.option(
-    "--data-root",
-    type=click.Path(exists=True, file_okay=False, path_type=Path),
-    required=True,
-    help="../shared/data for the public sets, or your folder.",
-)
+@data_root_option
 @click.option("--shots", type=int, default=None, help="Train on N good images (default: all).")
-@click.option("--seeds", type=int, default=1, show_default=True, help="Repeat with seeds 0..K-1.")
+@seeds_option
 @click.option(
     "--image-size",
     type=int,
@@ -463,12 +459,7 @@ def bench_ingest(
     show_default=True,
     help="Also learn the mirrored training images.",
 )
-@click.option(
-    "--out",
-    type=click.Path(dir_okay=False, path_type=Path),
-    default=None,
-    help="Write the results as JSON here.",
-)
+@out_option
 @_friendly
 def bench_vision(
     dataset: str,
@@ -511,9 +502,7 @@ def bench_vision(
     }
     size = image_size or (224 if dataset == "neu-det" else 256)
     results = run_vision_bench(dataset, data_root, shots, seeds, size, params)
-    click.echo(f"{'figure':26} {'mean':>10} {'sd':>8}")
-    for key, value in results["summary"].items():
-        click.echo(f"{key:26} {value['mean']:10.4f} {value['sd']:8.4f}")
+    print_summary(results)
     click.echo(f"{'peak_rss_mb':26} {results['peak_rss_mb']:10.0f}")
     _write_json(out, results)
 
@@ -522,24 +511,17 @@ def bench_vision(
 @click.option(
     "--dataset", type=click.Choice(["steel-plates-faults"]), required=True, help="Data set."
 )
-@click.option(
-    "--data-root",
-    type=click.Path(exists=True, file_okay=False, path_type=Path),
-    required=True,
-    help="Folder holding the data set (../shared/data).",
-)
-@click.option("--seeds", type=int, default=1, show_default=True, help="Repeat with seeds 0..K-1.")
+@data_root_option
+@seeds_option
 @click.option("--folds", type=int, default=10, show_default=True)
-@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), default=None)
+@out_option
 @_friendly
 def bench_quality(dataset: str, data_root: Path, seeds: int, folds: int, out: Path | None) -> None:
     """Defect type from process data: accuracy and macro-F1 in stratified k-fold."""
     from dure.bench.quality import run_quality_bench
 
     results = run_quality_bench(dataset, data_root, seeds, folds)
-    click.echo(f"{'figure':26} {'mean':>10} {'sd':>8}")
-    for key, value in results["summary"].items():
-        click.echo(f"{key:26} {value['mean']:10.4f} {value['sd']:8.4f}")
+    print_summary(results)
     _write_json(out, results)
 
 

@@ -64,3 +64,27 @@ def write_json(out: Path | None, results: dict[str, Any]) -> None:
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(results, indent=2))
     click.echo(f"wrote {out}")
+
+
+out_option = click.option(
+    "--out",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="Write the results as JSON here.",
+)
+seeds_option = click.option(
+    "--seeds", type=int, default=1, show_default=True, help="Repeat with seeds 0..K-1."
+)
+data_root_option = click.option(
+    "--data-root",
+    type=click.Path(exists=True, file_okay=False, path_type=Path),
+    required=True,
+    help="../shared/data for the public sets, or your folder.",
+)
+
+
+def print_summary(results: dict[str, Any]) -> None:
+    """A benchmark's summary as a table of mean and sd per figure."""
+    click.echo(f"{'figure':26} {'mean':>10} {'sd':>8}")
+    for key, value in results["summary"].items():
+        click.echo(f"{key:26} {value['mean']:10.4f} {value['sd']:8.4f}")

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import platform
-import resource
 import time
 from pathlib import Path
 from typing import Any
@@ -13,18 +11,9 @@ from PIL import Image
 from sklearn.metrics import confusion_matrix, f1_score
 from sklearn.model_selection import StratifiedKFold
 
+from dure.bench.common import latency_ms, machine, peak_rss_mb, summarise
 from dure.ingest.image_folders import scan
 from dure.models.vision.defect_types import DefectTypeClassifier
-
-
-def _latency(model: DefectTypeClassifier, image: np.ndarray, repeats: int = 20) -> list[float]:
-    model.predict([image])
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        model.predict([image])
-        times.append((time.perf_counter() - start) * 1000)
-    return times
 
 
 def _splits(y: np.ndarray, shots: int | None, seed: int) -> list[tuple[np.ndarray, np.ndarray]]:
@@ -79,19 +68,13 @@ def run_defect_type_bench(
                     "confusion": confusion_matrix(truth, pred).tolist(),
                 }
             )
-    times = _latency(model, images[0])
+    p50, p99 = latency_ms(lambda: model.predict([images[0]]), 20)
     start = time.perf_counter()
     model.predict(images[:32])
     throughput = 32 / (time.perf_counter() - start)
-    summary = {
-        key: {
-            "mean": float(np.mean([r[key] for r in runs])),
-            "sd": float(np.std([r[key] for r in runs])),
-        }
-        for key in ("accuracy", "macro_f1", "train_seconds")
-    }
-    summary["latency_ms_p50"] = {"mean": float(np.percentile(times, 50)), "sd": 0.0}
-    summary["latency_ms_p99"] = {"mean": float(np.percentile(times, 99)), "sd": 0.0}
+    summary = summarise(runs, ("accuracy", "macro_f1", "train_seconds"))
+    summary["latency_ms_p50"] = {"mean": p50, "sd": 0.0}
+    summary["latency_ms_p99"] = {"mean": p99, "sd": 0.0}
     summary["throughput_images_per_s"] = {"mean": throughput, "sd": 0.0}
     return {
         "benchmark": "vision",
@@ -115,6 +98,6 @@ def run_defect_type_bench(
         },
         "summary": summary,
         "runs": runs,
-        "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
-        "machine": {"python": platform.python_version(), "platform": platform.platform()},
+        "peak_rss_mb": peak_rss_mb(),
+        "machine": machine(),
     }

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import csv
-import platform
-import resource
 import time
 from pathlib import Path
 from typing import Any
@@ -13,6 +11,7 @@ import numpy as np
 from sklearn.metrics import f1_score
 from sklearn.model_selection import StratifiedKFold
 
+from dure.bench.common import machine, peak_rss_mb, summarise
 from dure.errors import InvalidInput
 from dure.models.tabular.defects import DefectClassifier
 
@@ -66,13 +65,7 @@ def run_quality_bench(dataset: str, root: Path, seeds: int = 1, folds: int = 10)
                 "seconds": time.perf_counter() - started,
             }
         )
-    summary = {
-        key: {
-            "mean": float(np.mean([r[key] for r in runs])),
-            "sd": float(np.std([r[key] for r in runs])),
-        }
-        for key in ("accuracy", "macro_f1", "seconds")
-    }
+    summary = summarise(runs, ("accuracy", "macro_f1", "seconds"))
     return {
         "benchmark": "quality",
         "dataset": dataset,
@@ -85,6 +78,6 @@ def run_quality_bench(dataset: str, root: Path, seeds: int = 1, folds: int = 10)
         },
         "summary": summary,
         "runs": runs,
-        "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
-        "machine": {"python": platform.python_version(), "platform": platform.platform()},
+        "peak_rss_mb": peak_rss_mb(),
+        "machine": machine(),
     }

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import platform
-import resource
 import tempfile
 import time
 from collections.abc import Callable
@@ -13,6 +11,7 @@ from typing import Any
 import numpy as np
 from PIL import Image
 
+from dure.bench.common import latency_ms, machine, peak_rss_mb, summarise
 from dure.errors import InvalidInput
 from dure.ingest.image_folders import FolderImage, scan
 from dure.models.vision.export import OnnxScorer, export_onnx
@@ -51,13 +50,7 @@ def _mask(item: FolderImage, size: int) -> np.ndarray:
 
 
 def _latency(model: Any, image: np.ndarray, repeats: int = 30) -> tuple[float, float]:
-    model.score([image])
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        model.score([image])
-        times.append((time.perf_counter() - start) * 1000)
-    return float(np.percentile(times, 50)), float(np.percentile(times, 99))
+    return latency_ms(lambda: model.score([image]), repeats)
 
 
 def _throughput(model: Any, images: list[np.ndarray]) -> dict[str, float]:
@@ -138,21 +131,20 @@ def run_vision_bench(
         raise InvalidInput("dataset", f"{dataset!r}: use magnetic-tile, neu-det or folder")
     root = Path(root) / "magnetic-tile" if dataset == "magnetic-tile" else Path(root)
     runs = [run_one(dataset, root, shots, seed, image_size, params or {}) for seed in range(seeds)]
-    summary = {}
-    for key in (
-        "image_auroc",
-        "pixel_auroc",
-        "aupro",
-        "f1_at_threshold",
-        "train_seconds",
-        "latency_ms_p50",
-        "latency_ms_p99",
-        "throughput_images_per_s",
-        "torch_latency_ms_p50",
-    ):
-        values = [r[key] for r in runs if r[key] is not None]
-        if values:
-            summary[key] = {"mean": float(np.mean(values)), "sd": float(np.std(values))}
+    summary = summarise(
+        runs,
+        (
+            "image_auroc",
+            "pixel_auroc",
+            "aupro",
+            "f1_at_threshold",
+            "train_seconds",
+            "latency_ms_p50",
+            "latency_ms_p99",
+            "throughput_images_per_s",
+            "torch_latency_ms_p50",
+        ),
+    )
     return {
         "benchmark": "vision",
         "dataset": dataset,
@@ -171,6 +163,6 @@ def run_vision_bench(
         },
         "summary": summary,
         "runs": runs,
-        "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
-        "machine": {"python": platform.python_version(), "platform": platform.platform()},
+        "peak_rss_mb": peak_rss_mb(),
+        "machine": machine(),
     }
