@@ -11,6 +11,7 @@ import click
 from dure.cli_support import (
     data_root_option,
     out_option,
+    part_id_of,
     print_summary,
     seeds_option,
 )
@@ -337,13 +338,10 @@ def import_images(
 
     settings = _settings(ctx)
     with _org_session(ctx, org_slug) as s:
-        found = s.parts.list(number=part_number).items
-        if not found:
-            raise DureError(f"no part {part_number!r} in {org_slug}; create it via POST /api/parts")
         result = import_image_folder(
             s,
             folder,
-            found[0].id,
+            part_id_of(s, org_slug, part_number),
             layout,
             max_bytes=settings.max_upload_bytes,
             max_pixels=settings.max_image_pixels,

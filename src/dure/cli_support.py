@@ -88,3 +88,13 @@ def print_summary(results: dict[str, Any]) -> None:
     click.echo(f"{'figure':26} {'mean':>10} {'sd':>8}")
     for key, value in results["summary"].items():
         click.echo(f"{key:26} {value['mean']:10.4f} {value['sd']:8.4f}")
+
+
+def part_id_of(session, org_slug: str, part_number: str) -> str:  # type: ignore[no-untyped-def]
+    """The id of the organisation's part ``part_number``; NotFound saying how to add it."""
+    from dure.errors import NotFound
+
+    found = session.parts.list(number=part_number).items
+    if not found:
+        raise NotFound(f"no part {part_number!r} in {org_slug}; create it via POST /api/parts")
+    return found[0].id  # type: ignore[no-any-return]

@@ -8,15 +8,8 @@ from pathlib import Path
 
 import click
 
-from dure.cli_support import friendly, open_store, org_session, settings_of
+from dure.cli_support import friendly, open_store, org_session, part_id_of, settings_of
 from dure.errors import DureError, NotFound
-
-
-def _part_id(session, org_slug: str, part_number: str) -> str:  # type: ignore[no-untyped-def]
-    found = session.parts.list(number=part_number).items
-    if not found:
-        raise NotFound(f"no part {part_number!r} in {org_slug}")
-    return found[0].id  # type: ignore[no-any-return]
 
 
 @click.command("train")
@@ -62,7 +55,7 @@ def train(
     settings = settings_of(ctx)
     chosen = TrainingSettings(image_size, coreset_ratio, false_alarm_rate, tile=tile)
     with org_session(ctx, org_slug) as s:
-        model = create_inspection_model(s, _part_id(s, org_slug, part_number), name, chosen)
+        model = create_inspection_model(s, part_id_of(s, org_slug, part_number), name, chosen)
         job = queue_training(s, model.id)
         caller = s.caller
     click.echo(f"model {model.id} ({model.name} v{model.version}); training job {job.id}")
@@ -129,7 +122,7 @@ def inspect(
     cache = InspectorCache(store.blobs, settings.model_dir)
     limits = ImageLimits(settings.max_upload_bytes, settings.max_image_pixels)
     with org_session(ctx, org_slug) as s:
-        part_id = _part_id(s, org_slug, part_number) if part_number else None
+        part_id = part_id_of(s, org_slug, part_number) if part_number else None
         if model_id is None:
             ready = s.model_versions.list(task="visual-inspection", status="ready", part_id=part_id)
             if not ready.items:

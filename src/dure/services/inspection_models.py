@@ -21,6 +21,7 @@ from dure.models.vision.inspector import TeachingSet, save_inspector, teach
 from dure.services.inspections import store_blob
 from dure.services.model_files import MEDIA_TYPE, pack_folder
 from dure.store import tables as t
+from dure.store.scoped import Page
 from dure.store.session import Session, Store
 
 TASK = "visual-inspection"
@@ -119,21 +120,25 @@ def own_inspection_model(session: Session, model_id: str) -> ModelVersion:
 
 
 def _labelled(session: Session, part_id: str) -> list[dict[str, Any]]:
-    rows = session.conn.execute(
-        select(
-            t.labelled_images.c.id,
-            t.labelled_images.c.image_sha256,
-            t.labelled_images.c.label,
-            t.labelled_images.c.split,
-            t.labelled_images.c.source_name,
-        )
-        .where(
-            t.labelled_images.c.org_id == session.caller.org_id,
-            t.labelled_images.c.part_id == part_id,
-        )
-        .order_by(t.labelled_images.c.source_name, t.labelled_images.c.id)
-    ).all()
-    return [dict(r._mapping) for r in rows]
+    """The caller's labelled images of a part, in a stable order (name, then id)."""
+    found, offset = [], 0
+    while True:
+        page = session.labelled_images.list(Page(limit=1000, offset=offset), part_id=part_id)
+        found += page.items
+        if page.next_offset is None:
+            break
+        offset = page.next_offset
+    found.sort(key=lambda i: (i.source_name, i.id))
+    return [
+        {
+            "id": i.id,
+            "image_sha256": i.image_sha256,
+            "label": i.label,
+            "split": i.split,
+            "source_name": i.source_name,
+        }
+        for i in found
+    ]
 
 
 class _Reporter:

@@ -15,9 +15,13 @@ from dure.ingest.images import check_image, safe_filename
 from dure.models.vision.heatmaps import overlay_png
 from dure.models.vision.inspector import Finding
 from dure.services.inspection_models import TASK, decode_bytes
-from dure.services.inspections import ImageLimits, record_inspection, store_blob
+from dure.services.inspections import (
+    ImageLimits,
+    check_placement,
+    record_inspection,
+    store_blob,
+)
 from dure.services.model_files import InspectorCache
-from dure.store import tables as t
 from dure.store.session import Session, Store
 
 MAX_BATCH = 500
@@ -94,7 +98,7 @@ def inspect_image(
     """
     model = usable_model(session, model_id)
     name = safe_filename(filename)
-    check_image(data, name, max_bytes=limits.max_bytes, max_pixels=limits.max_pixels)
+    info = check_image(data, name, max_bytes=limits.max_bytes, max_pixels=limits.max_pixels)
     image = decode_bytes(data, name)
     inspector = cache.get(model.blob_sha256 or "")
     finding = inspector.inspect([image], [name])[0]
@@ -108,6 +112,7 @@ def inspect_image(
         station_id=placement.station_id,
         serial=serial,
         taken_at=placement.taken_at,
+        checked=info,
     )
     record = _apply(session, record, model, finding, image)
     return InspectionOutcome(record, finding.threshold, finding.type_confidence)
@@ -130,11 +135,7 @@ def queue_batch(
     if len(files) > MAX_BATCH:
         raise InvalidInput("images", f"{len(files)} images; send at most {MAX_BATCH} per batch")
     part_id = _part_for(session, model, placement)
-    repo = session.inspections
-    repo.require_write()
-    repo.require_own(t.part_numbers, "part_id", part_id)
-    repo.require_own(t.lots, "lot_id", placement.lot_id)
-    repo.require_own(t.stations, "station_id", placement.station_id)
+    check_placement(session, part_id, placement.lot_id, placement.station_id)
     checked = []
     for filename, data in files:
         name = safe_filename(filename)
