@@ -24,7 +24,8 @@ from dure.models.vision.defect_types import (
 )
 from dure.models.vision.export import OnnxScorer, export_onnx
 from dure.models.vision.metrics import image_auroc
-from dure.models.vision.patchcore import PatchCore, Scores, calibrate_detector
+from dure.models.vision.patchcore import PatchCore, Scores
+from dure.models.vision.threshold import calibrate
 from dure.models.vision.tiling import score_tiled
 
 Progress = Callable[[float, str], None]
@@ -146,7 +147,9 @@ def teach(
     detector = PatchCore(**(detector_params or {}))
     detector.fit(data.good, lambda share, step: report(0.7 * share, step), data.good_names)
     report(0.72, "setting the threshold on held-out images")
-    calibrate_detector(detector, data.held_out_good, data.defects, false_alarm_rate)
+    good_scores = detector.score(data.held_out_good).image
+    bad_scores = detector.score(data.defects).image if data.defects else None
+    detector.threshold_ = calibrate(good_scores, bad_scores, false_alarm_rate)
     card: dict[str, Any] = {
         "teaching": {
             "good_images": len(data.good),
@@ -155,9 +158,7 @@ def teach(
         },
         "threshold": detector.threshold_.as_dict(),
     }
-    if data.defects:
-        good_scores = detector.score(data.held_out_good).image
-        bad_scores = detector.score(data.defects).image
+    if bad_scores is not None:
         labels = np.r_[np.zeros(len(good_scores)), np.ones(len(bad_scores))]
         card["held_out_image_auroc"] = image_auroc(labels, np.r_[good_scores, bad_scores])
         card["held_out_note"] = (
