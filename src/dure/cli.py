@@ -524,10 +524,12 @@ def bench_quality(dataset: str, data_root: Path, seeds: int, folds: int, out: Pa
 
 
 def _register_vision_commands() -> None:
+    from dure.cli_connect import connect
     from dure.cli_vision import inspect, train
 
     main.add_command(train)
     main.add_command(inspect)
+    main.add_command(connect)
 
 
 _register_vision_commands()

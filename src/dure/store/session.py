@@ -20,6 +20,7 @@ from dure.store.repositories.catalogue import (
     ImportBatchRepository,
     ModelVersionRepository,
 )
+from dure.store.repositories.connectors import ConnectorRepository
 from dure.store.repositories.grants import GrantRepository
 from dure.store.repositories.jobs import JobRepository
 from dure.store.repositories.organisations import OrganisationRepository
@@ -163,6 +164,10 @@ class Session:
     @cached_property
     def imports(self) -> ImportBatchRepository:
         return self._scoped(ImportBatchRepository)
+
+    @cached_property
+    def connectors(self) -> ConnectorRepository:
+        return self._scoped(ConnectorRepository)
 
     @cached_property
     def jobs(self) -> JobRepository:

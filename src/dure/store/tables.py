@@ -358,3 +358,48 @@ jobs = Table(
     Index(None, "org_id", "created_at"),
     Index(None, "status"),
 )
+
+# Live data connectors (MQTT, OPC UA): configuration, and the runner's last status.
+connectors = Table(
+    "connectors",
+    metadata,
+    _id(),
+    _org(),
+    Column("name", String(200), nullable=False),
+    Column("kind", String(16), nullable=False),
+    Column("config", JSON, nullable=False),
+    Column("enabled", Boolean, nullable=False),
+    Column("status", JSON, nullable=False),
+    Column("heartbeat_at", TS),
+    Column("created_by", ID),
+    _created(),
+    UniqueConstraint("org_id", "name"),
+)
+
+# The message ids a connector has stored: a redelivered message is recognised and its
+# readings are not stored twice. Keyed by the connector's integer key (see channel_key).
+stream_messages = Table(
+    "stream_messages",
+    metadata,
+    Column("connector_key", BigInteger, nullable=False),
+    Column("message_id", String(128), nullable=False),
+    Column("received_us", BigInteger, nullable=False),
+    PrimaryKeyConstraint("connector_key", "message_id"),
+    sqlite_with_rowid=False,
+)
+
+# What a connector could not store, and why: malformed payloads, unknown tags,
+# implausible times, values that are not numbers.
+stream_rejects = Table(
+    "stream_rejects",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    _org(),
+    Column("connector_id", ID, ForeignKey("connectors.id"), nullable=False),
+    Column("received_us", BigInteger, nullable=False),
+    Column("topic", String(512), nullable=False),
+    Column("message_id", String(128), nullable=False),
+    Column("reason", Text, nullable=False),
+    Column("excerpt", Text, nullable=False),
+    Index(None, "connector_id", "id"),
+)

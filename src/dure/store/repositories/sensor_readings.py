@@ -92,6 +92,17 @@ class SensorReadingRepository:
         rows = self.conn.execute(query.order_by(r.ts_us).limit(limit)).all()
         return [SensorReading(channel_id, row.ts_us, row.value) for row in rows]
 
+    def latest_ts_us(self, channel_id: str) -> int | None:
+        """The time of an own channel's newest stored reading (None when it has none)."""
+        self._require_own_channels([channel_id])
+        r = sensor_readings.c
+        return self.conn.execute(
+            select(r.ts_us)
+            .where(r.channel_key == channel_key(channel_id))
+            .order_by(r.ts_us.desc())
+            .limit(1)
+        ).scalar()
+
 
 def _insert_sqlite(
     conn: Connection, keys: np.ndarray, ts_us: np.ndarray, values: np.ndarray

@@ -1,0 +1,108 @@
+"""Repositories of live connectors, the message ids they stored, and what they refused."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+from sqlalchemy import func, insert, select, update
+
+from dure.domain.connectors import Connector, StreamRejection
+from dure.domain.ids import utcnow
+from dure.errors import NotFound
+from dure.store import tables as t
+from dure.store.rows import to_entity
+from dure.store.scoped import ScopedRepository
+
+_IN_CHUNK = 500
+
+
+def connector_key(connector_id: str) -> int:
+    """The integer key under which a connector's message ids are kept."""
+    return t.channel_key(connector_id)
+
+
+class ConnectorRepository(ScopedRepository[Connector]):
+    """The caller's connectors; the runner writes their status and message log."""
+
+    table = t.connectors
+    entity = Connector
+    resource = "connector"
+
+    def get_by_name(self, name: str) -> Connector:
+        """The caller's connector called ``name``."""
+        row = self.conn.execute(
+            select(t.connectors).where(
+                t.connectors.c.org_id == self.caller.org_id, t.connectors.c.name == name
+            )
+        ).first()
+        if row is None:
+            raise NotFound(f"no connector named {name!r}; create it with dure connect or the API")
+        return to_entity(Connector, row)
+
+    def beat(self, connector_id: str, status: dict[str, Any]) -> None:
+        """Record the runner's status (not audited: it is written every few seconds)."""
+        self.conn.execute(
+            update(t.connectors)
+            .where(t.connectors.c.id == connector_id, t.connectors.c.org_id == self.caller.org_id)
+            .values(status=status, heartbeat_at=utcnow())
+        )
+
+    def stored_ids(self, connector_id: str, message_ids: Sequence[str]) -> set[str]:
+        """Which of ``message_ids`` this connector has stored before."""
+        key = connector_key(connector_id)
+        c = t.stream_messages.c
+        found: set[str] = set()
+        for start in range(0, len(message_ids), _IN_CHUNK):
+            chunk = message_ids[start : start + _IN_CHUNK]
+            found.update(
+                self.conn.execute(
+                    select(c.message_id).where(c.connector_key == key, c.message_id.in_(chunk))
+                ).scalars()
+            )
+        return found
+
+    def remember(self, connector_id: str, messages: Iterable[tuple[str, int]]) -> None:
+        """Remember stored message ids (id, received µs), in the batch's transaction."""
+        key = connector_key(connector_id)
+        rows = [{"connector_key": key, "message_id": m, "received_us": r} for m, r in messages]
+        if rows:
+            self.conn.execute(insert(t.stream_messages), rows)
+
+    def count_stored(self, connector_id: str) -> int:
+        """How many distinct messages this connector has stored."""
+        c = t.stream_messages.c
+        return int(
+            self.conn.execute(
+                select(func.count()).where(c.connector_key == connector_key(connector_id))
+            ).scalar_one()
+        )
+
+    def reject(self, connector_id: str, rejections: Sequence[StreamRejection]) -> None:
+        """Keep what could not be stored, with the reason in words."""
+        rows = [
+            {
+                "org_id": self.caller.org_id,
+                "connector_id": connector_id,
+                "received_us": r.received_us,
+                "topic": r.topic[:512],
+                "message_id": r.message_id[:128],
+                "reason": r.reason,
+                "excerpt": r.excerpt,
+            }
+            for r in rejections
+        ]
+        if rows:
+            self.conn.execute(insert(t.stream_rejects), rows)
+
+    def rejects(self, connector_id: str, limit: int = 100) -> list[dict[str, Any]]:
+        """The newest refusals of a visible connector."""
+        self.get(connector_id)
+        c = t.stream_rejects.c
+        rows = self.conn.execute(
+            select(c.id, c.received_us, c.topic, c.message_id, c.reason, c.excerpt)
+            .where(c.connector_id == connector_id, c.org_id == self.caller.org_id)
+            .order_by(c.id.desc())
+            .limit(limit)
+        ).all()
+        return [dict(r._mapping) for r in rows]
