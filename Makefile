@@ -24,7 +24,7 @@ install: $(PY)
 
 test-deps: install
 	$(PIP) install -q -e '.[test]'
-	bash scripts/ensure-postgres.sh
+	bash scripts/ensure-test-servers.sh
 
 test: test-deps
 	bash scripts/run-tests.sh

@@ -19,6 +19,7 @@ from dure.domain.records import InspectionRecord, ProcessRecord
 from dure.services.accounts import create_org, create_token, create_user, system_caller
 from dure.services.imports import import_sensor_file
 from dure.services.inspections import store_blob
+from dure.services.streams import save_connector
 from dure.store.repositories.sensor_readings import ReadingColumns
 from dure.store.session import Store
 
@@ -135,7 +136,20 @@ def _supplier_data(store: Store, org: Organisation, oem_part: PartNumber) -> dic
                 progress=1.0,
             )
         )
+        connector = save_connector(
+            s,
+            "press-line",
+            "mqtt",
+            {
+                "host": "127.0.0.1",
+                "client_id": f"dure-{org.slug}",
+                "password": "broker-secret",
+                "username": "dure",
+                "topics": [{"filter": "plant/+/data", "asset_level": 1}],
+            },
+        )
         return {
+            "connector": connector.id,
             "job": job.id,
             "site": site.id,
             "line": line.id,

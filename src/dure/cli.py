@@ -523,6 +523,44 @@ def bench_quality(dataset: str, data_root: Path, seeds: int, folds: int, out: Pa
     _write_json(out, results)
 
 
+@bench.command("stream")
+@click.option("--messages", type=int, default=300_000, show_default=True)
+@click.option(
+    "--rate",
+    type=float,
+    default=30_000,
+    show_default=True,
+    help="Messages/s; 0: as fast as possible.",
+)
+@click.option("--values", "values_per_message", type=int, default=1, show_default=True)
+@click.option("--format", "fmt", type=click.Choice(["json", "binary"]), default="json")
+@click.option("--postgres-url", default=None, help="Also possible: a PostgreSQL store.")
+@click.option("--workdir", type=click.Path(file_okay=False, path_type=Path), default=None)
+@out_option
+@_friendly
+def bench_stream(
+    messages: int,
+    rate: float,
+    values_per_message: int,
+    fmt: str,
+    postgres_url: str | None,
+    workdir: Path | None,
+    out: Path | None,
+) -> None:
+    """Mosquitto on loopback -> dure connect run -> store: msg/s, latency, loss by count."""
+    from dure.bench.stream import run_stream_bench
+
+    results = run_stream_bench(messages, rate, values_per_message, fmt, postgres_url, workdir)
+    lat = results["latency_ms"] or {"p50": float("nan"), "p99": float("nan")}
+    click.echo(
+        f"{results['messages_stored']}/{results['messages_sent']} messages stored "
+        f"(loss {results['loss']}) in {results['seconds']:.1f} s: "
+        f"{results['messages_per_s']:.0f} msg/s, {results['readings_per_s']:.0f} readings/s; "
+        f"latency p50 {lat['p50']:.1f} ms, p99 {lat['p99']:.1f} ms"
+    )
+    _write_json(out, results)
+
+
 def _register_vision_commands() -> None:
     from dure.cli_connect import connect
     from dure.cli_vision import inspect, train

@@ -44,6 +44,7 @@ def foreign_ids(world: World) -> dict[str, str]:
         "model_version_id": a["model_version"],
         "model_id": a["model_version"],
         "job_id": a["job"],
+        "connector_id": a["connector"],
         "oem_id": world.oem.org.id,
         "supplier_id": world.a.org.id,
     }

@@ -5,10 +5,10 @@ from __future__ import annotations
 import json
 import time
 
+from dure.bench.mosquitto import Mosquitto
 from dure.ingest.streams.payloads import encode_binary
 from dure.settings import Settings
 from dure.store.session import Store
-from tests.ingest.brokers import Mosquitto
 from tests.ingest.live import Running, publisher, wait_for
 from tests.ingest.stream_world import press_shop
 
@@ -20,10 +20,14 @@ def _config(port: int, client_id: str = "dure-line1") -> dict:  # type: ignore[t
         "client_id": client_id,
         "topics": [
             {"filter": "plant/+/json", "asset_level": 1},
-            {"filter": "plant/press7/bin", "asset": "press7", "format": "binary",
-             "channels": ["force", "temp"]},
+            {
+                "filter": "plant/press7/bin",
+                "asset": "press7",
+                "format": "binary",
+                "channels": ["force", "temp"],
+            },
         ],
-    }  # fmt: skip
+    }
 
 
 def test_json_and_binary_messages_reach_the_store(
@@ -45,9 +49,11 @@ def test_json_and_binary_messages_reach_the_store(
             for i in range(500)
         ]
         infos += [
-            pub.publish("plant/press7/bin", encode_binary(i, t0 + 1000 + i, [(0, -i), (1, 20.0)]), qos=1)
+            pub.publish(
+                "plant/press7/bin", encode_binary(i, t0 + 1000 + i, [(0, -i), (1, 20.0)]), qos=1
+            )
             for i in range(500)
-        ]  # fmt: skip
+        ]
         infos.append(pub.publish("plant/press7/bin", b"DU\x01\x00garbage", qos=1))
         for info in infos:
             info.wait_for_publish(10)

@@ -23,9 +23,10 @@ from pathlib import Path
 import paho.mqtt.client as mqtt
 import pytest
 
+from dure.bench.mosquitto import Mosquitto
 from dure.settings import Settings
 from dure.store.session import Store
-from tests.ingest.brokers import Mosquitto
+from tests.ingest.conftest import need_mosquitto
 from tests.ingest.live import wait_for
 from tests.ingest.stream_world import press_shop
 
@@ -54,22 +55,23 @@ class SteadyPublisher:
         return (i * 0.5, 20.0 + (i % 97) / 8)
 
     def _run(self) -> None:
-        i, started = 0, time.monotonic()
+        # A steady pace that does not catch up after an outage (a sensor samples on).
+        i, due = 0, time.monotonic()
         while not self._stop.is_set():
             if not self.client.is_connected():  # a line-side sender holds back meanwhile
                 time.sleep(0.05)
+                due = time.monotonic()
                 continue
-            if i > (time.monotonic() - started) * RATE:
-                time.sleep(0.002)
+            now = time.monotonic()
+            if now < due:
+                time.sleep(min(due - now, 0.002))
                 continue
             force, temp = self.values(i)
-            body = {
-                "id": f"m{i}",
-                "ts_us": self.t0_us + i * 1000,
-                "values": {"force": force, "temp": temp},
-            }
+            values = {"force": force, "temp": temp}
+            body = {"id": f"m{i}", "ts_us": self.t0_us + i * 1000, "values": values}
             self.sent.append((i, self.client.publish("plant/press7/data", json.dumps(body), qos=1)))
             i += 1
+            due += 1 / RATE
 
     def stop(self) -> None:
         self._stop.set()
@@ -106,6 +108,7 @@ def _checksum(rows: list[tuple[int, float]]) -> str:
 def test_kill_9_twenty_times_and_a_broker_outage_lose_and_double_nothing(
     store: Store, settings: Settings, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
+    need_mosquitto()
     broker = Mosquitto(tmp_path / "broker")
     broker.start()
     shop = press_shop(store, "fault-shop")

@@ -23,8 +23,13 @@ BINARY = TopicRule(filter="bin/press7", asset="press7", format="binary", channel
 
 
 def test_json_values_with_an_iso_time() -> None:
-    m = decode("plant/press7/data", b'{"id": "a1", "ts": "2026-11-22T10:00:00.5+09:00", '
-               b'"values": {"force": 812.5, "temp": 61}}', RULE, NOW_US)  # fmt: skip
+    m = decode(
+        "plant/press7/data",
+        b'{"id": "a1", "ts": "2026-11-22T10:00:00.5+09:00", '
+        b'"values": {"force": 812.5, "temp": 61}}',
+        RULE,
+        NOW_US,
+    )
     assert m.message_id == "a1"
     assert [(r.asset, r.channel, r.value) for r in m.readings] == [
         ("press7", "force", 812.5),
@@ -134,15 +139,27 @@ def test_checks_refuse_bad_readings_one_by_one_and_keep_the_rest() -> None:
         ("mqtt", {"host": "h", "client_id": "c", "topics": []}, "config.topics"),
         (
             "mqtt",
-            {"host": "h", "client_id": "c", "topics": [{"filter": "a/b", "format": "xml", "asset": "p"}]},
+            {
+                "host": "h",
+                "client_id": "c",
+                "topics": [{"filter": "a/b", "format": "xml", "asset": "p"}],
+            },
             "config.topics.0.format",
         ),
         ("mqtt", {"host": "h", "client_id": "c", "topics": [{"filter": "a/b"}]}, "config.topics.0"),
-        ("mqtt", {"host": "h", "client_id": "c", "port": 0, "topics": [{"filter": "a", "asset": "p"}]}, "config.port"),
-        ("opcua", {"endpoint": "http://x", "tags": [{"node_id": "i=1", "asset": "a", "channel": "c"}]}, "config.endpoint"),
+        (
+            "mqtt",
+            {"host": "h", "client_id": "c", "port": 0, "topics": [{"filter": "a", "asset": "p"}]},
+            "config.port",
+        ),
+        (
+            "opcua",
+            {"endpoint": "http://x", "tags": [{"node_id": "i=1", "asset": "a", "channel": "c"}]},
+            "config.endpoint",
+        ),
         ("modbus", {}, "kind"),
     ],
-)  # fmt: skip
+)
 def test_bad_configuration_names_the_field(kind: str, config: dict, field: str) -> None:  # type: ignore[type-arg]
     with pytest.raises(InvalidInput) as caught:
         check_config(kind, config)

@@ -11,6 +11,7 @@ from fastapi.responses import Response
 from dure import __version__
 from dure.api import problems
 from dure.api.routes import (
+    connectors,
     health,
     imports,
     inspection_models,
@@ -81,6 +82,7 @@ def create_app(settings: Settings, store: Store | None = None) -> FastAPI:
         imports,
         sharing,
         inspection_models,
+        connectors,
     ):
         app.include_router(module.router)
     return app

@@ -206,3 +206,14 @@ class InspectionOut(BaseModel):
     type_confidence: float | None
     heatmap_url: str
     image_url: str
+
+
+class ConnectorIn(Body):
+    name: str = Field(min_length=1, max_length=200)
+    kind: str = Field(pattern="^(mqtt|opcua)$")
+    config: dict[str, Any]
+
+
+class ConnectorChange(Body):
+    config: dict[str, Any] | None = None
+    enabled: bool | None = None

@@ -8,6 +8,7 @@ remembers the message ids and keeps every refusal with its reason.
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from dataclasses import dataclass
 from typing import Any
@@ -52,6 +53,34 @@ def save_connector(session: Session, name: str, kind: str, config: dict[str, Any
     if current.kind != ConnectorKind(kind):
         raise InvalidInput("kind", f"connector {name!r} is {current.kind.value}, not {kind}")
     return session.connectors.update_fields(current.id, config=checked, enabled=True)
+
+
+def change_connector(
+    session: Session, connector_id: str, config: dict[str, Any] | None, enabled: bool | None
+) -> Connector:
+    """Replace a connector's configuration (checked first; a hidden password is kept) or
+    switch it on or off."""
+    current = session.connectors.get(connector_id)
+    changes: dict[str, Any] = {}
+    if config is not None:
+        if config.get("password") == SECRET_SHOWN:
+            config = {**config, "password": current.config.get("password")}
+        changes["config"] = check_config(current.kind, config).model_dump(mode="json")
+    if enabled is not None:
+        changes["enabled"] = enabled
+    if not changes:
+        raise InvalidInput("body", "give config or enabled")
+    return session.connectors.update_fields(connector_id, **changes)
+
+
+SECRET_SHOWN = "********"
+
+
+def without_secrets(connector: Connector) -> Connector:
+    """The connector as shown to people: its broker or server password hidden."""
+    if connector.config.get("password") is None:
+        return connector
+    return dataclasses.replace(connector, config={**connector.config, "password": SECRET_SHOWN})
 
 
 def typed_config(connector: Connector) -> MqttConfig | OpcuaConfig:
