@@ -21,7 +21,7 @@ from paho.mqtt.properties import Properties
 
 from dure.domain.connectors import StreamMessage, StreamRejection
 from dure.ingest.streams.config import MqttConfig
-from dure.ingest.streams.payloads import PayloadError, decode, rule_for
+from dure.ingest.streams.payloads import PayloadError, RuleBook, decode
 from dure.ingest.streams.pipeline import Incoming
 
 log = logging.getLogger("dure.ingest.mqtt")
@@ -133,16 +133,17 @@ class MqttSource:
                 time.time_ns() // 1000,
             )
         )
-        self._arrived.set()
+        if not self._arrived.is_set():  # setting takes a lock: only when someone waits
+            self._arrived.set()
 
 
 def mqtt_decoder(config: MqttConfig):  # type: ignore[no-untyped-def]
     """A decoder for the pipeline: topic rule lookup, then JSON or binary decoding."""
-    rules = config.topics
+    book = RuleBook(config.topics)
 
     def decode_item(item: Incoming) -> tuple[StreamMessage | None, list[StreamRejection]]:
         assert isinstance(item.payload, bytes)
-        rule = rule_for(item.topic, rules)
+        rule = book.rule_for(item.topic)
         if rule is None:
             raise PayloadError(f"no topic rule matches {item.topic!r}")
         return decode(item.topic, item.payload, rule, item.received_us), []

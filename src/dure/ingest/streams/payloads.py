@@ -16,6 +16,7 @@ the value (f64) — 22 + 10 bytes per value.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import math
@@ -45,6 +46,27 @@ def encode_binary(message_id: int, ts_us: int, values: Sequence[tuple[int, float
         raise ValueError("at most 65535 values per binary message")
     head = _HEADER.pack(MAGIC, 1, 0, message_id, ts_us, len(values))
     return head + b"".join(_VALUE.pack(i, v) for i, v in values)
+
+
+class RuleBook:
+    """Topic rules with the match of each topic seen remembered (matching is costly)."""
+
+    def __init__(self, rules: Sequence[TopicRule], remember: int = 100_000) -> None:
+        self.rules = list(rules)
+        self.remember = remember
+        self._seen: dict[str, TopicRule | None] = {}
+
+    def rule_for(self, topic: str) -> TopicRule | None:
+        """The first rule whose filter matches ``topic``."""
+        try:
+            return self._seen[topic]
+        except KeyError:
+            pass
+        found = rule_for(topic, self.rules)
+        if len(self._seen) >= self.remember:
+            self._seen.clear()
+        self._seen[topic] = found
+        return found
 
 
 def rule_for(topic: str, rules: Sequence[TopicRule]) -> TopicRule | None:
@@ -77,7 +99,9 @@ def check_readings(
 ) -> tuple[StreamMessage, list[StreamRejection]]:
     """Drop readings that are not finite or whose time is implausible, saying why."""
     latest = now_us + int(policy.max_future_s * 1e6)
-    earliest = int(datetime(policy.oldest_year, 1, 1, tzinfo=UTC).timestamp() * 1e6)
+    earliest = _year_start_us(policy.oldest_year)
+    if all(earliest <= r.ts_us <= latest and math.isfinite(r.value) for r in message.readings):
+        return message, []  # the usual case, without building anything
     kept, refused = [], []
     for r in message.readings:
         reason = None
@@ -103,6 +127,11 @@ def check_readings(
         StreamMessage(message.message_id, message.received_us, tuple(kept), message.topic),
         refused,
     )
+
+
+@functools.cache
+def _year_start_us(year: int) -> int:
+    return (datetime(year, 1, 1, tzinfo=UTC) - _EPOCH) // timedelta(microseconds=1)
 
 
 def _level(topic: str, index: int | None) -> str:

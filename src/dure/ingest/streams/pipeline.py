@@ -15,7 +15,7 @@ import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any, NamedTuple, Protocol
 
 import numpy as np
 
@@ -27,8 +27,7 @@ from dure.ingest.streams.spool import DiskSpool, SpoolFull
 log = logging.getLogger("dure.ingest")
 
 
-@dataclass(frozen=True)
-class Incoming:
+class Incoming(NamedTuple):
     """One item from a source: what to acknowledge, where it came from, what it holds."""
 
     token: Any

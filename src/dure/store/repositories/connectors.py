@@ -11,6 +11,7 @@ from dure.domain.connectors import Connector, StreamRejection
 from dure.domain.ids import utcnow
 from dure.errors import NotFound
 from dure.store import tables as t
+from dure.store.bulk import insert_rows
 from dure.store.rows import to_entity
 from dure.store.scoped import ScopedRepository
 
@@ -65,9 +66,10 @@ class ConnectorRepository(ScopedRepository[Connector]):
     def remember(self, connector_id: str, messages: Iterable[tuple[str, int]]) -> None:
         """Remember stored message ids (id, received µs), in the batch's transaction."""
         key = connector_key(connector_id)
-        rows = [{"connector_key": key, "message_id": m, "received_us": r} for m, r in messages]
-        if rows:
-            self.conn.execute(insert(t.stream_messages), rows)
+        rows = [(key, m, r) for m, r in messages]
+        insert_rows(
+            self.conn, t.stream_messages, ("connector_key", "message_id", "received_us"), rows
+        )
 
     def count_stored(self, connector_id: str) -> int:
         """How many distinct messages this connector has stored."""
