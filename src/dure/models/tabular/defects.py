@@ -7,6 +7,7 @@ from typing import Any
 
 import lightgbm as lgb
 import numpy as np
+from scipy.optimize import minimize_scalar
 
 from dure.errors import InvalidInput, NotFittedError
 
@@ -52,20 +53,82 @@ class DefectClassifier:
         return self
 
     def predict_proba(self, X: np.ndarray) -> np.ndarray:
-        """Probability of each class (columns in ``classes_`` order)."""
+        """Probability of each class (columns in ``classes_`` order), calibrated when
+        ``calibrate`` was called."""
+        logits = self._raw(X)
+        return _softmax(logits / getattr(self, "temperature_", 1.0))
+
+    def calibrate(self, X: np.ndarray, labels: Sequence[str]) -> float:
+        """Fit a temperature on held-out rows (later in time than the training rows) so
+        that predicted probabilities match observed frequencies; returns it."""
+        logits = self._raw(X)
+        unknown = sorted(set(labels) - set(self.classes_))
+        if unknown:
+            raise InvalidInput("labels", f"{unknown[0]!r} was not among the training labels")
+        y = np.array([self.classes_.index(label) for label in labels])
+
+        def nll(log_t: float) -> float:
+            p = _softmax(logits / np.exp(log_t))
+            return float(-np.mean(np.log(p[np.arange(len(y)), y] + 1e-12)))
+
+        best = minimize_scalar(nll, bounds=(-3, 3), method="bounded")
+        self.temperature_ = float(np.exp(best.x))
+        return self.temperature_
+
+    def _raw(self, X: np.ndarray) -> np.ndarray:
         if not hasattr(self, "model_"):
             raise NotFittedError("the defect classifier is not fitted: call fit first")
         X = np.asarray(X, dtype=np.float64)
         if X.ndim != 2 or X.shape[1] != len(self.feature_names_):
             raise InvalidInput("X", f"expected (rows, {len(self.feature_names_)}) values")
-        return self.model_.predict_proba(X)  # type: ignore[no-any-return]
+        raw = np.asarray(self.model_.predict(X, raw_score=True))
+        if raw.ndim == 1:  # binary: one logit for the second class
+            raw = np.column_stack([np.zeros_like(raw), raw])
+        return raw
 
     def predict(self, X: np.ndarray) -> list[str]:
         """The most likely label of each row."""
         return [self.classes_[i] for i in self.predict_proba(X).argmax(axis=1)]
+
+    def contributions(self, X: np.ndarray) -> np.ndarray:
+        """SHAP values (rows, parameters, classes) of the raw scores (TreeSHAP)."""
+        self._raw(X[:1] if len(X) else X)
+        out = np.asarray(self.model_.predict(np.asarray(X, float), pred_contrib=True))
+        k = len(self.classes_) if len(self.classes_) > 2 else 1
+        per_class = out.reshape(len(X), k, len(self.feature_names_) + 1)[:, :, :-1]
+        return per_class.transpose(0, 2, 1)
+
+    def root_causes(self, X: np.ndarray, label: str, top: int = 10) -> list[tuple[str, float]]:
+        """Parameters ranked by mean |SHAP| toward ``label`` over the rows ``X``."""
+        if label not in self.classes_:
+            raise InvalidInput("label", f"{label!r} is not one of {self.classes_}")
+        shap = self.contributions(X)
+        k = self.classes_.index(label) if len(self.classes_) > 2 else 0
+        strength = np.abs(shap[:, :, k]).mean(axis=0)
+        order = np.argsort(-strength)[:top]
+        return [(self.feature_names_[i], float(strength[i])) for i in order]
 
     def importance(self) -> dict[str, float]:
         """Share of the total split gain per parameter (a first view of root causes)."""
         gain = self.model_.booster_.feature_importance(importance_type="gain")
         total = float(gain.sum()) or 1.0
         return {n: float(g) / total for n, g in zip(self.feature_names_, gain, strict=True)}
+
+
+def _softmax(z: np.ndarray) -> np.ndarray:
+    z = z - z.max(axis=1, keepdims=True)
+    e = np.exp(z)
+    return e / e.sum(axis=1, keepdims=True)
+
+
+def expected_calibration_error(proba: np.ndarray, y: np.ndarray, bins: int = 10) -> float:
+    """Gap between confidence and accuracy, averaged over confidence bins (ECE)."""
+    confidence = proba.max(axis=1)
+    correct = proba.argmax(axis=1) == y
+    edges = np.linspace(0, 1, bins + 1)
+    total = 0.0
+    for lo, hi in zip(edges[:-1], edges[1:], strict=True):
+        inside = (confidence > lo) & (confidence <= hi)
+        if inside.any():
+            total += inside.mean() * abs(confidence[inside].mean() - correct[inside].mean())
+    return float(total)

@@ -1,0 +1,1 @@
+"""Machine sensor models: remaining useful life and streaming anomaly detection."""
