@@ -9,6 +9,7 @@ from datetime import UTC, datetime
 import numpy as np
 from PIL import Image
 
+from dure.domain.alerts import AlertKind
 from dure.domain.grants import GrantScope, ShareGrant
 from dure.domain.jobs import Job, JobKind, JobStatus
 from dure.domain.model_versions import ModelVersion
@@ -17,6 +18,7 @@ from dure.domain.parts import DefectType, LabelledImage, Lot, PartNumber
 from dure.domain.plant import Asset, Line, SensorChannel, Site, Station
 from dure.domain.records import InspectionRecord, ProcessRecord
 from dure.services.accounts import create_org, create_token, create_user, system_caller
+from dure.services.alerts import raise_alert
 from dure.services.imports import import_sensor_file
 from dure.services.inspections import store_blob
 from dure.services.streams import save_connector
@@ -148,7 +150,11 @@ def _supplier_data(store: Store, org: Organisation, oem_part: PartNumber) -> dic
                 "topics": [{"filter": "plant/+/data", "asset_level": 1}],
             },
         )
+        alert, _ = raise_alert(
+            s, AlertKind.SPC_RULE, channel.id, "WE1 one point beyond 3 sigma", "vib: 9.1 > 7.2"
+        )
         return {
+            "alert": alert.id,
             "connector": connector.id,
             "job": job.id,
             "site": site.id,

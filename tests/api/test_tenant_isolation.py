@@ -45,6 +45,7 @@ def foreign_ids(world: World) -> dict[str, str]:
         "model_id": a["model_version"],
         "job_id": a["job"],
         "connector_id": a["connector"],
+        "alert_id": a["alert"],
         "oem_id": world.oem.org.id,
         "supplier_id": world.a.org.id,
     }

@@ -11,6 +11,7 @@ from fastapi.responses import Response
 from dure import __version__
 from dure.api import problems
 from dure.api.routes import (
+    alerts,
     connectors,
     health,
     imports,
@@ -83,6 +84,7 @@ def create_app(settings: Settings, store: Store | None = None) -> FastAPI:
         sharing,
         inspection_models,
         connectors,
+        alerts,
     ):
         app.include_router(module.router)
     return app

@@ -217,3 +217,8 @@ class ConnectorIn(Body):
 class ConnectorChange(Body):
     config: dict[str, Any] | None = None
     enabled: bool | None = None
+
+
+class AlertTargetIn(Body):
+    kind: str = Field(pattern="^(webhook|mqtt)$")
+    address: str = Field(min_length=8, max_length=500)

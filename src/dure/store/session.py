@@ -14,6 +14,7 @@ from dure.settings import Settings
 from dure.store.audit_log import AuditLog
 from dure.store.blobs import BlobStore
 from dure.store.engine import make_engine, migrate
+from dure.store.repositories.alerts import AlertRepository, AlertTargetRepository
 from dure.store.repositories.catalogue import (
     AuditRepository,
     BlobIndex,
@@ -164,6 +165,14 @@ class Session:
     @cached_property
     def imports(self) -> ImportBatchRepository:
         return self._scoped(ImportBatchRepository)
+
+    @cached_property
+    def alerts(self) -> AlertRepository:
+        return self._scoped(AlertRepository)
+
+    @cached_property
+    def alert_targets(self) -> AlertTargetRepository:
+        return self._scoped(AlertTargetRepository)
 
     @cached_property
     def connectors(self) -> ConnectorRepository:

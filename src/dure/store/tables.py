@@ -403,3 +403,35 @@ stream_rejects = Table(
     Column("excerpt", Text, nullable=False),
     Index(None, "connector_id", "id"),
 )
+
+alerts = Table(
+    "alerts",
+    metadata,
+    _id(),
+    _org(),
+    Column("kind", String(32), nullable=False),
+    Column("subject_id", String(64), nullable=False),
+    Column("rule", String(200), nullable=False),
+    Column("message", Text, nullable=False),
+    Column("severity", String(16), nullable=False),
+    Column("dedup_key", String(300), nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("count", Integer, nullable=False),
+    Column("first_at", TS, nullable=False),
+    Column("last_at", TS, nullable=False),
+    Column("acknowledged_by", ID),
+    Column("delivery", JSON, nullable=False),
+    _created(),
+    Index(None, "org_id", "status"),
+    Index(None, "org_id", "dedup_key"),
+)
+
+alert_targets = Table(
+    "alert_targets",
+    metadata,
+    _id(),
+    _org(),
+    Column("kind", String(16), nullable=False),
+    Column("address", String(500), nullable=False),
+    _created(),
+)

@@ -92,6 +92,18 @@ class SensorReadingRepository:
         rows = self.conn.execute(query.order_by(r.ts_us).limit(limit)).all()
         return [SensorReading(channel_id, row.ts_us, row.value) for row in rows]
 
+    def latest(self, channel_id: str, limit: int) -> list[SensorReading]:
+        """The newest ``limit`` readings of a visible channel, oldest first."""
+        self.channels.get(channel_id)
+        r = sensor_readings.c
+        rows = self.conn.execute(
+            select(r.ts_us, r.value)
+            .where(r.channel_key == channel_key(channel_id))
+            .order_by(r.ts_us.desc())
+            .limit(limit)
+        ).all()
+        return [SensorReading(channel_id, row.ts_us, row.value) for row in reversed(rows)]
+
     def latest_ts_us(self, channel_id: str) -> int | None:
         """The time of an own channel's newest stored reading (None when it has none)."""
         self._require_own_channels([channel_id])

@@ -1,0 +1,69 @@
+"""Alerts: list, acknowledge, close; where they are sent; SPC checks of a sensor channel."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Query, Request
+
+from dure.api.deps import CallerDep, PageDep, SessionDep
+from dure.api.schemas import AlertTargetIn
+from dure.domain.alerts import Alert, AlertStatus, AlertTarget
+from dure.services.alerts import add_target, check_channel_spc
+from dure.store.scoped import Listing
+
+router = APIRouter(tags=["alerts"])
+
+
+@router.get("/api/alerts")
+def list_alerts(
+    session: SessionDep, page: PageDep, status: AlertStatus | None = None
+) -> Listing[Alert]:
+    """Your alerts, newest first; filter by status (open, acknowledged, closed)."""
+    return session.alerts.list(page, status=status.value if status else None)
+
+
+@router.post("/api/alerts/{alert_id}/acknowledge")
+def acknowledge_alert(alert_id: str, session: SessionDep) -> Alert:
+    """Say someone is on it (operators and up)."""
+    return session.alerts.set_status(alert_id, AlertStatus.ACKNOWLEDGED)
+
+
+@router.post("/api/alerts/{alert_id}/close")
+def close_alert(alert_id: str, session: SessionDep) -> Alert:
+    """Close an alert; the same problem later opens a new one."""
+    return session.alerts.set_status(alert_id, AlertStatus.CLOSED)
+
+
+@router.get("/api/alert-targets")
+def list_alert_targets(session: SessionDep, page: PageDep) -> Listing[AlertTarget]:
+    """Where your new alerts are sent."""
+    return session.alert_targets.list(page)
+
+
+@router.post("/api/alert-targets", status_code=201)
+def add_alert_target(body: AlertTargetIn, session: SessionDep) -> AlertTarget:
+    """Send new alerts to a webhook or an MQTT topic (admins)."""
+    return add_target(session, body.kind, body.address)
+
+
+@router.post("/api/channels/{channel_id}/spc-check")
+def spc_check(
+    channel_id: str,
+    request: Request,
+    caller: CallerDep,
+    baseline: int = Query(100, ge=20, le=100_000),
+    recent: int = Query(100, ge=8, le=100_000),
+) -> dict[str, Any]:
+    """Individuals chart of the channel (limits from its first readings) and Western
+    Electric rules on its newest ones; each broken rule raises (or counts) an alert."""
+    result = check_channel_spc(request.app.state.store, caller, channel_id, baseline, recent)
+    return {
+        "channel_id": result.channel_id,
+        "points": result.points,
+        "centre": result.centre,
+        "limits": [result.lower, result.upper],
+        "violations": result.violations,
+        "alert_ids": [a.id for a in result.alerts],
+        "new_alert_ids": [a.id for a in result.new_alerts],
+    }
