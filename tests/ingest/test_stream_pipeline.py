@@ -9,6 +9,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from sqlalchemy.exc import DataError
+
 from dure.domain.connectors import StreamMessage, StreamRejection
 from dure.ingest.streams.config import MqttConfig, StreamPolicy
 from dure.ingest.streams.mqtt import mqtt_decoder
@@ -181,3 +183,27 @@ def test_a_full_spool_stops_acknowledging_until_the_store_is_back(
 def test_policy_defaults_are_sane() -> None:
     policy = StreamPolicy()
     assert policy.batch_max_ms <= 50 and policy.max_future_s == 300
+
+
+class Picky(StoreSink):
+    """The real sink, whose store refuses one message for its content (as PostgreSQL
+    refuses a NUL byte in text)."""
+
+    def _write_batch(self, messages, rejections):  # type: ignore[no-untyped-def]
+        if any(m.message_id == "m1" for m in messages):
+            raise DataError("INSERT …", None, ValueError("text fields cannot contain NUL"))
+        return super()._write_batch(messages, rejections)
+
+
+def test_one_message_the_store_refuses_does_not_stop_the_stream(
+    store: Store, tmp_path: Path
+) -> None:
+    shop = press_shop(store)
+    pipe, source, sink, _ = _pipeline(shop, tmp_path, [[_item(0), _item(1), _item(2)]])
+    picky = Picky(shop.store, sink.connector, sink.policy)
+    pipe.sink = picky
+    pipe.run(until=_until_drained(source, pipe))
+    assert [v for _, v in shop.readings("force")] == [0.0, 2.0]
+    assert len(source.acked) == 3
+    reasons = [r["reason"] for r in shop.rejects(sink.connector.id)]
+    assert reasons == ["the store refused this message: text fields cannot contain NUL"]

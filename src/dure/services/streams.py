@@ -28,6 +28,16 @@ from dure.store.scoped import Page
 from dure.store.session import Session, Store
 
 
+def _plus(a: WriteResult, b: WriteResult) -> WriteResult:
+    return WriteResult(
+        *(x + y for x, y in zip(dataclasses.astuple(a), dataclasses.astuple(b), strict=True))
+    )
+
+
+def _printable(text: str) -> str:
+    return "".join(c if c.isprintable() else "?" for c in text)
+
+
 def create_connector(session: Session, name: str, kind: str, config: dict[str, Any]) -> Connector:
     """A new connector of the caller's organisation, its configuration checked first."""
     if not name or len(name) > 200:
@@ -110,13 +120,43 @@ class StoreSink:
     ) -> WriteResult:
         """Store one batch in one transaction; StoreUnavailable when the store is down."""
         try:
-            caller = self._current_caller()
-            with self.store.session(caller) as session:
-                result, learned = self._write(session, messages, list(rejections))
+            return self._write_batch(messages, rejections)
         except DBAPIError as exc:
             if isinstance(exc, OperationalError) or exc.connection_invalidated:
                 raise StoreUnavailable(f"store: {exc.orig or exc}") from exc
-            raise
+            if len(messages) + len(rejections) <= 1:
+                raise
+        # The store refused the batch for its content (a value it cannot hold): store
+        # the messages one by one, so one bad message cannot stop the stream.
+        total = WriteResult()
+        for m in messages:
+            try:
+                part = self._write_batch([m], [])
+            except DBAPIError as exc:
+                if isinstance(exc, OperationalError) or exc.connection_invalidated:
+                    raise StoreUnavailable(f"store: {exc.orig or exc}") from exc
+                refusal = StreamRejection(
+                    f"the store refused this message: {exc.orig or exc}"[:2000],
+                    m.received_us,
+                    m.topic,
+                    m.message_id,
+                )
+                part = self._write_batch([], [refusal])
+            total = _plus(total, part)
+        for r in rejections:
+            try:
+                part = self._write_batch([], [r])
+            except DBAPIError:
+                part = self._write_batch([], [r._replace(reason=_printable(r.reason), excerpt="")])
+            total = _plus(total, part)
+        return total
+
+    def _write_batch(
+        self, messages: list[StreamMessage], rejections: list[StreamRejection]
+    ) -> WriteResult:
+        caller = self._current_caller()
+        with self.store.session(caller) as session:
+            result, learned = self._write(session, messages, list(rejections))
         self._channels.update(learned)  # only after the commit: a rollback forgets them
         return result
 

@@ -89,9 +89,12 @@ def excerpt(payload: bytes) -> str:
     """The start of a payload, printable, for a rejection record."""
     head = payload[:EXCERPT_BYTES]
     try:
-        return head.decode("utf-8")
+        text = head.decode("utf-8")
     except UnicodeDecodeError:
-        return head.hex()
+        return "hex " + head.hex()
+    if any(ord(c) < 32 and c not in "\t\n\r" for c in text):  # binary that decodes
+        return "hex " + head.hex()
+    return text
 
 
 def check_readings(
