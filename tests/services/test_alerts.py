@@ -15,7 +15,7 @@ from dure.domain.alerts import AlertStatus
 from dure.domain.plant import Asset, SensorChannel
 from dure.errors import InvalidInput
 from dure.services.accounts import create_org, system_caller
-from dure.services.alerts import add_target, check_channel_spc
+from dure.services.alerts import add_target, check_asset_anomalies, check_channel_spc
 from dure.store.repositories.sensor_readings import ReadingColumns
 from dure.store.session import Store
 
@@ -132,3 +132,37 @@ def test_alerts_over_http(client, store: Store, world) -> None:  # type: ignore[
         "/api/alert-targets", json={"kind": "mqtt", "address": "mqtt://x/y"}, headers=auth
     )
     assert refused.status_code == 403
+
+
+def test_machine_anomalies_raise_alerts_naming_the_channel(store: Store) -> None:
+    from tests.models.test_sensor_anomaly import _press
+
+    X = _press(2000, 0)  # the baseline must span the normal load cycle (~1,260 samples)
+    X[-50:, 2] += 3.0  # vibration burst at the end
+    with store.session(None) as s:
+        org = create_org(s, "Anomaly Shop", "supplier", "anomaly-shop")
+    caller = system_caller(org)
+    with store.session(caller) as s:
+        asset = s.assets.add(Asset(org_id=org.id, name="press9"))
+        for k, name in enumerate(["current", "temp", "vibration"]):
+            ch = s.channels.add(SensorChannel(org_id=org.id, asset_id=asset.id, name=name))
+            s.readings.insert(
+                ReadingColumns(
+                    [ch.id],
+                    np.zeros(len(X), np.int32),
+                    T0 + np.arange(len(X), dtype=np.int64) * 1_000_000,
+                    X[:, k],
+                )
+            )
+    result = check_asset_anomalies(store, caller, asset.id, baseline=1500, recent=100)
+    assert result.channels == ["current", "temp", "vibration"] or set(result.channels) == {
+        "current",
+        "temp",
+        "vibration",
+    }
+    rules = {a.rule for a in result.new_alerts}
+    assert "channel vibration out of range" in rules
+    assert not any(r.startswith(("channel current", "channel temp")) for r in rules), rules
+    assert 40 <= result.alarms <= 60
+    again = check_asset_anomalies(store, caller, asset.id, baseline=1500, recent=100)
+    assert again.new_alerts == []

@@ -9,7 +9,7 @@ from fastapi import APIRouter, Query, Request
 from dure.api.deps import CallerDep, PageDep, SessionDep
 from dure.api.schemas import AlertTargetIn
 from dure.domain.alerts import Alert, AlertStatus, AlertTarget
-from dure.services.alerts import add_target, check_channel_spc
+from dure.services.alerts import add_target, check_asset_anomalies, check_channel_spc
 from dure.store.scoped import Listing
 
 router = APIRouter(tags=["alerts"])
@@ -64,6 +64,27 @@ def spc_check(
         "centre": result.centre,
         "limits": [result.lower, result.upper],
         "violations": result.violations,
+        "alert_ids": [a.id for a in result.alerts],
+        "new_alert_ids": [a.id for a in result.new_alerts],
+    }
+
+
+@router.post("/api/assets/{asset_id}/anomaly-check")
+def anomaly_check(
+    asset_id: str,
+    request: Request,
+    caller: CallerDep,
+    baseline: int = Query(500, ge=20, le=1_000_000),
+    recent: int = Query(200, ge=1, le=1_000_000),
+) -> dict[str, Any]:
+    """Learn the machine's normal from its first readings, score its newest ones per
+    channel and across channels; anomalies raise (or count) alerts."""
+    result = check_asset_anomalies(request.app.state.store, caller, asset_id, baseline, recent)
+    return {
+        "asset_id": result.asset_id,
+        "channels": result.channels,
+        "samples": result.samples,
+        "alarms": result.alarms,
         "alert_ids": [a.id for a in result.alerts],
         "new_alert_ids": [a.id for a in result.new_alerts],
     }
