@@ -19,6 +19,7 @@ from dure.api.routes import (
     organisations,
     parts,
     plant,
+    process_quality,
     records,
     sharing,
     users,
@@ -85,6 +86,7 @@ def create_app(settings: Settings, store: Store | None = None) -> FastAPI:
         inspection_models,
         connectors,
         alerts,
+        process_quality,
     ):
         app.include_router(module.router)
     return app

@@ -108,11 +108,45 @@ class DefectClassifier:
         order = np.argsort(-strength)[:top]
         return [(self.feature_names_[i], float(strength[i])) for i in order]
 
+    def to_dict(self) -> dict[str, Any]:
+        """Everything needed to use the model again, as JSON-ready data (no pickle)."""
+        if not hasattr(self, "model_"):
+            raise NotFittedError("nothing to save: the defect classifier is not fitted")
+        return {
+            "booster": self.model_.booster_.model_to_string(),
+            "classes": self.classes_,
+            "features": self.feature_names_,
+            "temperature": getattr(self, "temperature_", 1.0),
+            "params": self.params,
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> DefectClassifier:
+        """A classifier saved with ``to_dict``."""
+        model = cls(data.get("params"))
+        model.model_ = _Loaded(lgb.Booster(model_str=data["booster"]))
+        model.classes_ = list(data["classes"])
+        model.feature_names_ = list(data["features"])
+        model.temperature_ = float(data["temperature"])
+        return model
+
     def importance(self) -> dict[str, float]:
         """Share of the total split gain per parameter (a first view of root causes)."""
         gain = self.model_.booster_.feature_importance(importance_type="gain")
         total = float(gain.sum()) or 1.0
         return {n: float(g) / total for n, g in zip(self.feature_names_, gain, strict=True)}
+
+
+class _Loaded:
+    """A saved booster behind the sklearn wrapper's predict (raw scores, SHAP)."""
+
+    def __init__(self, booster: lgb.Booster) -> None:
+        self.booster_ = booster
+
+    def predict(
+        self, X: np.ndarray, raw_score: bool = False, pred_contrib: bool = False
+    ) -> np.ndarray:
+        return self.booster_.predict(X, raw_score=raw_score, pred_contrib=pred_contrib)  # type: ignore[no-any-return]
 
 
 def _softmax(z: np.ndarray) -> np.ndarray:
