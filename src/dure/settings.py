@@ -24,6 +24,9 @@ class Settings(BaseSettings):
         default=512 * 1024 * 1024, gt=0, description="largest multi-image upload"
     )
     run_jobs: bool = Field(default=True, description="run background jobs in the API process")
+    run_connectors: bool = Field(
+        default=False, description="run the enabled MQTT/OPC UA connectors (dure up turns it on)"
+    )
 
     @field_validator("database_url")
     @classmethod

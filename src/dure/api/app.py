@@ -24,6 +24,7 @@ from dure.api.routes import (
     sharing,
     users,
 )
+from dure.services.connector_supervisor import ConnectorSupervisor
 from dure.services.jobs import JobRunner
 from dure.services.model_files import InspectorCache
 from dure.settings import Settings
@@ -35,13 +36,18 @@ def create_app(settings: Settings, store: Store | None = None) -> FastAPI:
     store = store or Store.open(settings)
     inspectors = InspectorCache(store.blobs, settings.model_dir)
     runner = JobRunner(store, settings.work_dir, inspectors)
+    supervisor = ConnectorSupervisor(store, settings)
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         if settings.run_jobs:
             runner.start()
+        if settings.run_connectors:
+            supervisor.start()
         yield
         runner.stop()
+        if settings.run_connectors:
+            supervisor.stop()
 
     app = FastAPI(
         lifespan=lifespan,

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from sqlalchemy import func, insert, select, update
+from sqlalchemy import Connection, func, insert, select, update
 
 from dure.domain.connectors import Connector, StreamRejection
 from dure.domain.ids import utcnow
@@ -108,3 +110,23 @@ class ConnectorRepository(ScopedRepository[Connector]):
             .limit(limit)
         ).all()
         return [dict(r._mapping) for r in rows]
+
+
+def enabled_connectors(conn: Connection) -> list[tuple[str, str, str, str]]:
+    """Every enabled connector of every organisation: (id, name, org slug, config digest).
+    For the platform's connector supervisor, which acts for all organisations."""
+    c, o = t.connectors.c, t.organisations.c
+    rows = conn.execute(
+        select(c.id, c.name, o.slug, c.config)
+        .join(t.organisations, o.id == c.org_id)
+        .where(c.enabled.is_(True))
+    ).all()
+    return [
+        (
+            r.id,
+            r.name,
+            r.slug,
+            hashlib.sha256(json.dumps(r.config, sort_keys=True).encode()).hexdigest(),
+        )
+        for r in rows
+    ]
