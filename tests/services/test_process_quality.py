@@ -80,3 +80,51 @@ def test_too_few_outcomes_are_refused_with_the_count(store: Store) -> None:
     caller, part = _moulding_shop(store, n=50, inspected=20)
     with pytest.raises(InvalidInput, match="20 process records have an inspected outcome"):
         train_process_model(store, caller, part.id)
+
+
+def test_train_and_predict_over_http(client, store: Store, world) -> None:  # type: ignore[no-untyped-def]
+    rng = np.random.default_rng(5)
+    org, part_id = world.a.org, world.a.ids["part"]
+    with store.session(system_caller(org)) as s:
+        sha = store_blob(s, png_bytes(), "image/png", "panel.png")
+        for i in range(120):
+            force = rng.normal(800, 20)
+            at = START + timedelta(minutes=i)
+            s.process_records.add(
+                ProcessRecord(
+                    org_id=org.id,
+                    part_id=part_id,
+                    recorded_at=at,
+                    serial=f"H{i}",
+                    values={"force": force, "speed": rng.normal(5, 1)},
+                )
+            )
+            s.inspections.add(
+                InspectionRecord(
+                    org_id=org.id,
+                    part_id=part_id,
+                    image_sha256=sha,
+                    serial=f"H{i}",
+                    taken_at=at,
+                    verdict=Verdict.NG if force > 815 else Verdict.OK,
+                    defect_type="burr" if force > 815 else None,
+                )
+            )
+    made = client.post(f"/api/parts/{part_id}/process-model", headers=world.a.auth("engineer"))
+    assert made.status_code == 201, made.text
+    assert made.json()["card"]["root_causes"][0][0] == "force"
+    scored = client.post(
+        f"/api/process-models/{made.json()['id']}/predict",
+        params={"recent": 50},
+        headers=world.a.auth("operator"),
+    )
+    assert scored.status_code == 200, scored.text
+    body = scored.json()
+    assert len(body["predictions"]) == 50
+    likely = [p for p in body["predictions"] if p["p_defect"] >= 0.5]
+    assert likely and likely[0]["causes"][0]["parameter"] == "force"
+    assert body["new_alert_ids"]
+    other = client.post(
+        f"/api/process-models/{made.json()['id']}/predict", headers=world.b.auth("admin")
+    )
+    assert other.status_code == 404
