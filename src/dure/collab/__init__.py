@@ -1,0 +1,1 @@
+"""Between companies: signed model packages, share grants, KPI reports, federated rounds."""
