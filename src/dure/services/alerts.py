@@ -17,6 +17,7 @@ from urllib.parse import urlsplit
 import numpy as np
 
 from dure.domain.alerts import Alert, AlertKind, AlertTarget
+from dure.domain.times import iso_us
 from dure.domain.users import Caller
 from dure.errors import InvalidInput
 from dure.models.spc.charts import Chart, individuals
@@ -101,7 +102,7 @@ def check_channel_spc(
         for rule, hits in found.items():
             at = latest[hits[-1]]
             message = (
-                f"{channel.name}: {rule} (value {at.value:.4g} at {_iso(at.ts_us)}; "
+                f"{channel.name}: {rule} (value {at.value:.4g} at {iso_us(at.ts_us)}; "
                 f"limits {lower:.4g} .. {upper:.4g}, centre {centre:.4g})"
             )
             alert, is_new = raise_alert(
@@ -170,12 +171,6 @@ def _send(target: AlertTarget, body: bytes, timeout_s: float) -> str:
         return "sent: MQTT"
     except (OSError, urllib.error.URLError, ValueError) as exc:
         return f"failed: {exc}"
-
-
-def _iso(ts_us: int) -> str:
-    from datetime import UTC, datetime
-
-    return datetime.fromtimestamp(ts_us / 1e6, UTC).isoformat(timespec="seconds")
 
 
 @dataclass(frozen=True)

@@ -5,7 +5,6 @@ from __future__ import annotations
 import hashlib
 import re
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import numpy as np
@@ -16,6 +15,7 @@ from dure.domain.ids import new_id, utcnow
 from dure.domain.imports import ImportBatch
 from dure.domain.parts import LabelledImage
 from dure.domain.plant import SensorChannel
+from dure.domain.times import from_us
 from dure.domain.users import Role
 from dure.errors import Conflict, InvalidInput, RejectedFile
 from dure.ingest.image_folders import FolderImage, detect_layout, scan
@@ -31,7 +31,6 @@ from dure.store.scoped import Page
 from dure.store.session import Session
 
 ON_ERROR = ("reject", "skip")
-EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
 @dataclass(frozen=True)
@@ -186,7 +185,7 @@ def import_process_file(
     for i in np.flatnonzero(keep).tolist():
         part_id = parts[parsed.part[i]]
         lot = lots.get(parsed.lot[i] or "")
-        at = _from_us(int(parsed.ts_us[i]))
+        at = from_us(int(parsed.ts_us[i]))
         rows.append(
             {
                 "id": new_id(),
@@ -206,10 +205,6 @@ def import_process_file(
     batch = _record_batch(session, "process_records", filename, sha256, len(parsed), errs)
     session.audit.record("import", "process_record", batch.id, detail={"rows_new": new})
     return ImportResult(batch, False, new)
-
-
-def _from_us(ts_us: int) -> datetime:
-    return EPOCH + timedelta(microseconds=ts_us)
 
 
 def _insert_ignoring_duplicates(session: Session, rows: list[dict[str, object]]) -> int:

@@ -21,7 +21,6 @@ from dure.models.vision.inspector import TeachingSet, save_inspector, teach
 from dure.services.inspections import store_blob
 from dure.services.model_files import MEDIA_TYPE, pack_folder
 from dure.store import tables as t
-from dure.store.scoped import Page
 from dure.store.session import Session, Store
 
 TASK = "visual-inspection"
@@ -121,13 +120,7 @@ def own_inspection_model(session: Session, model_id: str) -> ModelVersion:
 
 def _labelled(session: Session, part_id: str) -> list[dict[str, Any]]:
     """The caller's labelled images of a part, in a stable order (name, then id)."""
-    found, offset = [], 0
-    while True:
-        page = session.labelled_images.list(Page(limit=1000, offset=offset), part_id=part_id)
-        found += page.items
-        if page.next_offset is None:
-            break
-        offset = page.next_offset
+    found = session.labelled_images.list_all(part_id=part_id)
     found.sort(key=lambda i: (i.source_name, i.id))
     return [
         {

@@ -11,9 +11,7 @@ LightGBM model text, no pickle) in a model version of task ``process-quality``.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
 
 import numpy as np
 
@@ -46,16 +44,6 @@ def _outcome(record: InspectionRecord) -> str | None:
     return None
 
 
-def _everything(lister: Callable[..., Any], **filters: Any) -> list[Any]:
-    out, offset = [], 0
-    while True:
-        page = lister(Page(limit=1000, offset=offset), **filters)
-        out.extend(page.items)
-        if page.next_offset is None:
-            return out
-        offset = page.next_offset
-
-
 def _rows(records: list[ProcessRecord], names: list[str]) -> np.ndarray:
     return np.array([[r.values.get(n, np.nan) for n in names] for r in records], dtype=float)
 
@@ -68,7 +56,7 @@ def train_process_model(
         s.parts.get(part_id)
         outcome: dict[str, str] = {}
         for insp in sorted(
-            _everything(s.inspections.list, part_id=part_id, org_id=caller.org_id),
+            s.inspections.list_all(part_id=part_id, org_id=caller.org_id),
             key=lambda r: r.taken_at,
         ):
             label = _outcome(insp)
@@ -76,7 +64,7 @@ def train_process_model(
                 outcome[insp.serial] = label
         records = [
             r
-            for r in _everything(s.process_records.list, part_id=part_id, org_id=caller.org_id)
+            for r in s.process_records.list_all(part_id=part_id, org_id=caller.org_id)
             if r.serial in outcome
         ]
     if len(records) < MIN_ROWS:
@@ -121,9 +109,7 @@ def train_process_model(
     }
     data = json.dumps(final.to_dict()).encode()
     with store.session(caller) as s:
-        previous = [
-            m.version for m in _everything(s.model_versions.list, task=TASK, part_id=part_id)
-        ]
+        previous = [m.version for m in s.model_versions.list_all(task=TASK, part_id=part_id)]
         sha = store_blob(s, data, "application/json", f"process-model-{part_id}.json")
         return s.model_versions.add(
             ModelVersion(

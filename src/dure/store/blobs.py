@@ -42,7 +42,7 @@ class BlobStore:
         except BaseException:
             Path(tmp).unlink(missing_ok=True)
             raise
-        _fsync_dir(target.parent)
+        fsync_dir(target.parent)
         return sha256
 
     def get(self, sha256: str) -> bytes:
@@ -61,7 +61,8 @@ class BlobStore:
         return self.path_of(sha256).exists()
 
 
-def _fsync_dir(folder: Path) -> None:
+def fsync_dir(folder: Path) -> None:
+    """Make a rename or new file in ``folder`` durable (flush the folder's entry)."""
     fd = os.open(folder, os.O_RDONLY)
     try:
         os.fsync(fd)

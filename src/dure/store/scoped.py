@@ -145,6 +145,17 @@ class ScopedRepository(Generic[E]):
         more = len(rows) > page.limit
         return Listing(items, page.limit, page.offset, page.offset + page.limit if more else None)
 
+    def list_all(self, **filters: Any) -> list[E]:
+        """Every visible entity matching ``filters``, read page by page, newest first."""
+        found: list[E] = []
+        page = Page(limit=1000)
+        while True:
+            listing = self.list(page, **filters)
+            found += listing.items
+            if listing.next_offset is None:
+                return found
+            page = Page(limit=1000, offset=listing.next_offset)
+
     def _audit_shared_reads(self, items: list[E]) -> None:
         by_owner: dict[str, list[str]] = {}
         for item in items:

@@ -8,7 +8,6 @@ the broker keeps and redelivers whatever was not acknowledged.
 
 from __future__ import annotations
 
-import collections
 import logging
 import threading
 import time
@@ -22,7 +21,7 @@ from paho.mqtt.properties import Properties
 from dure.domain.connectors import StreamMessage, StreamRejection
 from dure.ingest.streams.config import MqttConfig
 from dure.ingest.streams.payloads import PayloadError, RuleBook, decode
-from dure.ingest.streams.pipeline import Incoming
+from dure.ingest.streams.pipeline import Arrivals, Incoming
 
 log = logging.getLogger("dure.ingest.mqtt")
 
@@ -34,8 +33,7 @@ class MqttSource:
 
     def __init__(self, config: MqttConfig) -> None:
         self.config = config
-        self._items: collections.deque[Incoming] = collections.deque()
-        self._arrived = threading.Event()
+        self.arrivals = Arrivals()
         self._generation = 0
         self._connected = False
         self._last_error = ""
@@ -75,19 +73,8 @@ class MqttSource:
         self.client.loop_stop()
 
     def take(self, max_items: int, window_s: float, stop: threading.Event) -> list[Incoming]:
-        """Up to ``max_items`` items: waits for the first, then at most ``window_s`` more."""
-        if not self._items:
-            self._arrived.clear()
-            if not self._arrived.wait(0.2) or stop.is_set():
-                return []
-        deadline = time.monotonic() + window_s
-        while len(self._items) < max_items and time.monotonic() < deadline:
-            time.sleep(min(0.002, window_s))
-        out = []
-        items = self._items
-        for _ in range(min(max_items, len(items))):
-            out.append(items.popleft())
-        return out
+        """The next batch of items, in arrival order."""
+        return self.arrivals.take(max_items, window_s, stop)
 
     def ack(self, tokens: Sequence[Any]) -> None:
         """Acknowledge stored messages; those from an earlier connection are redelivered
@@ -103,7 +90,7 @@ class MqttSource:
             "kind": "mqtt",
             "broker": f"{self.config.host}:{self.config.port}",
             "connected": self._connected,
-            "queued": len(self._items),
+            "queued": len(self.arrivals),
             "last_error": self._last_error,
         }
 
@@ -125,7 +112,7 @@ class MqttSource:
             log.warning("%s; reconnecting", self._last_error)
 
     def _on_message(self, client, userdata, msg) -> None:  # type: ignore[no-untyped-def]
-        self._items.append(
+        self.arrivals.push(
             Incoming(
                 (self._generation, msg.mid) if msg.qos else None,
                 msg.topic,
@@ -133,8 +120,6 @@ class MqttSource:
                 time.time_ns() // 1000,
             )
         )
-        if not self._arrived.is_set():  # setting takes a lock: only when someone waits
-            self._arrived.set()
 
 
 def mqtt_decoder(config: MqttConfig):  # type: ignore[no-untyped-def]

@@ -10,7 +10,6 @@ not redelivered (the server's sampling is the record, unlike MQTT's persistent s
 from __future__ import annotations
 
 import asyncio
-import collections
 import logging
 import threading
 import time
@@ -21,7 +20,7 @@ from asyncua import Client, ua
 
 from dure.domain.connectors import StreamMessage, StreamReading, StreamRejection
 from dure.ingest.streams.config import OpcuaConfig, OpcuaTag
-from dure.ingest.streams.pipeline import Incoming
+from dure.ingest.streams.pipeline import Arrivals, Incoming
 
 log = logging.getLogger("dure.ingest.opcua")
 
@@ -32,8 +31,7 @@ class OpcuaSource:
     def __init__(self, config: OpcuaConfig, retry_s: float = 2.0) -> None:
         self.config = config
         self.retry_s = retry_s
-        self._items: collections.deque[Incoming] = collections.deque()
-        self._arrived = threading.Event()
+        self.arrivals = Arrivals()
         self._stopping = threading.Event()
         self._thread: threading.Thread | None = None
         self._tag_of: dict[ua.NodeId, OpcuaTag] = {}
@@ -54,15 +52,8 @@ class OpcuaSource:
             self._thread.join(timeout=10)
 
     def take(self, max_items: int, window_s: float, stop: threading.Event) -> list[Incoming]:
-        """Up to ``max_items`` items: waits for the first, then at most ``window_s`` more."""
-        if not self._items:
-            self._arrived.clear()
-            if not self._arrived.wait(0.2) or stop.is_set():
-                return []
-        deadline = time.monotonic() + window_s
-        while len(self._items) < max_items and time.monotonic() < deadline:
-            time.sleep(min(0.002, window_s))
-        return [self._items.popleft() for _ in range(min(max_items, len(self._items)))]
+        """The next batch of items, in arrival order."""
+        return self.arrivals.take(max_items, window_s, stop)
 
     def ack(self, tokens: Sequence[Any]) -> None:
         """OPC UA subscriptions acknowledge on their own; nothing to do."""
@@ -74,7 +65,7 @@ class OpcuaSource:
             "endpoint": self.config.endpoint,
             "connected": self._connected,
             "subscribed": len(self.subscribed),
-            "queued": len(self._items),
+            "queued": len(self.arrivals),
             "last_error": self._last_error,
         }
 
@@ -128,7 +119,9 @@ class OpcuaSource:
         self._reported.add(reason)
         log.warning(reason)
         now = time.time_ns() // 1000
-        self._push(Incoming(None, tag.node_id, StreamRejection(reason, now, tag.node_id), now))
+        self.arrivals.push(
+            Incoming(None, tag.node_id, StreamRejection(reason, now, tag.node_id), now)
+        )
 
     def datachange_notification(self, node, val, data) -> None:  # type: ignore[no-untyped-def]
         """asyncua's callback for one changed value."""
@@ -150,15 +143,11 @@ class OpcuaSource:
                 (StreamReading(tag.asset, tag.channel, ts_us, number),),
                 tag.node_id,
             )
-        self._push(Incoming(None, tag.node_id, item, now))
+        self.arrivals.push(Incoming(None, tag.node_id, item, now))
 
     def status_change_notification(self, status) -> None:  # type: ignore[no-untyped-def]
         """asyncua's callback when the subscription's state changes."""
         self._last_error = f"subscription status {status}"
-
-    def _push(self, item: Incoming) -> None:
-        self._items.append(item)
-        self._arrived.set()
 
 
 def opcua_decoder(item: Incoming) -> tuple[StreamMessage | None, list[StreamRejection]]:

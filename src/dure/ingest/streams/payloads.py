@@ -22,17 +22,17 @@ import json
 import math
 import struct
 from collections.abc import Sequence
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 
 from paho.mqtt.client import topic_matches_sub
 
 from dure.domain.connectors import StreamMessage, StreamReading, StreamRejection
+from dure.domain.times import iso_us, to_us
 from dure.ingest.streams.config import StreamPolicy, TopicRule
 
 _HEADER = struct.Struct("<2sBBQqH")
 _VALUE = struct.Struct("<Hd")
 MAGIC = b"DU"
-_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 EXCERPT_BYTES = 200
 
 
@@ -113,11 +113,11 @@ def check_readings(
         elif r.ts_us > latest:
             ahead = (r.ts_us - now_us) / 1e6
             reason = (
-                f"{r.asset}/{r.channel}: time {_iso(r.ts_us)} is {ahead:.0f} s ahead of the "
+                f"{r.asset}/{r.channel}: time {iso_us(r.ts_us)} is {ahead:.0f} s ahead of the "
                 f"receiver's clock (limit {policy.max_future_s:.0f} s): check the sender's clock"
             )
         elif r.ts_us < earliest:
-            reason = f"{r.asset}/{r.channel}: time {_iso(r.ts_us)} is before {policy.oldest_year}"
+            reason = f"{r.asset}/{r.channel}: time {iso_us(r.ts_us)} is before {policy.oldest_year}"
         if reason is None:
             kept.append(r)
         else:
@@ -134,7 +134,7 @@ def check_readings(
 
 @functools.cache
 def _year_start_us(year: int) -> int:
-    return (datetime(year, 1, 1, tzinfo=UTC) - _EPOCH) // timedelta(microseconds=1)
+    return to_us(datetime(year, 1, 1, tzinfo=UTC))
 
 
 def _level(topic: str, index: int | None) -> str:
@@ -242,7 +242,7 @@ def _time_of(item: dict, where: str) -> int:  # type: ignore[type-arg]
             raise PayloadError(f"{where}.ts {ts!r} is not an ISO 8601 time") from None
         if parsed.tzinfo is None:
             raise PayloadError(f"{where}.ts {ts!r} has no time zone (add Z or +09:00)")
-        return (parsed - _EPOCH) // timedelta(microseconds=1)  # exact, no float rounding
+        return to_us(parsed)
     raise PayloadError(f"{where}.ts must be a number of seconds or an ISO 8601 time")
 
 
@@ -250,10 +250,3 @@ def _integer(value: object, where: str) -> int:
     if isinstance(value, bool) or not isinstance(value, int):
         raise PayloadError(f"{where} must be an integer, got {value!r}")
     return value
-
-
-def _iso(ts_us: int) -> str:
-    try:
-        return datetime.fromtimestamp(ts_us / 1e6, UTC).isoformat(timespec="seconds")
-    except (OverflowError, OSError, ValueError):
-        return f"{ts_us} µs"

@@ -10,6 +10,7 @@ stops sending (its receive maximum is the back-pressure).
 
 from __future__ import annotations
 
+import collections
 import logging
 import threading
 import time
@@ -34,6 +35,35 @@ class Incoming(NamedTuple):
     topic: str
     payload: bytes | StreamMessage | StreamRejection
     received_us: int
+
+
+class Arrivals:
+    """What a source's own thread receives, handed out in arrival order, in batches."""
+
+    def __init__(self) -> None:
+        self._items: collections.deque[Incoming] = collections.deque()
+        self._arrived = threading.Event()
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+    def push(self, item: Incoming) -> None:
+        """Add one item (called on the source's thread)."""
+        self._items.append(item)
+        if not self._arrived.is_set():  # setting takes a lock: only when someone waits
+            self._arrived.set()
+
+    def take(self, max_items: int, window_s: float, stop: threading.Event) -> list[Incoming]:
+        """Up to ``max_items`` items: waits for the first, then at most ``window_s`` more."""
+        if not self._items:
+            self._arrived.clear()
+            if not self._arrived.wait(0.2) or stop.is_set():
+                return []
+        deadline = time.monotonic() + window_s
+        while len(self._items) < max_items and time.monotonic() < deadline:
+            time.sleep(min(0.002, window_s))
+        items = self._items
+        return [items.popleft() for _ in range(min(max_items, len(items)))]
 
 
 class Source(Protocol):

@@ -14,6 +14,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from dure.domain.connectors import StreamMessage, StreamReading, StreamRejection
+from dure.store.blobs import fsync_dir
 
 
 class SpoolFull(RuntimeError):
@@ -56,7 +57,7 @@ class DiskSpool:
             f.flush()
             os.fsync(f.fileno())
         os.replace(tmp, final)
-        _fsync_dir(self.folder)
+        fsync_dir(self.folder)
         self._next += 1
         self._bytes += len(data)
         self._count += 1
@@ -73,14 +74,6 @@ class DiskSpool:
         path.unlink()
         self._bytes -= size
         self._count -= 1
-
-
-def _fsync_dir(folder: Path) -> None:
-    fd = os.open(folder, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 def _encode(messages: list[StreamMessage], rejections: list[StreamRejection]) -> dict:  # type: ignore[type-arg]
