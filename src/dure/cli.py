@@ -106,7 +106,13 @@ def up(ctx: click.Context, host: str, port: int, with_demo: bool) -> None:
 
     from dure.api.app import create_app
 
-    settings = _settings(ctx).model_copy(update={"run_connectors": True})
+    settings = _settings(ctx)
+    settings = settings.model_copy(
+        update={
+            "run_connectors": True,
+            "public_url": settings.public_url or f"http://{host}:{port}",
+        }
+    )
     store = _store(ctx)
     if with_demo:
         from dure.services.demo.world import build_demo

@@ -28,6 +28,19 @@ class Settings(BaseSettings):
         default=False, description="run the enabled MQTT/OPC UA connectors (dure up turns it on)"
     )
 
+    public_url: str | None = Field(
+        default=None, description="how partner installs reach this one (default: the served URL)"
+    )
+    flower_port: int | None = Field(default=None, description="port of the federated server")
+    flower_advertise: str | None = Field(
+        default=None, description="host:port suppliers' Flower clients connect to"
+    )
+
+    @property
+    def key_dir(self) -> Path:
+        """Folder of the organisations' private signing keys (mode 0700)."""
+        return self.home / "keys"
+
     @field_validator("database_url")
     @classmethod
     def _known_backend(cls, value: str | None) -> str | None:

@@ -12,21 +12,25 @@ from dure import __version__
 from dure.api import problems
 from dure.api.routes import (
     alerts,
+    collab,
     connectors,
     health,
     imports,
     inspection_models,
     organisations,
     parts,
+    peer,
     plant,
     process_quality,
     records,
     sharing,
     users,
 )
+from dure.collab.signing import KeyRing
 from dure.services.connector_supervisor import ConnectorSupervisor
 from dure.services.jobs import JobRunner
 from dure.services.model_files import InspectorCache
+from dure.services.partners import Collab
 from dure.settings import Settings
 from dure.store.session import Store
 
@@ -59,6 +63,13 @@ def create_app(settings: Settings, store: Store | None = None) -> FastAPI:
     app.state.store = store
     app.state.inspectors = inspectors
     app.state.jobs = runner
+    app.state.collab = Collab(
+        store=store,
+        keys=KeyRing(settings.key_dir),
+        public_url=settings.public_url or "http://127.0.0.1:8000",
+        work_dir=settings.work_dir,
+        flower={"port": settings.flower_port, "advertise": settings.flower_advertise},
+    )
     problems.install(app)
 
     @app.middleware("http")
@@ -93,6 +104,8 @@ def create_app(settings: Settings, store: Store | None = None) -> FastAPI:
         connectors,
         alerts,
         process_quality,
+        collab,
+        peer,
     ):
         app.include_router(module.router)
     return app

@@ -21,6 +21,13 @@ from dure.store.repositories.catalogue import (
     ImportBatchRepository,
     ModelVersionRepository,
 )
+from dure.store.repositories.collab import (
+    InvitationRepository,
+    KpiReportRepository,
+    PackageRepository,
+    PartnerRepository,
+    RoundRepository,
+)
 from dure.store.repositories.connectors import ConnectorRepository
 from dure.store.repositories.grants import GrantRepository
 from dure.store.repositories.jobs import JobRepository
@@ -177,6 +184,26 @@ class Session:
     @cached_property
     def connectors(self) -> ConnectorRepository:
         return self._scoped(ConnectorRepository)
+
+    @cached_property
+    def partners(self) -> PartnerRepository:
+        return self._scoped(PartnerRepository)
+
+    @cached_property
+    def invitations(self) -> InvitationRepository:
+        return self._scoped(InvitationRepository)
+
+    @cached_property
+    def packages(self) -> PackageRepository:
+        return self._scoped(PackageRepository)
+
+    @cached_property
+    def kpi_reports(self) -> KpiReportRepository:
+        return self._scoped(KpiReportRepository)
+
+    @cached_property
+    def rounds(self) -> RoundRepository:
+        return self._scoped(RoundRepository)
 
     @cached_property
     def jobs(self) -> JobRepository:

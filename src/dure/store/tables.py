@@ -268,6 +268,8 @@ share_grants = Table(
     Column("expires_at", TS),
     Column("revoked_at", TS),
     Column("note", Text, nullable=False),
+    # the part's number, which is how two installs name the same part
+    Column("part_number", String(100)),
     _created(),
 )
 
@@ -433,5 +435,106 @@ alert_targets = Table(
     _org(),
     Column("kind", String(16), nullable=False),
     Column("address", String(500), nullable=False),
+    _created(),
+)
+
+# ---- collaboration between installs (issue 5) ----------------------------------------
+org_keys = Table(
+    "org_keys",
+    metadata,
+    Column("org_id", ID, ForeignKey("organisations.id"), primary_key=True),
+    Column("public_pem", Text, nullable=False),
+    Column("fingerprint", String(64), nullable=False),
+    _created(),
+)
+
+partners = Table(
+    "partners",
+    metadata,
+    _id(),
+    _org(),
+    Column("partner_org_id", ID, ForeignKey("organisations.id"), nullable=False),
+    Column("url", String(500), nullable=False),
+    Column("public_pem", Text, nullable=False),
+    Column("fingerprint", String(64), nullable=False),
+    # the token the partner presents to us (hash only) and until when it is good
+    Column("inbound_token_hash", String(64), nullable=False),
+    Column("inbound_expires_at", TS, nullable=False),
+    # the token we present to the partner (a secret, like a connector password)
+    Column("outbound_token", String(200), nullable=False),
+    Column("last_sync_at", TS),
+    _created(),
+    UniqueConstraint("org_id", "partner_org_id"),
+)
+
+partner_invitations = Table(
+    "partner_invitations",
+    metadata,
+    _id(),
+    _org(),
+    Column("code_hash", String(64), nullable=False, unique=True),
+    Column("expires_at", TS, nullable=False),
+    Column("used_at", TS),
+    Column("used_by_org_id", ID),
+    Column("token_days", Integer, nullable=False),
+    Column("created_by", ID),
+    _created(),
+)
+
+peer_nonces = Table(
+    "peer_nonces",
+    metadata,
+    Column("partner_id", ID, ForeignKey("partners.id"), nullable=False),
+    Column("nonce", String(64), nullable=False),
+    Column("seen_at", TS, nullable=False, index=True),
+    PrimaryKeyConstraint("partner_id", "nonce"),
+)
+
+model_packages = Table(
+    "model_packages",
+    metadata,
+    _id(),
+    _org(),
+    Column("role", String(16), nullable=False),
+    Column("publisher_org_id", ID, nullable=False),
+    Column("part_id", ID, ForeignKey("part_numbers.id")),
+    Column("part_number", String(100), nullable=False),
+    Column("model_version_id", ID, ForeignKey("model_versions.id")),
+    Column("package_sha256", String(64), nullable=False),
+    Column("card", JSON, nullable=False),
+    Column("revoked_at", TS),
+    _created(),
+)
+
+kpi_reports = Table(
+    "kpi_reports",
+    metadata,
+    _id(),
+    _org(),
+    Column("part_id", ID, ForeignKey("part_numbers.id")),
+    Column("part_number", String(100), nullable=False),
+    Column("period_start", TS, nullable=False),
+    Column("period_end", TS, nullable=False),
+    Column("figures", JSON, nullable=False),
+    Column("sent_to_org_id", ID),
+    Column("sent_at", TS),
+    Column("grant_id", ID),
+    _created(),
+    Index(None, "org_id", "part_id", "period_start"),
+)
+
+federated_rounds = Table(
+    "federated_rounds",
+    metadata,
+    _id(),
+    _org(),
+    Column("base_version_id", ID, ForeignKey("model_versions.id"), nullable=False),
+    Column("part_id", ID, ForeignKey("part_numbers.id")),
+    Column("status", String(16), nullable=False),
+    Column("settings", JSON, nullable=False),
+    Column("participants", JSON, nullable=False),
+    Column("outcome", JSON, nullable=False),
+    Column("new_version_id", ID),
+    Column("finished_at", TS),
     _created(),
 )

@@ -7,12 +7,14 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends
 
-from dure.api.deps import PageDep, SessionDep, require
+from dure.api.deps import CallerDep, PageDep, SessionDep, require
+from dure.api.routes.collab import CollabDep
 from dure.api.schemas import GrantIn
 from dure.domain.audit import AuditEvent
 from dure.domain.grants import ShareGrant
 from dure.domain.model_versions import ModelVersion
 from dure.domain.users import Caller, Role
+from dure.services import shared_grants
 from dure.store.scoped import Listing
 
 router = APIRouter(tags=["sharing"])
@@ -25,15 +27,12 @@ def list_grants(session: SessionDep, page: PageDep) -> Listing[ShareGrant]:
 
 
 @router.post("/api/grants", status_code=201)
-def add_grant(body: GrantIn, session: SessionDep) -> ShareGrant:
-    """Let a linked organisation read some of your data (admins); every use is audited."""
-    return session.grants.grant(
-        ShareGrant(
-            grantor_org_id=session.caller.org_id,
-            created_by=session.caller.user_id,
-            **body.model_dump(),
-        )
-    )
+def add_grant(body: GrantIn, caller: CallerDep, ctx: CollabDep) -> ShareGrant:
+    """Let a linked organisation read or use some of your data (admins); uses are audited.
+
+    A grantee on another install is told at once (and again at its next sync).
+    """
+    return shared_grants.create_grant(ctx, caller, body.model_dump())["grant"]
 
 
 @router.get("/api/grants/{grant_id}")
@@ -43,9 +42,9 @@ def get_grant(grant_id: str, session: SessionDep) -> ShareGrant:
 
 
 @router.delete("/api/grants/{grant_id}")
-def revoke_grant(grant_id: str, session: SessionDep) -> ShareGrant:
-    """Revoke a grant you gave; it stops working at once."""
-    return session.grants.revoke(grant_id)
+def revoke_grant(grant_id: str, caller: CallerDep, ctx: CollabDep) -> ShareGrant:
+    """Revoke a grant you gave; it stops working at once, here and at the grantee's."""
+    return shared_grants.revoke_grant(ctx, caller, grant_id)["grant"]
 
 
 @router.get("/api/model-versions")

@@ -157,6 +157,8 @@ def teach(
             "defect_images": len(data.defects),
         },
         "threshold": detector.threshold_.as_dict(),
+        # held-out good scores over the threshold, in deciles: the reference for drift
+        "reference_scores": reference_deciles(good_scores, detector.threshold_.value),
     }
     if bad_scores is not None:
         labels = np.r_[np.zeros(len(good_scores)), np.ones(len(bad_scores))]
@@ -183,6 +185,12 @@ def teach(
         )
     report(0.95, "ready to export")
     return Inspector(detector, classifier, None, card)
+
+
+def reference_deciles(scores: np.ndarray, threshold: float) -> dict[str, Any]:
+    """Deciles of good images' scores divided by the threshold (11 edges, min to max)."""
+    ratio = np.asarray(scores, dtype=np.float64) / threshold
+    return {"deciles": np.quantile(ratio, np.linspace(0, 1, 11)).tolist(), "n": int(ratio.size)}
 
 
 def save_inspector(inspector: Inspector, folder: Path) -> Path:

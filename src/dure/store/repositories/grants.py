@@ -57,6 +57,10 @@ class GrantRepository(ScopedRepository[ShareGrant]):
                 f"{item.grantee_org_id!r} is not an organisation you are linked to",
             )
         self.require_own(t.part_numbers, "part_id", item.part_id)
+        if item.part_id is not None:
+            item.part_number = self.conn.execute(
+                select(t.part_numbers.c.number).where(t.part_numbers.c.id == item.part_id)
+            ).scalar_one()
         self.add_unchecked(item)
         self.audit.record(
             "grant",

@@ -1,0 +1,88 @@
+"""The API other installs call: signed, timed, one-time requests from partner organisations."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Request
+from fastapi.responses import Response
+
+from dure.api.routes.collab import CollabDep
+from dure.collab.signing import SignedRequest
+from dure.domain.users import Caller
+from dure.services import federation, kpi_reports, partners, shared_grants, shared_models
+
+router = APIRouter(prefix="/peer/v1", tags=["between installs"])
+
+
+async def signed_request(request: Request) -> SignedRequest:
+    """The request's signature headers and body (not yet checked)."""
+    return SignedRequest.from_headers(
+        request.method, request.url.path, dict(request.headers), await request.body()
+    )
+
+
+SignedDep = Annotated[SignedRequest, Depends(signed_request)]
+
+
+def peer_caller(request: Request, signed: SignedDep, ctx: CollabDep) -> Caller:
+    """The partner organisation behind the request; 401 (audited) when anything is off."""
+    auth = request.headers.get("authorization", "")
+    token = auth.removeprefix("Bearer ").strip() if auth.startswith("Bearer ") else None
+    return partners.authenticate_peer(ctx.store, signed, token)
+
+
+PeerDep = Annotated[Caller, Depends(peer_caller)]
+
+
+@router.post("/link")
+def link(signed: SignedDep, ctx: CollabDep) -> dict[str, Any]:
+    """A partner accepting our invitation: its key and token for ours."""
+    return partners.receive_link(ctx, signed)
+
+
+@router.get("/grants")
+def grants(caller: PeerDep, ctx: CollabDep) -> list[dict[str, Any]]:
+    """Grants we gave the calling partner."""
+    with ctx.store.session(caller) as session:
+        return shared_grants.grants_for_partner(session)
+
+
+@router.post("/grants")
+def receive_grant(body: dict[str, Any], caller: PeerDep, ctx: CollabDep) -> dict[str, str]:
+    """A grant the partner gave (or revoked) one of our organisations."""
+    with ctx.store.session(caller) as session:
+        grant = shared_grants.receive_grant(session, body)
+    return {"id": grant.id, "status": "revoked" if grant.revoked_at else "kept"}
+
+
+@router.get("/packages")
+def packages(caller: PeerDep, ctx: CollabDep) -> list[dict[str, Any]]:
+    """Packages the partner may use by grant (revoked ones too, so it stops using them)."""
+    with ctx.store.session(caller) as session:
+        return shared_models.packages_for_partner(session)
+
+
+@router.get("/packages/{package_id}")
+def package(package_id: str, caller: PeerDep, ctx: CollabDep) -> Response:
+    """The signed package file (the download is audited under the grant)."""
+    with ctx.store.session(caller) as session:
+        data = shared_models.package_bytes(session, package_id)
+    return Response(data, media_type=shared_models.PACKAGE_MEDIA_TYPE)
+
+
+@router.post("/kpi-reports", status_code=201)
+def kpi_report(body: dict[str, Any], caller: PeerDep, ctx: CollabDep) -> dict[str, str]:
+    """A supplier's KPI aggregates, kept only under its KPI_REPORTS grant to us."""
+    with ctx.store.session(caller) as session:
+        report = kpi_reports.receive_report(session, body)
+    return {"id": report.id}
+
+
+@router.post("/federated-rounds")
+def federated_round(
+    body: dict[str, Any], caller: PeerDep, signed: SignedDep, ctx: CollabDep
+) -> dict[str, Any]:
+    """An OEM asking us to train in its round: only with our MODEL_UPDATES grant."""
+    with ctx.store.session(caller) as session:
+        return federation.join_round(ctx, session, signed.receiver, body)
