@@ -18,9 +18,12 @@ $(PY):
 	$(PIP) install -q --upgrade pip
 
 # torch first, pinned: a bare or ranged torch would pull a multi-GB CUDA build.
+# Flower 1.41 pins old FastAPI/Ray: the federated agent gets its own environment.
 install: $(PY)
 	$(PIP) install -q torch==2.13.0
 	$(PIP) install -q -e .
+	@test -x .venv-flower/bin/python || $(PYTHON) -m venv .venv-flower
+	.venv-flower/bin/pip install -q flwr==1.41.0
 
 test-deps: install
 	$(PIP) install -q -e '.[test]'
@@ -33,4 +36,4 @@ lint:
 	$(VENV)/bin/ruff check src tests
 
 clean:
-	rm -rf $(VENV) var build *.egg-info
+	rm -rf $(VENV) .venv-flower var build *.egg-info

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -603,6 +604,40 @@ def bench_stream(
         f"latency p50 {lat['p50']:.1f} ms, p99 {lat['p99']:.1f} ms"
     )
     _write_json(out, results)
+
+
+@bench.command("federated")
+@click.option("--dataset", type=click.Choice(["neu-det"]), default="neu-det", show_default=True)
+@click.option("--data-root", type=click.Path(path_type=Path), default=Path("../shared/data"))
+@click.option("--rounds", default=30, show_default=True)
+@click.option("--seed", default=0, show_default=True)
+@click.option("--cache", type=click.Path(path_type=Path), default=None, help="Embeddings cache.")
+@click.option("--out", type=click.Path(path_type=Path), default=None, help="Write JSON here.")
+@_friendly
+def bench_federated(
+    dataset: str, data_root: Path, rounds: int, seed: int, cache: Path | None, out: Path | None
+) -> None:
+    """Federated (Flower) vs pooled vs local-only on a non-IID split, and the cost of DP."""
+    from dure.bench.federated import run_federated_bench
+
+    result = run_federated_bench(data_root, seed=seed, rounds=rounds, cache=cache)
+    text = json.dumps(result, indent=2, default=str)
+    click.echo(text)
+    if out:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_text(text)
+
+
+@main.command()
+@click.option("--out", type=click.Path(path_type=Path), default=Path("var/testbed"))
+@_friendly
+def testbed(out: Path) -> None:
+    """Start an OEM and three supplier installs and run one full collaboration cycle."""
+    from dure.bench.testbed import run_testbed
+
+    result = run_testbed(out)
+    click.echo(json.dumps(result, indent=2, default=str))
+    click.echo(f"written to {out / 'testbed.json'}")
 
 
 def _register_vision_commands() -> None:

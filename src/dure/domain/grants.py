@@ -17,6 +17,8 @@ class GrantScope(StrEnum):
     SENSOR_READINGS = "sensor_readings"
     KPI_REPORTS = "kpi_reports"
     MODEL_USE = "model_use"
+    # a supplier lets an OEM ask it to train in federated rounds (model updates only)
+    MODEL_UPDATES = "model_updates"
 
 
 @dataclass(kw_only=True)
@@ -31,6 +33,7 @@ class ShareGrant:
     expires_at: datetime | None = None
     revoked_at: datetime | None = None
     note: str = ""
+    part_number: str | None = None
     id: str = field(default_factory=new_id)
     created_at: datetime = field(default_factory=utcnow)
 

@@ -116,6 +116,16 @@ def start_round(
         "embedding": {p: getattr(head, p) for p in PARAMS},
         "settings": settings.__dict__,
     }
+    # The server listens before anyone is invited: Flower clients give up on a closed port.
+    write_head(folder / "initial.npz", head.coef_, head.intercept_)
+    server = start_server(
+        bind,
+        folder / "initial.npz",
+        folder / "final.npz",
+        len(chosen),
+        settings,
+        folder / "server.log",
+    )
     joined = []
     for org_id in chosen:
         try:
@@ -124,18 +134,14 @@ def start_round(
         except PartnerUnreachable as exc:
             joined.append({"org_id": org_id, "joined": False, "why": str(exc)})
     round_.participants = joined
-    count = sum(j["joined"] for j in joined)
-    if count == 0:
+    if not all(j["joined"] for j in joined):
+        server.kill()
         round_.status = RoundStatus.FAILED
-        round_.outcome = {"why": "no supplier joined"}
+        round_.outcome = {"why": "not every invited supplier joined; start again without it"}
     with ctx.store.session(caller) as session:
         session.rounds.add(round_)
-    if count == 0:
+    if round_.status == RoundStatus.FAILED:
         return round_
-    write_head(folder / "initial.npz", head.coef_, head.intercept_)
-    server = start_server(
-        bind, folder / "initial.npz", folder / "final.npz", count, settings, folder / "server.log"
-    )
     threading.Thread(
         target=_finish,
         args=(ctx, caller, round_.id, base, folder, server),
@@ -215,10 +221,10 @@ def _finish(
 
 
 def join_round(
-    ctx: Collab, session: Session, own_org_id: str, doc: dict[str, Any]
+    ctx: Collab, oem_caller: Caller, own_org_id: str, doc: dict[str, Any]
 ) -> dict[str, Any]:
     """A supplier's side: check our grant, embed our own images here, start our client."""
-    oem = session.caller.org_id
+    oem = oem_caller.org_id
     try:
         part_number, classes = str(doc["part_number"]), list(doc["classes"])
         address, round_id = str(doc["address"]), str(doc["round_id"])
@@ -227,19 +233,20 @@ def join_round(
         settings.check()
     except (KeyError, TypeError, ValueError) as exc:
         raise InvalidInput("round", f"not a federated round invitation: {exc}") from None
-    part_id = session.conn.execute(
-        select(t.part_numbers.c.id).where(
-            t.part_numbers.c.org_id == own_org_id, t.part_numbers.c.number == part_number
+    with ctx.store.engine.begin() as conn:
+        part_id = conn.execute(
+            select(t.part_numbers.c.id).where(
+                t.part_numbers.c.org_id == own_org_id, t.part_numbers.c.number == part_number
+            )
+        ).scalar()
+        grant = next(
+            (
+                g
+                for g in active_grants(conn, oem, GrantScope.MODEL_UPDATES)
+                if g.grantor_org_id == own_org_id and g.part_id in (None, part_id)
+            ),
+            None,
         )
-    ).scalar()
-    grant = next(
-        (
-            g
-            for g in active_grants(session.conn, oem, GrantScope.MODEL_UPDATES)
-            if g.grantor_org_id == own_org_id and g.part_id in (None, part_id)
-        ),
-        None,
-    )
     if grant is None or part_id is None:
         reason = f"no MODEL_UPDATES grant to {oem} for part {part_number} is in force here"
         audit_refusal(ctx.store, own_org_id, "federated_round", reason, {"round": round_id})
@@ -259,12 +266,12 @@ def join_round(
     data = write_local_data(work / "local.npz", x, y)
     proc = start_client(address, data, settings, work / "client.log")
     threading.Thread(target=proc.wait, daemon=True).start()
-    session.audit.record(
-        "join",
-        "federated_round",
-        round_id,
-        org_id=own_org_id,
-        grant_id=grant.id,
-        detail={"images": len(images), "oem": oem},
-    )
+    with ctx.store.session(as_us) as session:
+        session.audit.record(
+            "join",
+            "federated_round",
+            round_id,
+            grant_id=grant.id,
+            detail={"images": len(images), "oem": oem},
+        )
     return {"joined": True, "examples": len(images)}

@@ -79,9 +79,17 @@ class Collab:
 
 # ---- invitations and linking ------------------------------------------------------------
 def create_invitation(
-    ctx: Collab, session: Session, valid_hours: int = 72, token_days: int = 365
+    ctx: Collab, caller: Caller, valid_hours: int = 72, token_days: int = 365
 ) -> dict[str, Any]:
     """A one-time invitation text for a partner's admin; the code is shown only here."""
+    public = ctx.own_key(caller.org_id)
+    with ctx.store.session(caller) as session:
+        return _invite(ctx, session, public, valid_hours, token_days)
+
+
+def _invite(
+    ctx: Collab, session: Session, public: str, valid_hours: int, token_days: int
+) -> dict[str, Any]:
     if not session.caller.can(Role.ADMIN):
         raise Forbidden("only an admin may invite a partner organisation")
     if not 1 <= valid_hours <= 24 * 30:
@@ -89,7 +97,6 @@ def create_invitation(
     if not 1 <= token_days <= 3650:
         raise InvalidInput("token_days", "between 1 and 3650 days")
     org = session.organisations.get(session.caller.org_id)
-    public = ctx.own_key(org.id)
     code = secrets.token_urlsafe(24)
     invitation = PartnerInvitation(
         org_id=org.id,

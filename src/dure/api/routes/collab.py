@@ -40,9 +40,9 @@ class AcceptIn(BaseModel):
 
 
 @router.post("/api/partners/invitations", status_code=201)
-def invite_partner(body: InvitationIn, session: SessionDep, ctx: CollabDep) -> dict[str, Any]:
+def invite_partner(body: InvitationIn, caller: AdminDep, ctx: CollabDep) -> dict[str, Any]:
     """An invitation text (one-time code, our address and public key) for a partner's admin."""
-    return partners.create_invitation(ctx, session, body.valid_hours, body.token_days)
+    return partners.create_invitation(ctx, caller, body.valid_hours, body.token_days)
 
 
 @router.post("/api/partners", status_code=201)

@@ -84,5 +84,4 @@ def federated_round(
     body: dict[str, Any], caller: PeerDep, signed: SignedDep, ctx: CollabDep
 ) -> dict[str, Any]:
     """An OEM asking us to train in its round: only with our MODEL_UPDATES grant."""
-    with ctx.store.session(caller) as session:
-        return federation.join_round(ctx, session, signed.receiver, body)
+    return federation.join_round(ctx, caller, signed.receiver, body)
