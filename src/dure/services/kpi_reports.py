@@ -280,6 +280,8 @@ def receive_report(session: Session, doc: dict[str, Any]) -> KpiReport:
 
 def scorecard(session: Session, part_id: str | None = None) -> dict[str, Any]:
     """Suppliers ranked by ppm on their latest shared report, with trends and drift flags."""
+    if part_id is not None:
+        session.parts.get(part_id)  # 404 for a part that is not ours to ask about
     reports = [
         r
         for r in session.kpi_reports.list_all(part_id=part_id)
