@@ -19,30 +19,13 @@ from dure.domain.users import Caller, Role
 from dure.errors import Forbidden, InvalidInput
 from dure.models.vision.inspector import Inspector, reference_deciles, save_inspector
 from dure.models.vision.metrics import image_auroc
-from dure.models.vision.patchcore import PatchCore
+from dure.models.vision.patchcore import PARAMS, PatchCore
 from dure.models.vision.threshold import calibrate
 from dure.services.inspection_models import _labelled, decode
 from dure.services.inspections import store_blob
 from dure.services.model_files import MEDIA_TYPE, InspectorCache, pack_folder
 from dure.services.partners import Collab
 from dure.services.vision_inspection import usable_model
-
-PARAMS = (
-    "image_size",
-    "stages",
-    "coreset_ratio",
-    "max_bank",
-    "neighbourhood",
-    "k",
-    "blur_sigma",
-    "variant",
-    "random_state",
-    "batch_size",
-    "standardise",
-    "flip_augment",
-    "tile",
-    "map_neighbourhood",
-)
 
 
 def _rates(inspector: Inspector, good: list[np.ndarray], bad: list[np.ndarray]) -> dict[str, Any]:

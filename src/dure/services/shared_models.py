@@ -203,8 +203,9 @@ def import_package(ctx: Collab, caller: Caller, data: bytes, source: str) -> Mod
                 part_id=part_id,
                 blob_sha256=sha,
                 card={
-                    **{k: card.get(k) for k in ("threshold", "defect_types", "reference_scores")},
                     "threshold": (card.get("metrics") or {}).get("threshold"),
+                    "defect_types": card.get("defect_types"),
+                    "reference_scores": card.get("reference_scores"),
                     "package": {
                         "package_id": card["package_id"],
                         "publisher": card.get("publisher"),
