@@ -57,7 +57,7 @@ def test_attacks_refused_and_audited(cycle: dict) -> None:
     assert refused["wrong_signer"]["status"] == 422
     assert "signed by someone else" in refused["wrong_signer"]["detail"]
     assert refused["tampered"]["status"] == 422
-    assert "changed" in refused["tampered"]["detail"]
+    assert "content differs from what was signed" in refused["tampered"]["detail"]
     assert refused["revoked_grant"]["status"] == 403
     assert refused["replayed"]["first"] == 200 and refused["replayed"]["status"] == 401
     assert "replayed" in refused["replayed"]["detail"]
@@ -67,3 +67,4 @@ def test_attacks_refused_and_audited(cycle: dict) -> None:
     assert "replayed" in oem_reasons and "expired" in oem_reasons
     sup_reasons = " | ".join(e["reason"] or "" for e in refused["audit_supplier"])
     assert "someone else" in sup_reasons and "KPI_REPORTS" in sup_reasons
+    assert "tampered" in sup_reasons

@@ -360,7 +360,7 @@ def run_testbed(out_dir: Path, image_size: int = 96, rounds: int = 5) -> dict[st
             synced = sup.call("POST", f"/api/partners/{partner_of[sup.slug]}/sync")
             steps.setdefault("v2_imported", {})[sup.slug] = synced["imported"]
 
-        steps["refusals"] = _refusals(oem, suppliers, partner_of)
+        steps["refusals"] = _refusals(oem, suppliers, partner_of, package["id"])
     finally:
         for install in installs:
             if install.proc is not None:
@@ -380,13 +380,17 @@ def run_testbed(out_dir: Path, image_size: int = 96, rounds: int = 5) -> dict[st
     return steps
 
 
-def _refusals(oem: Install, suppliers: list[Install], partner_of: dict[str, str]) -> dict[str, Any]:
+def _refusals(
+    oem: Install, suppliers: list[Install], partner_of: dict[str, str], package_id: str
+) -> dict[str, Any]:
     """Each attack refused with a clear error, and an audit event to show for it."""
     sup = suppliers[0]
     out: dict[str, Any] = {}
-    # a tampered package: a byte of the model changed after signing
-    private, public = new_signing_key()
-    data = build_package(
+    key = (sup.home / "keys" / f"{sup.org_id}.ed25519.pem").read_bytes()
+    token = _outbound_token(sup, oem.org_id)
+    # a wrong signer: a package claiming to be the OEM's, signed with a stranger's key
+    private, _ = new_signing_key()
+    stranger = build_package(
         b"weights" * 100,
         {
             "name": "x",
@@ -398,16 +402,24 @@ def _refusals(oem: Install, suppliers: list[Install], partner_of: dict[str, str]
         oem.org_id,
         private,
     )
-    with tarfile.open(fileobj=io.BytesIO(data)) as tar:
+    # a tampered package: the OEM's genuine v1 package with one byte of its weights changed
+    path = f"/peer/v1/packages/{package_id}"
+    headers = sign_request(key, "GET", path, sup.org_id, oem.org_id, b"")
+    headers["Authorization"] = f"Bearer {token}"
+    genuine = httpx.get(f"http://127.0.0.1:{oem.public_port}{path}", headers=headers, timeout=60)
+    genuine.raise_for_status()
+    with tarfile.open(fileobj=io.BytesIO(genuine.content)) as tar:
         members = {m.name: tar.extractfile(m).read() for m in tar.getmembers()}  # type: ignore[union-attr]
-    members["model.bin"] = members["model.bin"][:-1] + b"!"
+    body = bytearray(members["model.bin"])
+    body[len(body) // 2] ^= 0x01
+    members["model.bin"] = bytes(body)
     tampered = io.BytesIO()
     with tarfile.open(fileobj=tampered, mode="w") as tar:
-        for name, body in members.items():
+        for name, content in members.items():
             info = tarfile.TarInfo(name)
-            info.size = len(body)
-            tar.addfile(info, io.BytesIO(body))
-    for name, blob in (("wrong_signer", data), ("tampered", tampered.getvalue())):
+            info.size = len(content)
+            tar.addfile(info, io.BytesIO(content))
+    for name, blob in (("wrong_signer", stranger), ("tampered", tampered.getvalue())):
         response = httpx.post(
             sup.url + "/api/packages/import",
             content=blob,
@@ -431,8 +443,6 @@ def _refusals(oem: Install, suppliers: list[Install], partner_of: dict[str, str]
     )
     out["revoked_grant"] = {"status": response.status_code, "detail": response.json().get("detail")}
     # a replayed request: the same signed request sent twice to the OEM
-    key = (sup.home / "keys" / f"{sup.org_id}.ed25519.pem").read_bytes()
-    token = _outbound_token(sup, oem.org_id)
     headers = sign_request(key, "GET", "/peer/v1/packages", sup.org_id, oem.org_id, b"")
     headers["Authorization"] = f"Bearer {token}"
     first = httpx.get(f"http://127.0.0.1:{oem.public_port}/peer/v1/packages", headers=headers)

@@ -149,8 +149,9 @@ class SignedRequest:
             raise PeerRefused(f"{HEADER_TIME} {self.at!r} is not a Unix time") from None
         skew = (time.time() if now is None else now) - at
         if abs(skew) > max_skew_s:
+            when = f"{skew:.0f} s ago" if skew > 0 else f"{-skew:.0f} s in the future"
             raise PeerRefused(
-                f"the request was signed {skew:+.0f} s from now, more than {max_skew_s} s: "
+                f"the request was signed {when}, more than {max_skew_s} s off: "
                 "a replay, or a clock that is wrong"
             )
 
