@@ -6,9 +6,9 @@ PIP    := $(VENV)/bin/pip
 HOST   ?= 127.0.0.1
 PORT   ?= 8000
 
-.PHONY: up install test test-deps lint clean
+.PHONY: up install web test test-deps lint clean
 
-up: install
+up: install web
 	$(VENV)/bin/dure init
 	$(VENV)/bin/dure up --host $(HOST) --port $(PORT)
 
@@ -25,7 +25,11 @@ install: $(PY)
 	@test -x .venv-flower/bin/python || $(PYTHON) -m venv .venv-flower
 	.venv-flower/bin/pip install -q flwr==1.41.0
 
-test-deps: install
+# The dashboard, built from the npm registry into web/dist (served by `dure up` at /).
+web:
+	bash scripts/build-web.sh
+
+test-deps: install web
 	$(PIP) install -q -e '.[test]'
 	bash scripts/ensure-test-servers.sh
 
@@ -36,4 +40,4 @@ lint:
 	$(VENV)/bin/ruff check src tests
 
 clean:
-	rm -rf $(VENV) .venv-flower var build *.egg-info
+	rm -rf $(VENV) .venv-flower var build *.egg-info web/node_modules web/dist

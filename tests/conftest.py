@@ -25,14 +25,16 @@ def pytest_report_header() -> str:
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """Model tests never touch the store: run them once, in the SQLite pass."""
+    """Model, multi-install and browser tests run once, in the SQLite pass."""
     if BACKEND != "postgresql":
         return
     skip = pytest.mark.skip(reason="store-independent model test; it runs in the SQLite pass")
     for item in items:
         path = str(item.fspath)
-        if "/tests/models/" in path or path.endswith(
-            ("test_federated_neu.py", "test_multicompany.py")
+        if (
+            "/tests/models/" in path
+            or "/tests/browser/" in path
+            or path.endswith(("test_federated_neu.py", "test_multicompany.py"))
         ):
             item.add_marker(skip)
 

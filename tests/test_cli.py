@@ -140,5 +140,5 @@ def test_train_then_inspect_the_demo_part(dure, tmp_path: Path) -> None:  # type
     ).output
     assert "rust.png" in out and " ng " in out.split("rust.png")[1].splitlines()[0]
     assert (tmp_path / "heat" / "rust-heatmap.png").exists()
-    refused = dure("inspect", "--org", "hanul", str(tmp_path / "good.png"), ok=False).output
-    assert "no ready inspection model in hanul" in refused
+    refused = dure("inspect", "--org", "hanbit", str(tmp_path / "good.png"), ok=False).output
+    assert "no ready inspection model in hanbit" in refused  # the OEM has no lines here

@@ -36,6 +36,15 @@ class Settings(BaseSettings):
         default=None, description="host:port suppliers' Flower clients connect to"
     )
 
+    web_dir: Path | None = Field(
+        default=None, description="the built dashboard (default: web/dist beside the source)"
+    )
+
+    @property
+    def dashboard_dir(self) -> Path:
+        """Folder of the built dashboard that is served at ``/``."""
+        return self.web_dir or Path(__file__).resolve().parents[2] / "web" / "dist"
+
     @property
     def key_dir(self) -> Path:
         """Folder of the organisations' private signing keys (mode 0700)."""

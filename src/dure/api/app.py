@@ -9,11 +9,12 @@ from fastapi import FastAPI, Request
 from fastapi.responses import Response
 
 from dure import __version__
-from dure.api import problems
+from dure.api import problems, web
 from dure.api.routes import (
     alerts,
     collab,
     connectors,
+    dashboard,
     health,
     imports,
     inspection_models,
@@ -106,6 +107,8 @@ def create_app(settings: Settings, store: Store | None = None) -> FastAPI:
         process_quality,
         collab,
         peer,
+        dashboard,
     ):
         app.include_router(module.router)
+    web.install(app, settings.dashboard_dir)  # last: it answers every other path
     return app

@@ -25,6 +25,13 @@ class ReviewDecision(StrEnum):
     RELABEL = "relabel"
 
 
+def is_defective(verdict: str | None, review: str | None) -> bool:
+    """Whether a part counts as defective: a person's review overrules the model's verdict."""
+    if review:
+        return review in (ReviewDecision.REJECT, ReviewDecision.RELABEL)
+    return verdict == Verdict.NG
+
+
 @dataclass(kw_only=True)
 class InspectionRecord:
     """One inspected part image with its score, verdict and review."""

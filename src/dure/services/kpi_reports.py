@@ -17,7 +17,7 @@ from sqlalchemy import select
 from dure.domain.collab import KpiReport
 from dure.domain.grants import GrantScope
 from dure.domain.ids import utcnow
-from dure.domain.records import ReviewDecision, Verdict
+from dure.domain.records import is_defective
 from dure.domain.users import Caller, Role
 from dure.errors import Forbidden, InvalidInput, NotFound
 from dure.models.spc.capability import capability
@@ -73,11 +73,7 @@ def compute_report(
     ratios = []
     models: dict[str, Any] = {}
     for row in rows:
-        bad = (
-            row.review_decision in (ReviewDecision.REJECT, ReviewDecision.RELABEL)
-            if row.review_decision
-            else row.verdict == Verdict.NG
-        )
+        bad = is_defective(row.verdict, row.review_decision)
         n_defect += bad
         if bad:
             kind = row.defect_type or "unknown"

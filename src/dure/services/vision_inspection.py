@@ -57,6 +57,12 @@ def usable_model(session: Session, model_id: str) -> ModelVersion:
     return model
 
 
+def chosen_threshold(model: ModelVersion) -> float | None:
+    """The threshold on the model's card (a person may have chosen it), else the model's own."""
+    value = (model.card.get("threshold") or {}).get("value")
+    return float(value) if isinstance(value, int | float) else None
+
+
 def _part_for(session: Session, model: ModelVersion, placement: Placement) -> str:
     if placement.part_id:
         return placement.part_id
@@ -101,7 +107,7 @@ def inspect_image(
     info = check_image(data, name, max_bytes=limits.max_bytes, max_pixels=limits.max_pixels)
     image = decode_bytes(data, name)
     inspector = cache.get(model.blob_sha256 or "")
-    finding = inspector.inspect([image], [name])[0]
+    finding = inspector.inspect([image], [name], chosen_threshold(model))[0]
     record = record_inspection(
         session,
         data,
@@ -181,7 +187,9 @@ def run_batch(store: Store, caller: Caller, job: Job, cache: InspectorCache) -> 
                 data = store.blobs.get(item["sha256"])
                 try:
                     image = decode_bytes(data, item["filename"])
-                    finding = inspector.inspect([image], [item["filename"]])[0]
+                    finding = inspector.inspect(
+                        [image], [item["filename"]], chosen_threshold(model)
+                    )[0]
                 except InvalidInput as exc:
                     counts["refused"] += 1
                     refused.append({"filename": item["filename"], "reason": exc.detail})

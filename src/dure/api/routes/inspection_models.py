@@ -7,12 +7,14 @@ from typing import Annotated
 
 from fastapi import APIRouter, BackgroundTasks, File, Form, Request, UploadFile
 from fastapi.concurrency import run_in_threadpool
+from pydantic import BaseModel, Field
 
 from dure.api.deps import PageDep, SessionDep, SettingsDep
 from dure.api.schemas import InspectionModelIn, InspectionOut
 from dure.api.uploads import read_upload
 from dure.domain.jobs import Job
 from dure.domain.model_versions import ModelVersion
+from dure.domain.parts import LabelledImage
 from dure.services.imports import ImageImportResult, add_labelled_images
 from dure.services.inspection_models import (
     TASK,
@@ -23,6 +25,7 @@ from dure.services.inspection_models import (
 from dure.services.inspections import ImageLimits
 from dure.services.jobs import JobRunner
 from dure.services.model_files import InspectorCache
+from dure.services.teaching_images import label_inspections
 from dure.services.vision_inspection import Placement, inspect_image, queue_batch
 from dure.store.scoped import Listing
 
@@ -59,6 +62,18 @@ async def upload_part_images(
         max_bytes=settings.max_upload_bytes,
         max_pixels=settings.max_image_pixels,
     )
+
+
+class PickIn(BaseModel):
+    inspection_ids: list[str] = Field(description="your inspections of this part")
+    label: str = Field("good", description="good, or a defect type code")
+    split: str = Field("train", pattern="^(train|test)$")
+
+
+@router.post("/api/parts/{part_id}/images/from-inspections", status_code=201)
+def pick_part_images(part_id: str, body: PickIn, session: SessionDep) -> list[LabelledImage]:
+    """Teach from parts already inspected: their images become labelled images of the part."""
+    return label_inspections(session, part_id, body.inspection_ids, body.label, body.split)
 
 
 @router.post("/api/inspection-models", status_code=201)

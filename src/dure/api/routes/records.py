@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, File, Form, Response, UploadFile
 
@@ -12,8 +12,9 @@ from dure.api.schemas import ProcessRecordIn, ReviewIn
 from dure.api.uploads import read_upload
 from dure.domain.records import InspectionRecord, ProcessRecord, ReviewDecision
 from dure.errors import InvalidInput
+from dure.services import reviews
 from dure.services.inspections import ImageLimits, record_inspection
-from dure.store.scoped import Listing, Page
+from dure.store.scoped import Listing
 
 router = APIRouter(tags=["records"])
 
@@ -68,16 +69,18 @@ def get_inspection(inspection_id: str, session: SessionDep) -> InspectionRecord:
 
 @router.post("/api/inspections/{inspection_id}/review")
 def review_inspection(inspection_id: str, body: ReviewIn, session: SessionDep) -> InspectionRecord:
-    """Accept, reject or relabel a flagged part."""
-    if body.defect_type:
-        known = {d.code for d in session.defect_types.list(Page(limit=1000)).items}
-        if body.defect_type not in known:
-            raise InvalidInput(
-                "defect_type", f"{body.defect_type!r} is not in your defect taxonomy"
-            )
-    return session.inspections.review(
-        inspection_id, ReviewDecision(body.decision), body.defect_type
+    """Accept, reject or relabel a flagged part; the image becomes training data of its part."""
+    return reviews.review_inspection(
+        session, inspection_id, ReviewDecision(body.decision), body.defect_type
     )
+
+
+@router.get("/api/review-queue")
+def review_queue(
+    session: SessionDep, line_id: str | None = None, limit: int = 50
+) -> dict[str, Any]:
+    """Flagged parts nobody has reviewed yet, oldest first, with how many are waiting."""
+    return reviews.review_queue(session, line_id, limit)
 
 
 @router.get("/api/process-records")

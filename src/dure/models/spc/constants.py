@@ -11,8 +11,9 @@ import math
 from dataclasses import dataclass
 from functools import cache
 
-from scipy import integrate, stats
+from scipy import integrate, special
 
+SQRT_2PI = math.sqrt(2 * math.pi)
 MAX_SUBGROUP = 50
 
 
@@ -25,7 +26,7 @@ def _check(n: int) -> None:
 def d2(n: int) -> float:
     """Mean range of ``n`` standard normal values."""
     _check(n)
-    cdf = stats.norm.cdf
+    cdf = special.ndtr
 
     def integrand(x: float) -> float:
         return 1 - cdf(x) ** n - (1 - cdf(x)) ** n
@@ -37,7 +38,10 @@ def d2(n: int) -> float:
 def d3(n: int) -> float:
     """Standard deviation of the range of ``n`` standard normal values."""
     _check(n)
-    pdf, cdf = stats.norm.pdf, stats.norm.cdf
+    cdf = special.ndtr
+
+    def pdf(x: float) -> float:
+        return math.exp(-0.5 * x * x) / SQRT_2PI
 
     def below(w: float) -> float:  # P(range <= w)
         value = integrate.quad(

@@ -92,14 +92,21 @@ class Inspector:
             return Scores(*score_tiled(self._scorer.score, images, tile, self.detector.image_size))
         return self._scorer.score(images)
 
-    def inspect(self, images: Sequence[np.ndarray], names: Sequence[str] = ()) -> list[Finding]:
+    def inspect(
+        self,
+        images: Sequence[np.ndarray],
+        names: Sequence[str] = (),
+        threshold: float | None = None,
+    ) -> list[Finding]:
         """A finding per image; the defect type is given only for images judged defective.
 
-        Images unlike the taught ones raise InvalidInput naming the image (``names``).
+        ``threshold`` overrides the calibrated one (a user may choose another on the model
+        card). Images unlike the taught ones raise InvalidInput naming the image (``names``).
         """
         self.detector.check(images, names)
+        limit = self.threshold if threshold is None else float(threshold)
         scores = self.score(images)
-        flagged = [i for i, s in enumerate(scores.image) if s >= self.threshold]
+        flagged = [i for i, s in enumerate(scores.image) if s >= limit]
         types: dict[int, tuple[str, float]] = {}
         if self.classifier is not None and flagged:
             proba = self.classifier.predict_proba([images[i] for i in flagged])
@@ -109,14 +116,12 @@ class Inspector:
         findings = []
         for i, image in enumerate(images):
             height, width = np.asarray(image).shape[:2]
-            heat = Image.fromarray(scores.maps[i] / self.threshold).resize(
-                (width, height), Image.BILINEAR
-            )
+            heat = Image.fromarray(scores.maps[i] / limit).resize((width, height), Image.BILINEAR)
             kind, confidence = types.get(i, (None, None))
             findings.append(
                 Finding(
                     score=float(scores.image[i]),
-                    threshold=self.threshold,
+                    threshold=limit,
                     is_defect=i in flagged,
                     defect_type=kind,
                     type_confidence=confidence,
@@ -159,6 +164,8 @@ def teach(
         "threshold": detector.threshold_.as_dict(),
         # held-out good scores over the threshold, in deciles: the reference for drift
         "reference_scores": reference_deciles(good_scores, detector.threshold_.value),
+        # what a person choosing another threshold weighs: the held-out scores themselves
+        "held_out_scores": held_out_scores(good_scores, bad_scores, data.defect_labels),
     }
     if bad_scores is not None:
         labels = np.r_[np.zeros(len(good_scores)), np.ones(len(bad_scores))]
@@ -185,6 +192,19 @@ def teach(
         )
     report(0.95, "ready to export")
     return Inspector(detector, classifier, None, card)
+
+
+def held_out_scores(
+    good: np.ndarray, defects: np.ndarray | None, labels: Sequence[str]
+) -> dict[str, Any]:
+    """Held-out image scores for the model card (6 significant digits, capped at 2,000)."""
+    good_list = [float(f"{v:.6g}") for v in np.asarray(good, dtype=np.float64)[:2000]]
+    bad = np.asarray(defects if defects is not None else [], dtype=np.float64)[:2000]
+    return {
+        "good": good_list,
+        "defect": [float(f"{v:.6g}") for v in bad],
+        "defect_labels": list(labels)[: len(bad)],
+    }
 
 
 def reference_deciles(scores: np.ndarray, threshold: float) -> dict[str, Any]:

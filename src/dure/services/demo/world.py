@@ -14,10 +14,10 @@ from dure.domain.grants import GrantScope, ShareGrant
 from dure.domain.organisations import Organisation
 from dure.domain.parts import DefectType, LabelledImage, Lot, PartNumber
 from dure.domain.plant import Asset, Line, Site, Station
-from dure.domain.records import InspectionRecord
 from dure.errors import NotFound
 from dure.ingest.process_files import ProcessSchema
 from dure.services.accounts import create_org, create_token, create_user, system_caller
+from dure.services.demo.inspection_history import inspection_history
 from dure.services.demo.plant_data import PROCESS_SCHEMA, process_csv, sensor_csv
 from dure.services.demo.sheet_metal import DEFECT_TYPES, sheet_image
 from dure.services.imports import import_process_file, import_sensor_file
@@ -48,8 +48,14 @@ def build_demo(
     days: int = 30,
     images_per_supplier: int = 40,
     end: datetime | None = None,
+    history_days: int = 14,
+    parts_per_day: int = 12,
 ) -> DemoSummary:
-    """Create the demo world once (a second call changes nothing); deterministic by ``seed``."""
+    """Create the demo world once (a second call changes nothing); deterministic by ``seed``.
+
+    With ``history_days``, each supplier's door panel gets a trained inspection model and
+    ``parts_per_day`` inspected parts a day for that many days (see inspection_history).
+    """
     started = time.perf_counter()
     tokens_file, truth_file = home / "demo-tokens.json", home / "demo-ground-truth.json"
     with store.session(None) as s:
@@ -79,9 +85,25 @@ def build_demo(
     oem_parts = _oem_catalogue(store, oem)
     for i, sup in enumerate(suppliers):
         tokens[sup.slug] = _people(store, sup)
-        truth["suppliers"][sup.slug] = _supplier_world(  # type: ignore[index]
+        world = _supplier_world(
             store, sup, oem, oem_parts, rng, start, days, images_per_supplier, seed * 100 + i
         )
+        part = world.pop("part")  # ids are random: not part of the (seeded) ground truth
+        if history_days:
+            world["inspections"] = inspection_history(
+                store,
+                home,
+                sup,
+                oem,
+                part["id"],
+                part["number"],
+                part["station_id"],
+                end,
+                history_days,
+                parts_per_day,
+                seed * 100 + i,
+            )
+        truth["suppliers"][sup.slug] = world  # type: ignore[index]
     home.mkdir(parents=True, exist_ok=True)
     tokens_file.write_text(json.dumps(tokens, indent=2))
     tokens_file.chmod(0o600)
@@ -179,7 +201,7 @@ def _supplier_world(
         import_sensor_file(
             s, sensor_csv(rng, "press-800t", start, days, 10, fails), "demo-sensors.csv"
         )
-        images = _images(s, sup, parts[0], stations[2].id, start, days, n_images, img_seed)
+        images = _images(s, sup, parts[0], n_images, img_seed)
         if sup.slug == "daesung":  # one supplier shares its inspection results with the OEM
             s.grants.grant(
                 ShareGrant(
@@ -192,6 +214,7 @@ def _supplier_world(
                 )
             )
     return {
+        "part": {"id": parts[0].id, "number": parts[0].number, "station_id": stations[2].id},
         "process": process_truth,
         "press_fails_at": (start + timedelta(days=fails)).isoformat() if fails else None,
         "die_temp_drift_C": drift,
@@ -199,7 +222,7 @@ def _supplier_world(
     }
 
 
-def _images(s, sup, part, station_id, start, days, n, seed):  # type: ignore[no-untyped-def]
+def _images(s, sup, part, n, seed):  # type: ignore[no-untyped-def]
     labels = ["good"] * (n - n // 4) + [DEFECT_TYPES[k % 5] for k in range(n // 4)]
     truth = []
     for k, label in enumerate(labels):
@@ -219,16 +242,5 @@ def _images(s, sup, part, station_id, start, days, n, seed):  # type: ignore[no-
                 source_name=f"{sup.slug}-{k:03d}.png",
             )
         )
-        if split == "test":
-            s.inspections.add(
-                InspectionRecord(
-                    org_id=sup.id,
-                    part_id=part.id,
-                    image_sha256=sha,
-                    station_id=station_id,
-                    serial=f"{part.number}-IMG{k:03d}",
-                    taken_at=start + timedelta(days=days - 1, minutes=7 * k),
-                )
-            )
         truth.append({"sha256": sha, "label": label, "split": split, "mask_sha256": mask_sha})
     return truth

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from sqlalchemy import ColumnElement, or_, select
+from sqlalchemy import ColumnElement, insert, or_, select, update
 
 from dure.domain.parts import DefectType, LabelledImage, Lot, PartNumber
 from dure.domain.users import Role
-from dure.errors import InvalidInput
+from dure.errors import Forbidden, InvalidInput
 from dure.store import tables as t
+from dure.store.rows import to_row
 from dure.store.scoped import ScopedRepository
 
 
@@ -77,3 +78,39 @@ class LabelledImageRepository(ScopedRepository[LabelledImage]):
 
     def check_references(self, item: LabelledImage) -> None:
         self.require_own(t.part_numbers, "part_id", item.part_id)
+
+    def keep_reviewed(self, part_id: str, image_sha256: str, record_id: str, label: str) -> str:
+        """A reviewed inspection's image as a held-out labelled image of its part.
+
+        Reviewing is an operator's job, so operators may make this one write. When the
+        picture is already a labelled image of the part (a second review, or a teaching
+        image inspected again), the person's label replaces the old one. Returns its id.
+        """
+        if not self.caller.can(Role.OPERATOR):
+            raise Forbidden("reviewing needs the operator role or higher")
+        self.require_own(t.part_numbers, "part_id", part_id)
+        source = f"review-{record_id}"
+        found = self.conn.execute(  # one labelled image per picture of a part
+            select(self.table.c.id).where(
+                self.table.c.org_id == self.caller.org_id,
+                self.table.c.part_id == part_id,
+                self.table.c.image_sha256 == image_sha256,
+            )
+        ).first()
+        if found is not None:
+            self.conn.execute(
+                update(self.table).where(self.table.c.id == found.id).values(label=label)
+            )
+            self.audit.record("update", self.resource, found.id, detail={"label": label})
+            return str(found.id)
+        item = LabelledImage(
+            org_id=self.caller.org_id,
+            part_id=part_id,
+            image_sha256=image_sha256,
+            split="test",
+            label=label,
+            source_name=source,
+        )
+        self.conn.execute(insert(self.table).values(**to_row(item, self.table)))
+        self.audit.record("create", self.resource, item.id, detail={"from_review": record_id})
+        return item.id

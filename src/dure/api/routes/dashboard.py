@@ -1,0 +1,52 @@
+"""What the dashboard's pages read: overview, a line, a model's threshold trade-off."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter
+from pydantic import BaseModel, Field
+
+from dure.api.deps import SessionDep
+from dure.domain.model_versions import ModelVersion
+from dure.services import dashboard, thresholds
+from dure.services.inspection_models import own_inspection_model
+
+router = APIRouter(tags=["dashboard"])
+
+
+@router.get("/api/dashboard/overview")
+def overview(session: SessionDep, tz: str = "UTC") -> dict[str, Any]:
+    """Per line: parts inspected today, first-pass yield, defect rate and trend, open alerts."""
+    return dashboard.overview(session, tz)
+
+
+@router.get("/api/lines/{line_id}/dashboard")
+def line_dashboard(
+    line_id: str, session: SessionDep, tz: str = "UTC", days: int = 14, recent: int = 30
+) -> dict[str, Any]:
+    """One line: newest inspections, defect Pareto, score control chart."""
+    return dashboard.line_view(session, line_id, tz, days, recent)
+
+
+@router.get("/api/inspection-models/{model_id}/threshold")
+def threshold_tradeoff(model_id: str, session: SessionDep) -> dict[str, Any]:
+    """The current threshold and the false-alarm / miss trade-off on held-out images."""
+    model = own_inspection_model(session, model_id)
+    value = (model.card.get("threshold") or {}).get("value")
+    return {
+        "model_id": model.id,
+        "current": thresholds.tradeoff(model.card, float(value)) if value else None,
+        "calibrated": model.card.get("calibrated_threshold") or model.card.get("threshold"),
+        "curve": thresholds.tradeoff_curve(model.card),
+    }
+
+
+class ThresholdIn(BaseModel):
+    value: float = Field(gt=0, description="the new decision threshold on image scores")
+
+
+@router.post("/api/inspection-models/{model_id}/threshold")
+def save_threshold(model_id: str, body: ThresholdIn, session: SessionDep) -> ModelVersion:
+    """Save a threshold chosen on the trade-off; later inspections use it."""
+    return thresholds.set_threshold(session, model_id, body.value)
