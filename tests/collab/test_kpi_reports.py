@@ -130,3 +130,14 @@ def test_psi_is_zero_on_the_reference_and_flags_a_shift() -> None:
     assert drift_psi(same, DECILES) < 0.02
     shifted = rng.uniform(0.5, 1.5, 2000)
     assert drift_psi(shifted, DECILES) > DRIFT_FLAG
+
+
+def test_a_small_reference_uses_coarser_bins() -> None:
+    """Ten reference scores cannot define deciles: the same scores must not look drifted."""
+    rng = np.random.default_rng(2)
+    reference = np.sort(rng.normal(0.5, 0.03, 10))
+    deciles = np.quantile(reference, np.linspace(0, 1, 11)).tolist()
+    same = rng.normal(0.5, 0.03, 200)
+    assert drift_psi(same, deciles, n_reference=10) < DRIFT_FLAG
+    shifted = rng.normal(0.6, 0.03, 200)
+    assert drift_psi(shifted, deciles, n_reference=10) > DRIFT_FLAG

@@ -33,13 +33,29 @@ def _utc(moment: datetime) -> datetime:
     return moment.astimezone(UTC) if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
-def drift_psi(ratios: np.ndarray, deciles: list[float]) -> float:
-    """Population stability index of score/threshold ratios against the reference deciles."""
-    edges = np.asarray(deciles, dtype=np.float64)
+def drift_bins(n_reference: int | None) -> int:
+    """How many equal-share bins a reference of ``n_reference`` scores supports (10, 5, 2).
+
+    Deciles of ten scores are noise: with fewer than 50 reference scores the bins are
+    quintiles, with fewer than 25 the median alone.
+    """
+    if n_reference is None or n_reference >= 50:
+        return 10
+    return 5 if n_reference >= 25 else 2
+
+
+def drift_psi(ratios: np.ndarray, deciles: list[float], n_reference: int | None = None) -> float:
+    """Population stability index of score/threshold ratios against the reference deciles.
+
+    Each bin is expected to hold an equal share; the observed shares get half a count
+    added, so an empty bin weighs as a rare one rather than an infinite shift.
+    """
+    bins = drift_bins(n_reference)
+    edges = np.asarray(deciles, dtype=np.float64)[:: 10 // bins]
     inner = edges[1:-1]
-    counts = np.bincount(np.searchsorted(inner, ratios, side="right"), minlength=10)
-    actual = np.clip(counts / max(len(ratios), 1), 1e-4, None)
-    expected = np.full(10, 0.1)
+    counts = np.bincount(np.searchsorted(inner, ratios, side="right"), minlength=bins)
+    actual = (counts + 0.5) / (max(len(ratios), 1) + 0.5 * bins)
+    expected = np.full(bins, 1.0 / bins)
     return float(np.sum((actual - expected) * np.log(actual / expected)))
 
 
@@ -121,11 +137,14 @@ def _drift(models: dict[str, Any], ratios: list[float]) -> dict[str, Any]:
             reference = model.card["reference_scores"]
     if reference is None or len(ratios) < 20:
         return {"psi": None, "flag": False, "why": "needs 20+ scored parts and a reference"}
-    psi = drift_psi(np.asarray(ratios), reference["deciles"])
+    n_reference = reference.get("n")
+    psi = drift_psi(np.asarray(ratios), reference["deciles"], n_reference)
     return {
         "psi": round(psi, 4),
         "flag": psi > DRIFT_FLAG,
         "scored": len(ratios),
+        "bins": drift_bins(n_reference),
+        "reference_scores": n_reference,
         "limit": DRIFT_FLAG,
     }
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import and_, or_, select
+from sqlalchemy import and_, func, or_, select
 
 from dure.domain.records import InspectionRecord, ReviewDecision, Verdict
 from dure.errors import InvalidInput
@@ -14,7 +14,10 @@ from dure.store.session import Session
 
 
 def review_queue(session: Session, line_id: str | None = None, limit: int = 50) -> dict[str, Any]:
-    """The caller's flagged (NG or unsure) parts nobody has reviewed yet, oldest first."""
+    """The caller's flagged (NG or unsure) parts nobody has reviewed yet, oldest first.
+
+    With them: how many wait in all, each model's threshold, and the defect taxonomy.
+    """
     if not 1 <= limit <= 500:
         raise InvalidInput("limit", "between 1 and 500")
     table = t.inspection_records
@@ -30,10 +33,17 @@ def review_queue(session: Session, line_id: str | None = None, limit: int = 50) 
     rows = session.conn.execute(
         select(table).where(where).order_by(table.c.taken_at, table.c.id).limit(limit)
     ).all()
-    waiting = session.conn.execute(select(table.c.id).where(where)).all()
+    waiting = session.conn.execute(select(func.count()).select_from(table).where(where))
+    items = [to_entity(InspectionRecord, r) for r in rows]
+    thresholds: dict[str, float] = {}
+    for version_id in {i.model_version_id for i in items if i.model_version_id}:
+        value = (session.model_versions.get(version_id).card.get("threshold") or {}).get("value")
+        if isinstance(value, int | float):
+            thresholds[version_id] = float(value)
     return {
-        "items": [to_entity(InspectionRecord, r) for r in rows],
-        "waiting": len(waiting),
+        "items": items,
+        "waiting": int(waiting.scalar_one()),
+        "thresholds": thresholds,
         "defect_types": [d.code for d in session.defect_types.list_all()],
     }
 

@@ -85,7 +85,11 @@ export default function Review() {
             <p>
               {t("review.model_type")}: <strong>{item.defect_type || "—"}</strong>
             </p>
-            <p className="small">score {number(item.score, 3)}</p>
+            <p className="small">
+              score {number(item.score, 3)}
+              {data.thresholds?.[item.model_version_id] != null &&
+                ` / threshold ${number(data.thresholds[item.model_version_id], 3)}`}
+            </p>
             <div className="actions">
               <button onClick={() => decide("accept")} disabled={busy} data-testid="accept">
                 {t("review.accept")} <kbd>A</kbd>

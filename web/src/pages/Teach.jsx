@@ -10,6 +10,8 @@ function Images({ partId, onChange }) {
   const { t } = useI18n();
   const images = useApi(`/api/parts/${partId}/images?limit=500`);
   const recent = useApi(`/api/inspections?part_id=${partId}&verdict=ok&limit=24`);
+  const taxonomy = useApi("/api/defect-types?limit=200");
+  const [label, setLabel] = useState("good");
   const [picked, setPicked] = useState(new Set());
   const [note, setNote] = useState(null);
   const [error, setError] = useState(null);
@@ -21,7 +23,7 @@ function Images({ partId, onChange }) {
     setError(null);
     const form = new FormData();
     for (const f of files) form.append("images", f, f.name);
-    form.append("label", "good");
+    form.append("label", label);
     try {
       const result = await api(`/api/parts/${partId}/images`, { method: "POST", body: form });
       setNote(t("teach.uploaded", { n: result.images_new ?? files.length }));
@@ -52,11 +54,23 @@ function Images({ partId, onChange }) {
         {t("teach.images", { good, defects: items.length - good })}
         {images.data.next_offset != null && " +"}
       </p>
-      <label className="upload">
-        {t("teach.upload")}
+      <div className="upload">
+        <label>
+          {t("teach.upload_as")}{" "}
+          <select value={label} onChange={(e) => setLabel(e.target.value)} data-testid="upload-label">
+            <option value="good">{t("teach.label_good")}</option>
+            {(taxonomy.data?.items || []).map((d) => (
+              <option key={d.code} value={d.code}>{d.name || d.code}</option>
+            ))}
+          </select>
+        </label>
         <input type="file" multiple accept="image/png,image/jpeg,image/bmp,image/tiff" data-testid="upload-good"
-          onChange={(e) => e.target.files.length && upload([...e.target.files])} />
-      </label>
+          onChange={(e) => {
+            if (e.target.files.length) upload([...e.target.files]);
+            e.target.value = "";
+          }} />
+      </div>
+      <p className="muted small">{t("teach.upload_hint")}</p>
       {note && <p className="ok" role="status">{note}</p>}
       <ErrorBox error={error} />
       <h3>{t("teach.pick")}</h3>
