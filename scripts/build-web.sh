@@ -17,5 +17,7 @@ if ! command -v npm >/dev/null 2>&1; then
     exit 0
   fi
 fi
-npm ci --no-audit --no-fund --loglevel=error
+# `npm ci` installs exactly the lock file; where a registry mirror left other platforms'
+# optional packages out of it, `npm install` (same pinned versions) completes it.
+npm ci --no-audit --no-fund --loglevel=silent || npm install --no-audit --no-fund --loglevel=error
 npm run build --silent
