@@ -131,9 +131,13 @@ def served(browser_ready: None, tmp_path_factory: pytest.TempPathFactory) -> Ite
     (ARTIFACTS / "timings.json").write_text(json.dumps(result.timings, indent=1))
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def chromium(browser_ready: None) -> Iterator[Any]:
-    """Debian's Chromium, headless, under Playwright."""
+    """Debian's Chromium, headless, under Playwright.
+
+    Module-scoped: Playwright's sync API runs an event loop in the main thread while it is
+    open, and later tests that call asyncio.run (OPC UA, MQTT) must not find it there.
+    """
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as p:
