@@ -183,3 +183,36 @@ def test_wrong_password_is_told_in_words(page_for: Any, served: Served) -> None:
     error = page.wait_for_selector("[data-testid=error]")
     assert "password" in error.inner_text().lower()
     shot(page, "00-login-error")
+
+
+def test_admin_adds_a_user_and_gives_then_revokes_a_grant(page_for: Any, served: Served) -> None:
+    page = page_for("en-GB")
+    log_in(page, "admin@hanul.example")
+    timed_goto(page, served, "/admin", "[data-testid=new-user]", "admin-supplier")
+    form = page.locator("[data-testid=new-user]")
+    form.locator("input[type=email]").fill("park@hanul.example")
+    form.locator("input[placeholder=Name]").fill("Park")
+    form.locator("input[type=password]").fill("short")
+    form.locator("button[type=submit]").click()
+    error = page.wait_for_selector("[data-testid=new-user] [data-testid=error]")
+    assert "password" in error.inner_text()  # the server's words, naming the field
+    form.locator("input[type=password]").fill("long-enough-1")
+    form.locator("button[type=submit]").click()
+    page.wait_for_selector("text=Added park@hanul.example")
+    assert "park@hanul.example" in page.inner_text("[data-testid=users]")
+
+    grant = page.locator("[data-testid=new-grant]")
+    grant.locator("select").nth(0).select_option(label="Hanbit Appliances")
+    grant.locator("select").nth(1).select_option("process_records")
+    grant.locator("select").nth(2).select_option(label="HANUL-HB-SIDE-02")
+    grant.locator("button[type=submit]").click()
+    row = page.locator("[data-testid=grants] tr", has_text="process_records")
+    row.wait_for()
+    assert "HANUL-HB-SIDE-02" in row.inner_text()
+    shot(page, "12-admin-supplier")
+    row.locator("text=Revoke").click()
+    page.locator("[data-testid=grants] tr", has_text="process_records").locator(
+        "text=revoked"
+    ).wait_for()
+    given = served.get("hanul", "/api/grants")["items"]
+    assert [g["revoked_at"] is not None for g in given if g["scope"] == "process_records"] == [True]

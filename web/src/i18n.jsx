@@ -130,6 +130,13 @@ const en = {
   "admin.revoke": "Revoke",
   "admin.new_token": "New token",
   "admin.token_created": "New token (shown once): {token}",
+  "admin.name": "Name",
+  "admin.password_min": "Password (8+ characters, optional)",
+  "admin.add_user": "Add user",
+  "admin.user_added": "Added {email}",
+  "admin.grantee": "Share with…",
+  "admin.all_parts": "all parts",
+  "admin.grant": "Grant",
   "admin.no_grants": "No share grants. Nothing is shared with anyone until an admin grants it.",
 };
 
@@ -262,6 +269,13 @@ const ko = {
   "admin.revoke": "철회",
   "admin.new_token": "새 토큰",
   "admin.token_created": "새 토큰 (한 번만 표시): {token}",
+  "admin.name": "이름",
+  "admin.password_min": "비밀번호 (8자 이상, 선택)",
+  "admin.add_user": "사용자 추가",
+  "admin.user_added": "{email} 추가됨",
+  "admin.grantee": "공유 대상…",
+  "admin.all_parts": "모든 부품",
+  "admin.grant": "권한 부여",
   "admin.no_grants": "공유 권한이 없습니다. 관리자가 허락하기 전에는 아무것도 공유되지 않습니다.",
 };
 

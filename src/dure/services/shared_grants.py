@@ -53,6 +53,12 @@ def _push(ctx: Collab, caller: Caller, grant: ShareGrant) -> dict[str, Any]:
 
 def create_grant(ctx: Collab, caller: Caller, fields: dict[str, Any]) -> dict[str, Any]:
     """Give a grant (admins) and tell the grantee's install; the grant holds either way."""
+    if "scope" in fields:
+        try:
+            fields = {**fields, "scope": GrantScope(fields["scope"])}
+        except ValueError:
+            known = ", ".join(s.value for s in GrantScope)
+            raise InvalidInput("scope", f"{fields['scope']!r}: use one of {known}") from None
     with ctx.store.session(caller) as session:
         grant = session.grants.grant(
             ShareGrant(grantor_org_id=caller.org_id, created_by=caller.user_id, **fields)

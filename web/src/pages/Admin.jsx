@@ -60,7 +60,7 @@ function Tokens() {
   );
 }
 
-function Grants({ orgName, ownOrg }) {
+function Grants({ orgName, ownOrg, orgs }) {
   const { t, when } = useI18n();
   const grants = useApi("/api/grants?limit=200");
   const [error, setError] = useState(null);
@@ -77,9 +77,13 @@ function Grants({ orgName, ownOrg }) {
     <Section title={t("admin.grants")} state={grants}>
       {(data) =>
         data.items.length === 0 ? (
-          <Empty>{t("admin.no_grants")}</Empty>
+          <>
+            <NewGrant orgs={orgs} ownOrg={ownOrg} onDone={grants.reload} />
+            <Empty>{t("admin.no_grants")}</Empty>
+          </>
         ) : (
           <>
+            <NewGrant orgs={orgs} ownOrg={ownOrg} onDone={grants.reload} />
             <ErrorBox error={error} />
             <table className="table" data-testid="grants">
               <tbody>
@@ -141,6 +145,84 @@ function Audit() {
   );
 }
 
+const SCOPES = [
+  "inspection_records",
+  "process_records",
+  "sensor_readings",
+  "kpi_reports",
+  "model_use",
+  "model_updates",
+];
+
+function NewUser({ onDone }) {
+  const { t } = useI18n();
+  const [form, setForm] = useState({ email: "", display_name: "", role: "operator", password: "" });
+  const [error, setError] = useState(null);
+  const [done, setDone] = useState(null);
+  const set = (k) => (e) => setForm({ ...form, [k]: e.target.value });
+  const submit = async (e) => {
+    e.preventDefault();
+    setError(null);
+    try {
+      const user = await api("/api/users", { method: "POST", body: { ...form, password: form.password || null } });
+      setDone(user.email);
+      setForm({ email: "", display_name: "", role: "operator", password: "" });
+      onDone();
+    } catch (err) {
+      setError(err);
+    }
+  };
+  return (
+    <form className="inline" onSubmit={submit} data-testid="new-user">
+      <input type="email" placeholder={t("login.email")} value={form.email} onChange={set("email")} required />
+      <input placeholder={t("admin.name")} value={form.display_name} onChange={set("display_name")} required />
+      <select value={form.role} onChange={set("role")}>
+        {["viewer", "operator", "engineer", "admin"].map((r) => <option key={r}>{r}</option>)}
+      </select>
+      <input type="password" placeholder={t("admin.password_min")} value={form.password} onChange={set("password")} />
+      <button type="submit">{t("admin.add_user")}</button>
+      {done && <span className="ok" role="status">{t("admin.user_added", { email: done })}</span>}
+      <ErrorBox error={error} />
+    </form>
+  );
+}
+
+function NewGrant({ orgs, ownOrg, onDone }) {
+  const { t } = useI18n();
+  const parts = useApi("/api/parts?limit=200");
+  const others = orgs.filter((o) => o.id !== ownOrg);
+  const [form, setForm] = useState({ grantee_org_id: "", scope: "kpi_reports", part_id: "" });
+  const [error, setError] = useState(null);
+  const set = (k) => (e) => setForm({ ...form, [k]: e.target.value });
+  const submit = async (e) => {
+    e.preventDefault();
+    setError(null);
+    try {
+      await api("/api/grants", { method: "POST", body: { ...form, part_id: form.part_id || null } });
+      onDone();
+    } catch (err) {
+      setError(err);
+    }
+  };
+  return (
+    <form className="inline" onSubmit={submit} data-testid="new-grant">
+      <select value={form.grantee_org_id} onChange={set("grantee_org_id")} required>
+        <option value="" disabled>{t("admin.grantee")}</option>
+        {others.map((o) => <option key={o.id} value={o.id}>{o.name}</option>)}
+      </select>
+      <select value={form.scope} onChange={set("scope")}>
+        {SCOPES.map((sc) => <option key={sc}>{sc}</option>)}
+      </select>
+      <select value={form.part_id} onChange={set("part_id")}>
+        <option value="">{t("admin.all_parts")}</option>
+        {(parts.data?.items || []).filter((p) => p.org_id === ownOrg).map((p) => <option key={p.id} value={p.id}>{p.number}</option>)}
+      </select>
+      <button type="submit">{t("admin.grant")}</button>
+      <ErrorBox error={error} />
+    </form>
+  );
+}
+
 export default function Admin() {
   const { t, when } = useI18n();
   const { can, me } = useAuth();
@@ -167,6 +249,8 @@ export default function Admin() {
         </Section>
         <Section title={t("admin.users")} state={users}>
           {(data) => (
+            <>
+            <NewUser onDone={users.reload} />
             <table className="table" data-testid="users">
               <tbody>
                 {data.items.map((u) => (
@@ -174,11 +258,12 @@ export default function Admin() {
                 ))}
               </tbody>
             </table>
+            </>
           )}
         </Section>
       </div>
       <Tokens />
-      <Grants orgName={orgName} ownOrg={me.organisation.id} />
+      <Grants orgName={orgName} ownOrg={me.organisation.id} orgs={orgList(orgs.data)} />
       <Audit />
     </section>
   );
