@@ -198,6 +198,9 @@ function ThresholdChooser({ modelId }) {
             <div className="stat"><div className="stat-value" data-testid="miss">{percent(point.miss_rate)}</div><div className="stat-label">{t("teach.miss")}</div></div>
           </div>
           <p className="muted small">{t("teach.held_out", { good: point.held_out_good, defects: point.held_out_defects })}</p>
+          {(point.held_out_good < 10 || point.held_out_defects === 0) && (
+            <p className="small" data-testid="few-held-out">{t("teach.few_held_out")}</p>
+          )}
           <button onClick={save} data-testid="save-threshold">{t("teach.save_threshold")}</button>
           {saved != null && <p className="ok" role="status">{t("teach.threshold_saved")}</p>}
           <ErrorBox error={failure} />
