@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 import threading
 import time
 from collections.abc import Iterator
@@ -19,6 +18,7 @@ from typing import Any
 import httpx
 import pytest
 
+from dure.ports import free_port
 from dure.settings import Settings
 from dure.store.session import Store
 
@@ -61,12 +61,6 @@ def browser_ready() -> None:
         pytest.skip(why)
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 @dataclass
 class Served:
     """The served demo world: its address, store and what the demo wrote about itself."""
@@ -99,7 +93,7 @@ def served(browser_ready: None, tmp_path_factory: pytest.TempPathFactory) -> Ite
     settings = Settings(home=home, web_dir=DIST)
     store = Store.open(settings)
     summary = build_demo(store, home)
-    port = _free_port()
+    port = free_port()
     server = uvicorn.Server(
         uvicorn.Config(
             create_app(settings, store), host="127.0.0.1", port=port, log_level="warning"

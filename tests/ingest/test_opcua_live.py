@@ -8,8 +8,8 @@ from pathlib import Path
 
 from asyncua import Server, ua
 
-from dure.bench.mosquitto import free_port
 from dure.ingest.streams.opcua import browse
+from dure.ports import free_port
 from dure.settings import Settings
 from dure.store.session import Store
 from tests.ingest.live import Running, wait_for

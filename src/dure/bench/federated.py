@@ -23,7 +23,6 @@ from sklearn.linear_model import LogisticRegression
 from dure.bench.common import machine
 from dure.collab.flower import (
     RoundSettings,
-    free_port,
     start_client,
     start_server,
     write_head,
@@ -31,6 +30,7 @@ from dure.collab.flower import (
 )
 from dure.ingest.image_folders import scan
 from dure.models.vision.defect_types import DefectTypeClassifier
+from dure.ports import free_port
 
 
 def neu_embeddings(

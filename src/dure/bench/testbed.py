@@ -27,9 +27,9 @@ import httpx
 import numpy as np
 
 from dure.bench.wiretap import Wiretap
-from dure.collab.flower import free_port
 from dure.collab.packages import build_package, new_signing_key
 from dure.collab.signing import sign_request
+from dure.ports import free_port
 from dure.services.demo.sheet_metal import sheet_image
 
 PART = ("HB-DOOR-01", "Refrigerator door outer panel")

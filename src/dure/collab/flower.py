@@ -7,7 +7,6 @@ environment (``make install`` builds it) or wherever ``DURE_FLOWER_PYTHON`` poin
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
 import sys
 from dataclasses import dataclass
@@ -36,13 +35,6 @@ def flower_python() -> Path:
             "or set DURE_FLOWER_PYTHON to a Python with flwr==1.41.0"
         )
     return path
-
-
-def free_port() -> int:
-    """A TCP port free on loopback right now."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 @dataclass(frozen=True)

@@ -8,6 +8,11 @@ EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _MICROSECOND = timedelta(microseconds=1)
 
 
+def as_utc(moment: datetime) -> datetime:
+    """``moment`` in UTC; a time without a zone (as SQLite gives them back) is taken as UTC."""
+    return moment.astimezone(UTC) if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
 def to_us(moment: datetime) -> int:
     """Exact microseconds since the epoch of a zone-aware time (no float rounding)."""
     return (moment - EPOCH) // _MICROSECOND

@@ -21,7 +21,7 @@ from dure.models.vision.inspector import Inspector, reference_deciles, save_insp
 from dure.models.vision.metrics import image_auroc
 from dure.models.vision.patchcore import PARAMS, PatchCore
 from dure.models.vision.threshold import calibrate
-from dure.services.inspection_models import _labelled, decode
+from dure.services.inspection_models import add_derived_version, decode, labelled_of_part
 from dure.services.inspections import store_blob
 from dure.services.model_files import MEDIA_TYPE, InspectorCache, pack_folder
 from dure.services.partners import Collab
@@ -62,8 +62,7 @@ def adapt(
         base = usable_model(session, version_id)
         if base.org_id != caller.org_id:
             raise Forbidden("adapt a model you imported, not one you only read")
-        images = _labelled(session, base.part_id or "")
-        siblings = session.model_versions.list_all(name=base.name)
+        images = labelled_of_part(session, base.part_id or "")
     good = [i for i in images if i["label"] == "good"]
     bad = [i for i in images if i["label"] != "good"]
     need = 12 if refit_memory else 6
@@ -133,16 +132,4 @@ def adapt(
         packed = pack_folder(Path(folder))
     with ctx.store.session(caller) as session:
         sha = store_blob(session, packed, MEDIA_TYPE, f"adapted-{base.id}.tar")
-        return session.model_versions.add(
-            ModelVersion(
-                org_id=caller.org_id,
-                name=base.name,
-                version=max(v.version for v in siblings) + 1,
-                task=base.task,
-                part_id=base.part_id,
-                blob_sha256=sha,
-                card=card,
-                base_version_id=base.id,
-                status="ready",
-            )
-        )
+        return add_derived_version(session, base, sha, card)

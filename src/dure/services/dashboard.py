@@ -15,6 +15,7 @@ import numpy as np
 from sqlalchemy import Row, and_, select
 
 from dure.domain.records import InspectionRecord, is_defective
+from dure.domain.times import as_utc
 from dure.errors import InvalidInput
 from dure.models.spc.charts import individuals
 from dure.store import tables as t
@@ -57,10 +58,6 @@ def _line_rows(session: Session, line_id: str, since: datetime) -> list[Row[Any]
     )
 
 
-def _aware(moment: datetime) -> datetime:
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
-
-
 def _day_figures(rows: list[Row[Any]]) -> dict[str, Any]:
     first_pass: dict[str, bool] = {}
     defective = 0
@@ -82,7 +79,7 @@ def _day_figures(rows: list[Row[Any]]) -> dict[str, Any]:
 def _trend(rows: list[Row[Any]], start: datetime, tz: ZoneInfo, days: int) -> list[dict[str, Any]]:
     by_day: dict[str, list[Row[Any]]] = {}
     for row in rows:
-        day = _aware(row.taken_at).astimezone(tz).date().isoformat()
+        day = as_utc(row.taken_at).astimezone(tz).date().isoformat()
         by_day.setdefault(day, []).append(row)
     out = []
     for k in range(days):
@@ -174,7 +171,7 @@ def _control_chart(rows: list[Row[Any]], thresholds: dict[str, float]) -> dict[s
         "points": [
             {
                 "id": row.id,
-                "taken_at": _aware(row.taken_at).isoformat(),
+                "taken_at": as_utc(row.taken_at).isoformat(),
                 "value": round(float(v), 4),
                 "beyond": bool(v > upper or v < lower),
             }

@@ -22,7 +22,6 @@ from sqlalchemy import select
 
 from dure.collab.flower import (
     RoundSettings,
-    free_port,
     start_client,
     start_server,
     write_head,
@@ -37,7 +36,8 @@ from dure.domain.users import Caller, Role
 from dure.errors import Forbidden, InvalidInput
 from dure.models.vision.defect_types import PARAMS, DefectTypeClassifier, save_classifier
 from dure.models.vision.inspector import load_inspector
-from dure.services.inspection_models import _labelled, decode
+from dure.ports import free_port
+from dure.services.inspection_models import add_derived_version, decode, labelled_of_part
 from dure.services.inspections import store_blob
 from dure.services.model_files import MEDIA_TYPE, pack_folder, unpack_to
 from dure.services.partners import Collab, audit_refusal
@@ -170,7 +170,6 @@ def _finish(
         packed = pack_folder(folder / "model")
         with ctx.store.session(caller) as session:
             round_ = session.rounds.get(round_id)
-            siblings = session.model_versions.list_all(name=base.name)
             sha = store_blob(session, packed, MEDIA_TYPE, f"federated-{round_id}.tar")
             card = {
                 **base.card,
@@ -187,19 +186,7 @@ def _finish(
                     "what_travelled": "defect-type head weights only",
                 },
             }
-            new = session.model_versions.add(
-                ModelVersion(
-                    org_id=caller.org_id,
-                    name=base.name,
-                    version=max(v.version for v in siblings) + 1,
-                    task=base.task,
-                    part_id=base.part_id,
-                    blob_sha256=sha,
-                    card=card,
-                    base_version_id=base.id,
-                    status="ready",
-                )
-            )
+            new = add_derived_version(session, base, sha, card)
         package = publish(ctx, caller, new.id)
         with ctx.store.session(caller) as session:
             session.rounds.update_fields(
@@ -253,7 +240,7 @@ def join_round(
         raise Forbidden(reason)
     as_us = Caller(org_id=own_org_id, user_id=None, role=Role.ENGINEER, org_kind="supplier")
     with ctx.store.session(as_us) as own:
-        images = [i for i in _labelled(own, part_id) if i["label"] in classes]
+        images = [i for i in labelled_of_part(own, part_id) if i["label"] in classes]
     if len(images) < 2:
         raise InvalidInput("images", f"no labelled defect images of {part_number} to train on")
     embedding["stages"] = tuple(embedding["stages"])

@@ -297,6 +297,20 @@ def _store_labelled(
 LABEL_PATTERN = re.compile(r"^[a-z0-9][a-z0-9_\-]{0,63}$")
 
 
+def check_label(session: Session, label: str, field: str = "label", good: bool = True) -> None:
+    """InvalidInput naming ``field`` unless ``label`` is one of the caller's defect types
+    (or ``good``, where ``good`` is allowed)."""
+    if good and label == "good":
+        return
+    known = sorted({d.code for d in session.defect_types.list(Page(limit=1000)).items})
+    if label not in known:
+        raise InvalidInput(
+            field,
+            f"{label!r} is not in your defect taxonomy; use {'good or ' if good else ''}one of: "
+            + (", ".join(known) or "(none yet: add types with POST /api/defect-types)"),
+        )
+
+
 def add_labelled_images(
     session: Session,
     part_id: str,
@@ -316,14 +330,7 @@ def add_labelled_images(
         raise InvalidInput("label", f"{label!r}: use good or a defect type code like scratch")
     if split not in ("train", "test"):
         raise InvalidInput("split", f"{split!r}: use train or test")
-    if label != "good":
-        known = sorted({d.code for d in session.defect_types.list(Page(limit=1000)).items})
-        if label not in known:
-            raise InvalidInput(
-                "label",
-                f"{label!r} is not in your defect taxonomy; use good or one of: "
-                + (", ".join(known) or "(none yet: add types with POST /api/defect-types)"),
-            )
+    check_label(session, label)
     if not files:
         raise InvalidInput("images", "send at least one image")
     checked = []

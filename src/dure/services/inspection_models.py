@@ -65,19 +65,43 @@ def create_inspection_model(
     repo.require_own(t.part_numbers, "part_id", part_id)
     part = session.parts.get(part_id)
     name = name or f"inspection {part.number}"
+    return repo.add(
+        ModelVersion(
+            org_id=session.caller.org_id,
+            name=name,
+            version=next_version(session, name),
+            task=TASK,
+            part_id=part_id,
+            card={"settings": asdict(settings)},
+        )
+    )
+
+
+def next_version(session: Session, name: str) -> int:
+    """The next version number of the caller's model ``name`` (1 for a new name)."""
     latest = session.conn.execute(
         select(func.max(t.model_versions.c.version)).where(
             t.model_versions.c.org_id == session.caller.org_id, t.model_versions.c.name == name
         )
     ).scalar()
-    return repo.add(
+    return (latest or 0) + 1
+
+
+def add_derived_version(
+    session: Session, base: ModelVersion, blob_sha256: str, card: dict[str, Any]
+) -> ModelVersion:
+    """A ready next version of ``base`` (same name, task and part) whose lineage names it."""
+    return session.model_versions.add(
         ModelVersion(
             org_id=session.caller.org_id,
-            name=name,
-            version=(latest or 0) + 1,
-            task=TASK,
-            part_id=part_id,
-            card={"settings": asdict(settings)},
+            name=base.name,
+            version=next_version(session, base.name),
+            task=base.task,
+            part_id=base.part_id,
+            blob_sha256=blob_sha256,
+            card=card,
+            base_version_id=base.id,
+            status="ready",
         )
     )
 
@@ -87,7 +111,7 @@ def queue_training(session: Session, model_id: str) -> Job:
     model = own_inspection_model(session, model_id)
     if model.status not in ("draft", "failed"):
         raise Conflict(f"model {model_id} is {model.status}; create a new version to train again")
-    images = _labelled(session, model.part_id or "")
+    images = labelled_of_part(session, model.part_id or "")
     good = sum(1 for i in images if i["label"] == "good")
     if good < MIN_GOOD_IMAGES:
         raise InvalidInput(
@@ -118,7 +142,7 @@ def own_inspection_model(session: Session, model_id: str) -> ModelVersion:
     return model
 
 
-def _labelled(session: Session, part_id: str) -> list[dict[str, Any]]:
+def labelled_of_part(session: Session, part_id: str) -> list[dict[str, Any]]:
     """The caller's labelled images of a part, in a stable order (name, then id)."""
     found = session.labelled_images.list_all(part_id=part_id)
     found.sort(key=lambda i: (i.source_name, i.id))
@@ -160,7 +184,7 @@ def run_training(store: Store, caller: Caller, job: Job, work_root: Path) -> dic
     with store.session(caller) as s:
         model = own_inspection_model(s, model_id)
         s.model_versions.update_fields(model_id, status="training")
-        images = _labelled(s, model.part_id or "")
+        images = labelled_of_part(s, model.part_id or "")
     try:
         settings = TrainingSettings(**model.card.get("settings", {}))
         report = _Reporter(store, caller, job.id)

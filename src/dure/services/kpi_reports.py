@@ -8,7 +8,7 @@ is built from these reports alone.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 import numpy as np
@@ -18,6 +18,7 @@ from dure.domain.collab import KpiReport
 from dure.domain.grants import GrantScope
 from dure.domain.ids import utcnow
 from dure.domain.records import is_defective
+from dure.domain.times import as_utc
 from dure.domain.users import Caller, Role
 from dure.errors import Forbidden, InvalidInput, NotFound
 from dure.models.spc.capability import capability
@@ -27,10 +28,6 @@ from dure.store.scoped import active_grants
 from dure.store.session import Session
 
 DRIFT_FLAG = 0.25  # population stability index above which scores have shifted
-
-
-def _utc(moment: datetime) -> datetime:
-    return moment.astimezone(UTC) if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
 def drift_bins(n_reference: int | None) -> int:
@@ -67,7 +64,7 @@ def compute_report(
     key_parameters: list[dict[str, Any]] | None = None,
 ) -> KpiReport:
     """Aggregate our inspections (and process records) of one part in [start, end)."""
-    start, end = _utc(start), _utc(end)
+    start, end = as_utc(start), as_utc(end)
     if end <= start:
         raise InvalidInput("period_end", "must be after period_start")
     part = session.parts.get(part_id)

@@ -15,7 +15,7 @@ import json
 import logging
 import secrets
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +26,7 @@ from dure.collab.signing import KeyRing, PeerRefused, SignedRequest, fingerprint
 from dure.domain.collab import Partner, PartnerInvitation
 from dure.domain.ids import utcnow
 from dure.domain.organisations import Organisation, OrgKind
+from dure.domain.times import as_utc
 from dure.domain.users import Caller, Role
 from dure.errors import Conflict, Forbidden, InvalidInput, NotFound
 from dure.store import tables as t
@@ -257,7 +258,7 @@ def receive_link(ctx: Collab, request: SignedRequest) -> dict[str, Any]:
         raise PeerRefused("the invitation code is not known here")
     if invitation.used_at is not None:
         raise PeerRefused("the invitation was already used: ask for a new one")
-    if _aware(invitation.expires_at) <= utcnow():
+    if as_utc(invitation.expires_at) <= utcnow():
         raise PeerRefused(f"the invitation expired at {invitation.expires_at:%Y-%m-%d %H:%M} UTC")
     if org.get("id") != request.sender:
         raise PeerRefused("the request names another organisation than its body")
@@ -283,10 +284,6 @@ def receive_link(ctx: Collab, request: SignedRequest) -> dict[str, Any]:
     }
 
 
-def _aware(moment: datetime) -> datetime:
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
-
-
 # ---- every later request ----------------------------------------------------------------
 def authenticate_peer(store: Store, request: SignedRequest, token: str | None) -> Caller:
     """The partner organisation behind a signed request; refusals are audited and raised."""
@@ -297,7 +294,7 @@ def authenticate_peer(store: Store, request: SignedRequest, token: str | None) -
                 raise PeerRefused(f"organisation {request.sender!r} is not a partner here")
             if not token or hash_token(token) != partner.inbound_token_hash:
                 raise PeerRefused("the partner token is not valid: re-link the installs")
-            if _aware(partner.inbound_expires_at) <= utcnow():
+            if as_utc(partner.inbound_expires_at) <= utcnow():
                 raise PeerRefused(
                     f"the partner token expired at {partner.inbound_expires_at:%Y-%m-%d %H:%M}"
                     " UTC: re-link the installs or extend the token"

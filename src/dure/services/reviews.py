@@ -8,6 +8,7 @@ from sqlalchemy import and_, func, or_, select
 
 from dure.domain.records import InspectionRecord, ReviewDecision, Verdict
 from dure.errors import InvalidInput
+from dure.services.imports import check_label
 from dure.store import tables as t
 from dure.store.rows import to_entity
 from dure.store.session import Session
@@ -57,9 +58,7 @@ def review_inspection(
     both are held out, so they move the next training's threshold.
     """
     if defect_type:
-        known = {d.code for d in session.defect_types.list_all()}
-        if defect_type not in known:
-            raise InvalidInput("defect_type", f"{defect_type!r} is not in your defect taxonomy")
+        check_label(session, defect_type, "defect_type", good=False)
     record = session.inspections.review(inspection_id, decision, defect_type)
     if decision is ReviewDecision.ACCEPT:
         label = "good"

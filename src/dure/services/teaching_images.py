@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dure.domain.parts import LabelledImage
 from dure.errors import InvalidInput
+from dure.services.imports import check_label
 from dure.store.session import Session
 
 MAX_PICKS = 500
@@ -23,10 +24,7 @@ def label_inspections(
         raise InvalidInput("inspection_ids", f"at most {MAX_PICKS} at a time")
     if split not in ("train", "test"):
         raise InvalidInput("split", "train or test")
-    if label != "good":
-        known = {d.code for d in session.defect_types.list_all()}
-        if label not in known:
-            raise InvalidInput("label", f"{label!r} is neither 'good' nor one of your defect types")
+    check_label(session, label)
     session.parts.get(part_id)
     records = []
     for k, record_id in enumerate(inspection_ids):

@@ -229,7 +229,7 @@ export default function Admin() {
   const orgs = useApi(can("admin") ? "/api/orgs?limit=200" : null);
   const users = useApi(can("admin") ? "/api/users?limit=200" : null);
   if (!can("admin")) return <Empty>{t("admin.only_admin")}</Empty>;
-  const orgList = (data) => (Array.isArray(data) ? data : data?.items || []);
+  const orgList = (data) => data || []; // /api/orgs answers a plain list
   const names = new Map(orgList(orgs.data).map((o) => [o.id, o.name]));
   const orgName = (id) => names.get(id) || id.slice(0, 8);
   return (
