@@ -2,7 +2,9 @@
 
     DureError
      ├── InvalidInput(field, reason)   bad data from a user: 400/422
-     │    └── PayloadTooLarge           an upload over the size limit: 413
+     │    ├── PayloadTooLarge           an upload over the size limit: 413
+     │    ├── RejectedFile              a file refused whole for its bad rows
+     │    └── ModelFileError            a saved model unlike its card (changed, foreign)
      ├── Unauthenticated               no or bad credentials: 401
      ├── Forbidden                     known caller, not allowed: 403
      ├── NotFound                      absent, or not visible to the caller: 404
@@ -87,3 +89,10 @@ class RejectedFile(InvalidInput):
     def __init__(self, filename: str, summary: str, errors: list[dict[str, object]]) -> None:
         super().__init__(filename, f"file rejected, nothing was stored: {summary}")
         self.errors = errors
+
+
+class ModelFileError(InvalidInput, ValueError):
+    """A saved model folder that is not what its card says (missing, changed or foreign)."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__("model", reason)

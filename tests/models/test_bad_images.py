@@ -8,7 +8,6 @@ import numpy as np
 import pytest
 
 from dure.errors import InvalidInput
-from dure.models.vision import patchcore
 from dure.models.vision.images import learn_spec
 from dure.models.vision.patchcore import PatchCore
 from dure.services.demo.sheet_metal import sheet_image
@@ -61,8 +60,8 @@ def test_mixed_training_sets_are_refused_naming_the_image() -> None:
 
 
 def test_spec_survives_save_and_load(grey_model: PatchCore, tmp_path: Path) -> None:
-    patchcore.save(grey_model, tmp_path / "m")
-    again = patchcore.load(tmp_path / "m")
+    grey_model.save(tmp_path / "m")
+    again = PatchCore.load(tmp_path / "m")
     assert again.image_spec_ == grey_model.image_spec_
     with pytest.raises(InvalidInput, match="colour"):
         again.score([sheet_image(61, "good", 128).pixels])

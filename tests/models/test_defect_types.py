@@ -8,11 +8,7 @@ import numpy as np
 import pytest
 
 from dure.errors import InvalidInput, NotFittedError
-from dure.models.vision.defect_types import (
-    DefectTypeClassifier,
-    load_classifier,
-    save_classifier,
-)
+from dure.models.vision.defect_types import DefectTypeClassifier
 from dure.services.demo.sheet_metal import sheet_image
 
 TYPES = ("scratch", "dent", "rust")
@@ -44,13 +40,13 @@ def test_names_unseen_defects_from_five_examples_each(taught: DefectTypeClassifi
 
 
 def test_save_load_gives_the_same_probabilities(taught, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
-    save_classifier(taught, tmp_path / "c")
-    again = load_classifier(tmp_path / "c")
+    taught.save(tmp_path / "c")
+    again = DefectTypeClassifier.load(tmp_path / "c")
     images, _ = _set(7000, 1)
     np.testing.assert_allclose(again.predict_proba(images), taught.predict_proba(images), rtol=1e-5)
     np.save(tmp_path / "c" / "head_coef.npy", again.coef_ * 2)
     with pytest.raises(ValueError, match="does not match its card"):
-        load_classifier(tmp_path / "c")
+        DefectTypeClassifier.load(tmp_path / "c")
 
 
 def test_needs_two_types_and_matching_labels() -> None:

@@ -8,7 +8,6 @@ import numpy as np
 import pytest
 import torch
 
-from dure.models.vision import patchcore
 from dure.models.vision.export import OnnxScorer, export_onnx, scoring_graph
 from dure.models.vision.images import to_batch
 from dure.models.vision.patchcore import PatchCore, Scores
@@ -36,8 +35,8 @@ def _parity_after_export_and_reload(model: PatchCore, onnx_path: Path, folder: P
     reference = model.score(GOLDEN)
     np.testing.assert_allclose(exported.image, reference.image, rtol=1e-4, atol=1e-4)
     np.testing.assert_allclose(exported.maps, reference.maps, rtol=1e-4, atol=1e-4)
-    patchcore.save(model, folder)
-    again = patchcore.load(folder).score(GOLDEN)
+    model.save(folder)
+    again = PatchCore.load(folder).score(GOLDEN)
     np.testing.assert_allclose(again.maps, reference.maps, rtol=1e-6)
     return reference
 

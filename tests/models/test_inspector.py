@@ -7,13 +7,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from dure.models.vision.inspector import (
-    Inspector,
-    TeachingSet,
-    load_inspector,
-    save_inspector,
-    teach,
-)
+from dure.models.registry import load_model
+from dure.models.vision.inspector import Inspector, TeachingSet
 from dure.services.demo.sheet_metal import sheet_image
 
 SIZE = 128
@@ -33,8 +28,8 @@ def inspector() -> Inspector:
         defect_labels=[lab for _, lab in defects],
     )
     steps: list[str] = []
-    taught = teach(
-        data, {"image_size": SIZE, "coreset_ratio": 0.25}, progress=lambda p, s: steps.append(s)
+    taught = Inspector({"image_size": SIZE, "coreset_ratio": 0.25}).fit(
+        data, progress=lambda p, s: steps.append(s)
     )
     assert "memory bank ready" in steps and "teaching 2 defect types" in steps
     return taught
@@ -45,15 +40,16 @@ def test_findings_carry_verdict_type_and_heatmap(inspector: Inspector) -> None:
     assert not good.is_defect and good.defect_type is None
     assert rust.is_defect and rust.defect_type == "rust" and rust.type_confidence > 0.5
     assert rust.heatmap.shape == (SIZE, SIZE) and rust.heatmap.max() >= 1.0
-    assert inspector.card["threshold"]["method"] == "best_f1"
+    assert inspector.report_["threshold"]["method"] == "best_f1"
 
 
 def test_saved_inspector_scores_the_same_through_onnx(inspector: Inspector, tmp_path: Path) -> None:
     images = [_px(710, "good"), _px(711, "scratch")]
-    torch_scores = inspector.detector.score(images)
-    save_inspector(inspector, tmp_path / "i")
-    again = load_inspector(tmp_path / "i")
-    assert again.onnx_path is not None and again.classifier is not None
+    torch_scores = inspector.detector_.score(images)
+    inspector.save(tmp_path / "i")
+    again = load_model(tmp_path / "i")
+    assert isinstance(again, Inspector) and again.classifier_ is not None
+    assert (tmp_path / "i" / "scoring.onnx").is_file()
     onnx_scores = again.score(images)
     np.testing.assert_allclose(onnx_scores.image, torch_scores.image, rtol=1e-4, atol=1e-4)
     np.testing.assert_allclose(onnx_scores.maps, torch_scores.maps, rtol=1e-4, atol=1e-4)
@@ -64,4 +60,4 @@ def test_saved_inspector_scores_the_same_through_onnx(inspector: Inspector, tmp_
 
 def test_teaching_without_held_out_images_is_refused() -> None:
     with pytest.raises(ValueError, match="held-out"):
-        teach(TeachingSet([_px(1, "good")], [], [], []), {"image_size": SIZE})
+        Inspector({"image_size": SIZE}).fit(TeachingSet([_px(1, "good")], [], [], []))

@@ -8,7 +8,6 @@ import numpy as np
 import pytest
 
 from dure.errors import NotFittedError
-from dure.models.vision import patchcore
 from dure.models.vision.metrics import aupro, image_auroc, pixel_auroc
 from dure.models.vision.patchcore import PatchCore
 from dure.services.demo.sheet_metal import DEFECT_TYPES, sheet_image
@@ -39,19 +38,19 @@ def test_quality_floor_on_generated_sheet_metal(fitted: PatchCore) -> None:
 
 
 def test_threshold_save_load_round_trip(fitted: PatchCore, tmp_path: Path) -> None:
-    patchcore.calibrate_detector(fitted, [i.pixels for i in GOOD_TEST], false_alarm_rate=0.1)
+    fitted.calibrate([i.pixels for i in GOOD_TEST], false_alarm_rate=0.1)
     assert fitted.threshold_.method == "false_alarm_rate"
     assert fitted.threshold_.expected_false_alarm_rate <= 0.1
-    patchcore.save(fitted, tmp_path / "m", card={"part": "door panel"})
-    again = patchcore.load(tmp_path / "m")
+    fitted.save(tmp_path / "m", extra={"part": "door panel"})
+    again = PatchCore.load(tmp_path / "m")
     images = [i.pixels for i in DEFECTS[:3]]
     np.testing.assert_allclose(again.score(images).image, fitted.score(images).image, rtol=1e-6)
-    assert (patchcore.predict(again, images) == patchcore.predict(fitted, images)).all()
+    assert (again.predict(images) == fitted.predict(images)).all()
 
 
 def test_a_changed_memory_bank_is_refused(fitted: PatchCore, tmp_path: Path) -> None:
-    patchcore.save(fitted, tmp_path / "m")
+    fitted.save(tmp_path / "m")
     bank = np.load(tmp_path / "m" / "memory_bank.npy")
     np.save(tmp_path / "m" / "memory_bank.npy", bank + 1)
     with pytest.raises(ValueError, match="does not match its card"):
-        patchcore.load(tmp_path / "m")
+        PatchCore.load(tmp_path / "m")

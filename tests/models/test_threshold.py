@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from dure.models.vision.threshold import calibrate
+from dure.models.threshold import calibrate
 
 
 def test_false_alarm_rate_is_kept_on_the_calibration_scores() -> None:

@@ -6,7 +6,6 @@ from pathlib import Path
 
 import numpy as np
 
-from dure.models.vision import patchcore
 from dure.models.vision.export import OnnxScorer, export_onnx
 from dure.models.vision.patchcore import PatchCore
 from dure.models.vision.tiling import cut, origins, score_tiled
@@ -39,5 +38,5 @@ def test_tiled_detector_finds_a_small_defect_in_a_large_image(tmp_path: Path) ->
     image, maps = score_tiled(onnx.score, [dent.pixels], model.tile or 0, model.image_size)
     np.testing.assert_allclose(image, scores.image[1:], rtol=1e-4, atol=1e-4)
     np.testing.assert_allclose(maps, scores.maps[1:], rtol=1e-4, atol=1e-3)
-    patchcore.save(model, tmp_path / "saved")
-    assert patchcore.load(tmp_path / "saved").tile == 128
+    model.save(tmp_path / "saved")
+    assert PatchCore.load(tmp_path / "saved").tile == 128

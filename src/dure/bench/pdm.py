@@ -15,7 +15,7 @@ import numpy as np
 
 from dure.bench.common import machine, peak_rss_mb, summarise
 from dure.errors import InvalidInput
-from dure.models.timeseries.rul import RulEstimator, RulSettings, phm_score
+from dure.models.timeseries.rul import RulEstimator, phm_score
 
 
 def load_cmapss(folder: Path, subset: str = "FD001") -> dict[str, Any]:
@@ -42,14 +42,13 @@ def run_pdm_bench(
     data = load_cmapss(data_root / "cmapss")
     runs = []
     for seed in range(seeds):
-        settings = RulSettings(seed=seed, members=members, epochs=epochs)
         started = time.perf_counter()
-        est = RulEstimator(settings).fit(data["train"])
+        est = RulEstimator(members=members, epochs=epochs, random_state=seed).fit(data["train"])
         fit_s = time.perf_counter() - started
         started = time.perf_counter()
         predicted = est.predict(data["test"])
         predict_ms = (time.perf_counter() - started) * 1000 / len(data["test"])
-        actual = np.minimum(data["test_rul"], settings.cap)
+        actual = np.minimum(data["test_rul"], est.cap)
         runs.append(
             {
                 "seed": seed,
@@ -69,8 +68,8 @@ def run_pdm_bench(
             "epochs": epochs,
             **{
                 k: v
-                for k, v in RulSettings().__dict__.items()
-                if k not in ("seed", "members", "epochs")
+                for k, v in RulEstimator().get_params().items()
+                if k not in ("random_state", "members", "epochs")
             },
         },
         "machine": machine(),

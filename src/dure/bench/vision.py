@@ -14,10 +14,10 @@ from PIL import Image
 from dure.bench.common import latency_ms, machine, peak_rss_mb, summarise
 from dure.errors import InvalidInput
 from dure.ingest.image_folders import FolderImage, scan
+from dure.models.threshold import calibrate
 from dure.models.vision.export import OnnxScorer, export_onnx
 from dure.models.vision.metrics import aupro, f1_at, image_auroc, pixel_auroc
 from dure.models.vision.patchcore import PatchCore
-from dure.models.vision.threshold import calibrate
 
 CALIBRATION_IMAGES = 50
 
@@ -102,7 +102,7 @@ def run_one(
         "threshold": threshold.as_dict() if threshold else None,
         "train_seconds": train_seconds,
         "memory_bank": list(model.memory_bank_.shape),
-        "neighbourhood": model.neighbourhood,
+        "neighbourhood": model.neighbourhood_,
         "latency_ms_p50": p50,
         "latency_ms_p99": p99,
         "torch_latency_ms_p50": t50,

@@ -8,8 +8,7 @@ held-out images before and after are kept on its card.
 
 from __future__ import annotations
 
-import tempfile
-from pathlib import Path
+import copy
 from typing import Any
 
 import numpy as np
@@ -17,13 +16,12 @@ import numpy as np
 from dure.domain.model_versions import ModelVersion
 from dure.domain.users import Caller, Role
 from dure.errors import Forbidden, InvalidInput
-from dure.models.vision.inspector import Inspector, reference_deciles, save_inspector
+from dure.models.vision.inspector import Inspector, reference_deciles
 from dure.models.vision.metrics import image_auroc
-from dure.models.vision.patchcore import PARAMS, PatchCore
-from dure.models.vision.threshold import calibrate
+from dure.models.vision.patchcore import PatchCore
 from dure.services.inspection_models import add_derived_version, decode, labelled_of_part
 from dure.services.inspections import store_blob
-from dure.services.model_files import MEDIA_TYPE, InspectorCache, pack_folder
+from dure.services.model_files import MEDIA_TYPE, InspectorCache, model_bytes
 from dure.services.partners import Collab
 from dure.services.vision_inspection import usable_model
 
@@ -86,22 +84,23 @@ def adapt(
         n_cal = max(3, len(rest) // 3)
         calibration = [decode(ctx.store, i) for i in rest[:n_cal]]
         teach = [decode(ctx.store, i) for i in rest[n_cal:]]
-        detector = PatchCore(**{p: getattr(inspector.detector, p) for p in PARAMS})
-        detector.fit(teach)
+        detector = PatchCore(**inspector.detector_.get_params()).fit(teach)
+        adapted = Inspector.assemble(detector, inspector.classifier_, inspector.report_)
     else:
         calibration = [decode(ctx.store, i) for i in rest]
-        detector = inspector.detector
-    good_scores = detector.score(calibration).image
-    bad_scores = detector.score(bad_cal).image if bad_cal else None
-    detector.threshold_ = calibrate(good_scores, bad_scores, false_alarm_rate)
-    adapted = Inspector(detector, inspector.classifier, None, dict(inspector.card))
+        # the base model stays as it is (it is cached and in use): a copy gets the threshold
+        detector = copy.copy(inspector.detector_)
+        adapted = Inspector.assemble(
+            detector, inspector.classifier_, inspector.report_, graph=inspector.graph_
+        )
+    calibrated = adapted.calibrate(calibration, bad_cal, false_alarm_rate)
     after = _rates(adapted, evaluate, bad_eval)
     package = base.card.get("package") or {}
     card = {
         **{k: base.card.get(k) for k in ("defect_types",)},
-        "threshold": detector.threshold_.as_dict(),
+        "threshold": calibrated.threshold.as_dict(),
         "reference_scores": base.card.get("reference_scores")
-        or reference_deciles(good_scores, detector.threshold_.value),
+        or reference_deciles(calibrated.good_scores, calibrated.threshold.value),
         "lineage": {
             "base_version_id": base.id,
             "base_name": base.name,
@@ -126,10 +125,7 @@ def adapt(
         if refit_memory
         else base.card.get("teaching", {}),
     }
-    ctx.work_dir.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory(dir=ctx.work_dir) as folder:
-        save_inspector(adapted, Path(folder))
-        packed = pack_folder(Path(folder))
+    packed = model_bytes(adapted, ctx.work_dir)
     with ctx.store.session(caller) as session:
         sha = store_blob(session, packed, MEDIA_TYPE, f"adapted-{base.id}.tar")
         return add_derived_version(session, base, sha, card)

@@ -215,18 +215,19 @@ def check_asset_anomalies(
         current, _ = _aligned(latest, [c.name for c in channels])
         per_channel = ChannelDetector(false_alarm_rate=false_alarm_rate).fit(normal)
         scores = per_channel.channel_scores(current)
-        alarms = scores.max(axis=1) > per_channel.threshold
+        limit = per_channel.threshold_.value
+        alarms = scores.max(axis=1) > limit
         raised, new = [], []
-        for k in np.flatnonzero((scores > per_channel.threshold).any(axis=0)):
+        for k in np.flatnonzero((scores > limit).any(axis=0)):
             worst = float(scores[:, k].max())
             alert, is_new = raise_alert(
                 session,
                 AlertKind.MACHINE_ANOMALY,
                 asset_id,
                 f"channel {names[k]} out of range",
-                f"{asset.name}/{names[k]}: {int((scores[:, k] > per_channel.threshold).sum())} of "
+                f"{asset.name}/{names[k]}: {int((scores[:, k] > limit).sum())} of "
                 f"{len(current)} recent readings beyond normal (score {worst:.1f}, "
-                f"threshold {per_channel.threshold:.1f})",
+                f"threshold {limit:.1f})",
             )
             raised.append(alert)
             new.extend([alert] if is_new else [])

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import json
 import logging
-import shutil
 import tempfile
 import threading
 from pathlib import Path
@@ -34,12 +33,12 @@ from dure.domain.ids import utcnow
 from dure.domain.model_versions import ModelVersion
 from dure.domain.users import Caller, Role
 from dure.errors import Forbidden, InvalidInput
-from dure.models.vision.defect_types import PARAMS, DefectTypeClassifier, save_classifier
-from dure.models.vision.inspector import load_inspector
+from dure.models.vision.defect_types import DefectTypeClassifier
+from dure.models.vision.inspector import Inspector
 from dure.ports import free_port
 from dure.services.inspection_models import add_derived_version, decode, labelled_of_part
 from dure.services.inspections import store_blob
-from dure.services.model_files import MEDIA_TYPE, pack_folder, unpack_to
+from dure.services.model_files import MEDIA_TYPE, model_bytes, unpack_to
 from dure.services.partners import Collab, audit_refusal
 from dure.services.shared_models import publish
 from dure.services.vision_inspection import usable_model
@@ -95,8 +94,7 @@ def start_round(
     work.mkdir(parents=True, exist_ok=True)
     folder = Path(tempfile.mkdtemp(dir=work))
     unpack_to(ctx.store.blobs.get(base.blob_sha256 or ""), folder / "model")
-    inspector = load_inspector(folder / "model")
-    head = inspector.classifier
+    head = Inspector.load(folder / "model").classifier_
     if head is None:
         raise InvalidInput("model_id", "the model has no defect-type head to federate")
     round_ = FederatedRound(
@@ -113,7 +111,7 @@ def start_round(
         "address": advertise,
         "part_number": part.number,
         "classes": head.classes_,
-        "embedding": {p: getattr(head, p) for p in PARAMS},
+        "embedding": head.get_params(),
         "settings": settings.__dict__,
     }
     # The server listens before anyone is invited: Flower clients give up on a closed port.
@@ -160,14 +158,14 @@ def _finish(
         if code != 0 or not final.exists():
             raise RuntimeError(f"the Flower server exited {code}; see {folder / 'server.log'}")
         history = (folder / "final.json").read_text()
-        head_dir = folder / "model" / "defect_types"
-        classifier = load_inspector(folder / "model").classifier
-        assert classifier is not None
-        weights = np.load(final)
-        classifier.coef_, classifier.intercept_ = weights["w"], weights["b"]
-        shutil.rmtree(head_dir)
-        save_classifier(classifier, head_dir)
-        packed = pack_folder(folder / "model")
+        inspector = Inspector.load(folder / "model")
+        if inspector.classifier_ is None:
+            raise RuntimeError("the base model lost its defect-type head")
+        with np.load(final) as weights:
+            inspector.classifier_.set_arrays(
+                {"head_coef": weights["w"], "head_intercept": weights["b"]}
+            )
+        packed = model_bytes(inspector, folder)
         with ctx.store.session(caller) as session:
             round_ = session.rounds.get(round_id)
             sha = store_blob(session, packed, MEDIA_TYPE, f"federated-{round_id}.tar")

@@ -17,7 +17,7 @@ from dure.domain.jobs import Job, JobKind
 from dure.domain.model_versions import ModelVersion
 from dure.domain.users import Caller
 from dure.errors import Conflict, InvalidInput
-from dure.models.vision.inspector import TeachingSet, save_inspector, teach
+from dure.models.vision.inspector import Inspector, TeachingSet
 from dure.services.inspections import store_blob
 from dure.services.model_files import MEDIA_TYPE, pack_folder
 from dure.store import tables as t
@@ -191,8 +191,7 @@ def run_training(store: Store, caller: Caller, job: Job, work_root: Path) -> dic
         report(0.0, f"reading {len(images)} labelled images")
         teaching = _teaching_set(store, images, settings.seed)
         started = time.perf_counter()
-        inspector = teach(
-            teaching,
+        inspector = Inspector(
             {
                 "image_size": settings.image_size,
                 "coreset_ratio": settings.coreset_ratio,
@@ -200,14 +199,13 @@ def run_training(store: Store, caller: Caller, job: Job, work_root: Path) -> dic
                 "tile": settings.tile,
             },
             settings.false_alarm_rate,
-            progress=lambda share, step: report(0.05 + 0.85 * share, step),
-        )
+        ).fit(teaching, progress=lambda share, step: report(0.05 + 0.85 * share, step))
         seconds = time.perf_counter() - started
-        report(0.92, "exporting to ONNX")
+        report(0.92, "saving the model")
         with tempfile.TemporaryDirectory(dir=_mkdir(work_root)) as folder:
-            save_inspector(inspector, Path(folder))
+            inspector.save(Path(folder))
             packed = pack_folder(Path(folder))
-        card = {**model.card, **inspector.card, "train_seconds": round(seconds, 2)}
+        card = {**model.card, **inspector.report_, "train_seconds": round(seconds, 2)}
         with store.session(caller) as s:
             sha = store_blob(s, packed, MEDIA_TYPE, f"model-{model_id}.tar")
             s.model_versions.update_fields(model_id, blob_sha256=sha, card=card, status="ready")

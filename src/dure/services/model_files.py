@@ -1,4 +1,4 @@
-"""Trained models as blobs: a folder packed into one tar, unpacked once, loaded once."""
+"""Trained models as blobs: a saved model's folder packed into one tar, unpacked and loaded."""
 
 from __future__ import annotations
 
@@ -11,7 +11,9 @@ import threading
 from collections import OrderedDict
 from pathlib import Path
 
-from dure.models.vision.inspector import Inspector, load_inspector
+from dure.models.contract import Model
+from dure.models.registry import load_model
+from dure.models.vision.inspector import Inspector
 from dure.store.blobs import BlobStore
 
 MEDIA_TYPE = "application/x-tar"
@@ -47,6 +49,21 @@ def unpack_to(data: bytes, folder: Path) -> Path:
     return folder
 
 
+def model_bytes(model: Model, work_dir: Path | None = None) -> bytes:
+    """A fitted model saved (arrays and card) and packed as one tar."""
+    if work_dir is not None:
+        work_dir.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(dir=work_dir) as folder:
+        model.save(Path(folder))
+        return pack_folder(Path(folder))
+
+
+def model_from_bytes(data: bytes) -> Model:
+    """The model a tar written by ``model_bytes`` holds (every file checked by its card)."""
+    with tempfile.TemporaryDirectory() as folder:
+        return load_model(unpack_to(data, Path(folder) / "model"))
+
+
 class InspectorCache:
     """Loaded inspectors by blob hash, the most recently used few kept in memory."""
 
@@ -66,7 +83,7 @@ class InspectorCache:
         folder = self.root / sha256
         if not folder.is_dir():
             unpack_to(self.blobs.get(sha256), folder)
-        inspector = load_inspector(folder)
+        inspector = Inspector.load(folder)
         with self._lock:
             self._loaded[sha256] = inspector
             while len(self._loaded) > self.size:

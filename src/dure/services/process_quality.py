@@ -24,6 +24,7 @@ from dure.models.tabular.defects import DefectClassifier
 from dure.models.tabular.splits import ordered_folds
 from dure.services.alerts import deliver, raise_alert
 from dure.services.inspections import store_blob
+from dure.services.model_files import MEDIA_TYPE, model_bytes, model_from_bytes
 from dure.store.scoped import Page
 from dure.store.session import Store
 
@@ -107,10 +108,10 @@ def train_process_model(
         "root_causes": final.root_causes(X, next(c for c in final.classes_ if c != OK), top=5),
         "threshold": 0.5,
     }
-    data = json.dumps(final.to_dict()).encode()
+    data = model_bytes(final)
     with store.session(caller) as s:
         previous = [m.version for m in s.model_versions.list_all(task=TASK, part_id=part_id)]
-        sha = store_blob(s, data, "application/json", f"process-model-{part_id}.json")
+        sha = store_blob(s, data, MEDIA_TYPE, f"process-model-{part_id}.tar")
         return s.model_versions.add(
             ModelVersion(
                 org_id=caller.org_id,
@@ -123,6 +124,16 @@ def train_process_model(
                 status="ready",
             )
         )
+
+
+def _stored_model(data: bytes) -> DefectClassifier:
+    """A stored process-quality model: a packed model folder, or the JSON of older versions."""
+    if data.startswith(b"{"):
+        return DefectClassifier.from_legacy_dict(json.loads(data))
+    model = model_from_bytes(data)
+    if not isinstance(model, DefectClassifier):
+        raise InvalidInput("model_id", f"the stored model is a {model.kind}, not process-defects")
+    return model
 
 
 @dataclass(frozen=True)
@@ -145,7 +156,7 @@ def predict_defects(
         version = s.model_versions.get(model_id)
         if version.task != TASK or version.blob_sha256 is None or version.part_id is None:
             raise InvalidInput("model_id", "not a trained process-quality model")
-        model = DefectClassifier.from_dict(json.loads(s.blob_store.get(version.blob_sha256)))
+        model = _stored_model(s.blob_store.get(version.blob_sha256))
         records = s.process_records.list(
             Page(limit=min(recent, 1000)), part_id=version.part_id, org_id=caller.org_id
         ).items

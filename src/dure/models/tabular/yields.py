@@ -13,7 +13,10 @@ from typing import Any
 import lightgbm as lgb
 import numpy as np
 
-from dure.errors import InvalidInput, NotFittedError
+from dure.errors import InvalidInput
+from dure.models.contract import Model, State
+from dure.models.registry import register
+from dure.models.tabular.rows import checked_rows, feature_names_for
 
 # Chosen on chem-proc-yield (10-fold x 3): R^2 0.66; 176 batches need small, slow trees.
 YIELD_PARAMS: dict[str, Any] = {
@@ -28,46 +31,63 @@ YIELD_PARAMS: dict[str, Any] = {
 }
 
 
-def checked_rows(X: np.ndarray, names: Sequence[str]) -> np.ndarray:
-    """Rows as floats; NaN (not measured) is allowed, inf is named by column and row."""
-    X = np.asarray(X, dtype=np.float64)
-    if X.ndim != 2 or X.shape[1] != len(names):
-        raise InvalidInput("X", f"expected (rows, {len(names)}) values, got {X.shape}")
-    if np.isinf(X).any():
-        row, col = np.argwhere(np.isinf(X))[0]
-        raise InvalidInput(names[col], f"row {row} is infinite")
-    return X
+@register
+class YieldRegressor(Model):
+    """fit(X, y, names) -> self; predict(X); contributions(X) (SHAP); root_causes(X).
 
+    ``score`` is how far below the usual outcome (the median of the training outcomes,
+    ``reference_``) a row is predicted to end: higher is worse. With
+    ``higher_is_better=False`` (e.g. scrap rate) it is how far above.
+    """
 
-class YieldRegressor:
-    """fit(X, y, names) -> self; predict(X); contributions(X) (SHAP); root_causes(X)."""
+    kind = "process-yield"
 
-    def __init__(self, params: dict[str, Any] | None = None, random_state: int = 0) -> None:
-        self.params = {**YIELD_PARAMS, **(params or {})}
+    def __init__(
+        self,
+        params: dict[str, Any] | None = None,
+        random_state: int = 0,
+        higher_is_better: bool = True,
+    ) -> None:
+        self.params = params
         self.random_state = random_state
+        self.higher_is_better = higher_is_better
 
-    def fit(self, X: np.ndarray, y: np.ndarray, feature_names: Sequence[str]) -> YieldRegressor:
+    def fit(
+        self, X: np.ndarray, y: np.ndarray, feature_names: Sequence[str] | None = None
+    ) -> YieldRegressor:
         """Learn from rows ``X`` and their outcome ``y`` (finite numbers)."""
-        X = checked_rows(X, feature_names)
+        names = feature_names_for(X, feature_names)
+        X = checked_rows(X, names)
         y = np.asarray(y, dtype=np.float64)
         if y.shape != (len(X),):
             raise InvalidInput("y", f"{y.shape[0] if y.ndim else 0} outcomes for {len(X)} rows")
         if not np.isfinite(y).all():
             raise InvalidInput("y", f"row {int(np.flatnonzero(~np.isfinite(y))[0])} has no outcome")
-        self.feature_names_ = list(feature_names)
-        self.model_ = lgb.LGBMRegressor(verbose=-1, random_state=self.random_state, **self.params)
-        self.model_.fit(X, y)
+        model = lgb.LGBMRegressor(
+            verbose=-1, random_state=self.random_state, **{**YIELD_PARAMS, **(self.params or {})}
+        ).fit(X, y)
+        self.feature_names_ = names
+        self.booster_ = model.booster_
+        self.reference_ = float(np.median(y))
+        self.data_ = {"rows": len(X), "outcome_median": self.reference_}
         return self
 
     def predict(self, X: np.ndarray) -> np.ndarray:
         """The predicted outcome of each row."""
-        self._fitted()
-        return self.model_.predict(checked_rows(X, self.feature_names_))  # type: ignore[no-any-return]
+        self.check_is_fitted()
+        return np.asarray(self.booster_.predict(checked_rows(X, self.feature_names_)))
+
+    def score(self, X: np.ndarray) -> np.ndarray:
+        """How much worse than the usual outcome each row is predicted to end."""
+        predicted = self.predict(X)
+        shortfall = self.reference_ - predicted
+        return shortfall if self.higher_is_better else -shortfall
 
     def contributions(self, X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """SHAP values (rows, parameters) and the base value of each row."""
-        self._fitted()
-        out = self.model_.predict(checked_rows(X, self.feature_names_), pred_contrib=True)
+        self.check_is_fitted()
+        rows = checked_rows(X, self.feature_names_)
+        out = np.asarray(self.booster_.predict(rows, pred_contrib=True))
         return out[:, :-1], out[:, -1]
 
     def root_causes(self, X: np.ndarray, top: int = 10) -> list[tuple[str, float]]:
@@ -77,6 +97,15 @@ class YieldRegressor:
         order = np.argsort(-strength)[:top]
         return [(self.feature_names_[i], float(strength[i])) for i in order]
 
-    def _fitted(self) -> None:
-        if not hasattr(self, "model_"):
-            raise NotFittedError("the yield model is not fitted: call fit first")
+    # ---- saving -------------------------------------------------------------------------
+    def _state(self) -> State:
+        self.check_is_fitted()
+        return State(
+            values={"features": self.feature_names_, "reference": self.reference_},
+            texts={"booster.txt": self.booster_.model_to_string()},
+        )
+
+    def _restore(self, state: State) -> None:
+        self.booster_ = lgb.Booster(model_str=state.texts["booster.txt"])
+        self.feature_names_ = list(state.values["features"])
+        self.reference_ = float(state.values["reference"])

@@ -15,11 +15,12 @@ Evaluate with ``event_f1``: each true anomaly event counts once, never point-adj
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-
 import numpy as np
 
 from dure.errors import InvalidInput, NotFittedError
+from dure.models.contract import Model, State
+from dure.models.registry import register
+from dure.models.threshold import Threshold
 
 
 def _checked(X: np.ndarray, channels: int | None = None) -> np.ndarray:
@@ -36,25 +37,26 @@ def _checked(X: np.ndarray, channels: int | None = None) -> np.ndarray:
     return X
 
 
-@dataclass
-class ChannelDetector:
+@register
+class ChannelDetector(Model):
     """Per-channel smoothed robust z-score; alarms when any channel exceeds its threshold."""
 
-    smoothing: float = 0.3
-    false_alarm_rate: float = 0.001
-    center: np.ndarray = field(default_factory=lambda: np.zeros(0))
-    spread: np.ndarray = field(default_factory=lambda: np.zeros(0))
-    threshold: float = np.inf
-    _state: np.ndarray | None = None
+    kind = "sensor-channels"
+
+    def __init__(self, smoothing: float = 0.3, false_alarm_rate: float = 0.001) -> None:
+        self.smoothing = smoothing
+        self.false_alarm_rate = false_alarm_rate
+        self._smoothed: np.ndarray | None = None
 
     def fit(self, normal: np.ndarray) -> ChannelDetector:
         """Learn centre and spread of each channel and the threshold from healthy data."""
         X = _checked(normal)
-        self.center = np.median(X, axis=0)
-        mad = np.median(np.abs(X - self.center), axis=0) * 1.4826
-        self.spread = np.where(mad > 0, mad, X.std(axis=0) + 1e-12)
-        self.threshold = float(np.quantile(self.score(X), 1 - self.false_alarm_rate))
-        self._state = None
+        self.center_ = np.median(X, axis=0)
+        mad = np.median(np.abs(X - self.center_), axis=0) * 1.4826
+        self.spread_ = np.where(mad > 0, mad, X.std(axis=0) + 1e-12)
+        self.threshold_ = _quantile_threshold(self.score(X), self.false_alarm_rate)
+        self.data_ = {"samples": len(X), "channels": X.shape[1]}
+        self._smoothed = None
         return self
 
     def score(self, X: np.ndarray) -> np.ndarray:
@@ -63,9 +65,9 @@ class ChannelDetector:
 
     def channel_scores(self, X: np.ndarray) -> np.ndarray:
         """Smoothed |z| per sample and channel (which channel is abnormal)."""
-        if self.center.size == 0:
+        if not hasattr(self, "center_"):
             raise NotFittedError("fit the detector on normal data first")
-        z = np.abs((_checked(X, self.center.size) - self.center) / self.spread)
+        z = np.abs((_checked(X, self.center_.size) - self.center_) / self.spread_)
         out = np.empty_like(z)
         state = z[0]
         for t in range(len(z)):
@@ -75,58 +77,91 @@ class ChannelDetector:
 
     def update(self, sample: np.ndarray) -> tuple[float, bool]:
         """One new sample: its score and whether it alarms (keeps the smoothing state)."""
-        if self.center.size == 0:
+        if not hasattr(self, "center_"):
             raise NotFittedError("fit the detector on normal data first")
-        z = np.abs(
-            (_checked(np.asarray(sample)[None, :], self.center.size)[0] - self.center) / self.spread
+        row = _checked(np.asarray(sample)[None, :], self.center_.size)[0]
+        z = np.abs((row - self.center_) / self.spread_)
+        self._smoothed = (
+            z
+            if self._smoothed is None
+            else self.smoothing * z + (1 - self.smoothing) * self._smoothed
         )
-        self._state = (
-            z if self._state is None else self.smoothing * z + (1 - self.smoothing) * self._state
-        )
-        score = float(self._state.max())
-        return score, score > self.threshold
+        score = float(self._smoothed.max())
+        return score, score > self.threshold_.value
 
     def predict(self, X: np.ndarray) -> np.ndarray:
         """True where a sample alarms."""
-        return self.score(X) > self.threshold
+        return self.score(X) > self.threshold_.value
+
+    def _state(self) -> State:
+        self.check_is_fitted()
+        return State({"center": self.center_, "spread": self.spread_})
+
+    def _restore(self, state: State) -> None:
+        self.center_ = state.arrays["center"]
+        self.spread_ = state.arrays["spread"]
+        self._smoothed = None
 
 
-@dataclass
-class CrossChannelDetector:
+@register
+class CrossChannelDetector(Model):
     """Q statistic (squared prediction error) of a PCA model of the standardised channels."""
 
-    explained: float = 0.95
-    false_alarm_rate: float = 0.001
-    mean: np.ndarray = field(default_factory=lambda: np.zeros(0))
-    scale: np.ndarray = field(default_factory=lambda: np.zeros(0))
-    components: np.ndarray = field(default_factory=lambda: np.zeros((0, 0)))
-    threshold: float = np.inf
+    kind = "sensor-cross-channel"
+
+    def __init__(self, explained: float = 0.95, false_alarm_rate: float = 0.001) -> None:
+        self.explained = explained
+        self.false_alarm_rate = false_alarm_rate
 
     def fit(self, normal: np.ndarray) -> CrossChannelDetector:
         """Learn the channels' usual relations from healthy data."""
         X = _checked(normal)
         if X.shape[1] < 2:
             raise InvalidInput("X", "cross-channel detection needs at least two channels")
-        self.mean, self.scale = X.mean(axis=0), X.std(axis=0) + 1e-12
-        Z = (X - self.mean) / self.scale
+        self.mean_, self.scale_ = X.mean(axis=0), X.std(axis=0) + 1e-12
+        Z = (X - self.mean_) / self.scale_
         _, s, vt = np.linalg.svd(Z, full_matrices=False)
         share = np.cumsum(s**2) / np.sum(s**2)
         k = min(int(np.searchsorted(share, self.explained) + 1), X.shape[1] - 1)
-        self.components = vt[:k]
-        self.threshold = float(np.quantile(self.score(X), 1 - self.false_alarm_rate))
+        self.components_ = vt[:k]
+        self.threshold_ = _quantile_threshold(self.score(X), self.false_alarm_rate)
+        self.data_ = {"samples": len(X), "channels": X.shape[1], "components": k}
         return self
 
     def score(self, X: np.ndarray) -> np.ndarray:
         """The squared distance of each sample from the normal subspace."""
-        if self.mean.size == 0:
+        if not hasattr(self, "mean_"):
             raise NotFittedError("fit the detector on normal data first")
-        Z = (_checked(X, self.mean.size) - self.mean) / self.scale
-        residual = Z - (Z @ self.components.T) @ self.components
+        Z = (_checked(X, self.mean_.size) - self.mean_) / self.scale_
+        residual = Z - (Z @ self.components_.T) @ self.components_
         return np.sum(residual**2, axis=1)  # type: ignore[no-any-return]
 
     def predict(self, X: np.ndarray) -> np.ndarray:
         """True where a sample alarms."""
-        return self.score(X) > self.threshold
+        return self.score(X) > self.threshold_.value
+
+    def _state(self) -> State:
+        self.check_is_fitted()
+        return State({"mean": self.mean_, "scale": self.scale_, "components": self.components_})
+
+    def _restore(self, state: State) -> None:
+        self.mean_ = state.arrays["mean"]
+        self.scale_ = state.arrays["scale"]
+        self.components_ = state.arrays["components"]
+
+
+def _quantile_threshold(scores: np.ndarray, false_alarm_rate: float) -> Threshold:
+    """The score that healthy data exceed at ``false_alarm_rate`` (alarms are above it)."""
+    value = float(np.quantile(scores, 1 - false_alarm_rate))
+    return Threshold(
+        value=value,
+        method="false_alarm_rate",
+        target_false_alarm_rate=false_alarm_rate,
+        n_good=int(len(scores)),
+        n_defective=0,
+        expected_false_alarm_rate=float(np.mean(scores > value)),
+        expected_miss_rate=None,
+    )
 
 
 def _runs(mask: np.ndarray) -> list[tuple[int, int]]:

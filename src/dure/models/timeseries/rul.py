@@ -10,31 +10,15 @@ usual piecewise-linear target). ``members`` networks with different seeds are av
 
 from __future__ import annotations
 
-import hashlib
-import json
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass
-from pathlib import Path
 
 import numpy as np
 import torch
 from torch import nn
 
 from dure.errors import InvalidInput, NotFittedError
-
-
-@dataclass(frozen=True)
-class RulSettings:
-    """How the estimator learns; the defaults were chosen on C-MAPSS FD001's training set."""
-
-    window: int = 40
-    smoothing: float = 0.3  # weight of the newest cycle in the exponential smoothing
-    cap: float = 125.0
-    epochs: int = 40
-    members: int = 1
-    batch: int = 256
-    learning_rate: float = 3e-3
-    seed: int = 0
+from dure.models.contract import Model, State
+from dure.models.registry import register
 
 
 class _Net(nn.Module):
@@ -55,16 +39,36 @@ class _Net(nn.Module):
         return self.head(torch.cat([h.mean(2), h[:, :, -1]], 1)).squeeze(1)
 
 
-class RulEstimator:
-    """fit(histories, ruls) -> self; predict(histories) -> remaining cycles at each end."""
+@register
+class RulEstimator(Model):
+    """fit(histories, ruls) -> self; predict(histories) -> remaining cycles at each end.
 
-    def __init__(self, settings: RulSettings | None = None) -> None:
-        self.settings = settings or RulSettings()
-        self.keep: np.ndarray | None = None
-        self.mean: np.ndarray | None = None
-        self.scale: np.ndarray | None = None
-        self.nets: list[_Net] = []
-        self.channels_in = 0
+    ``score`` is the life used up at each history's end (``cap`` − predicted remaining
+    life): higher means nearer to failure. The defaults were chosen on C-MAPSS FD001's
+    training set (``smoothing`` is the weight of the newest cycle).
+    """
+
+    kind = "rul-cnn"
+
+    def __init__(
+        self,
+        window: int = 40,
+        smoothing: float = 0.3,
+        cap: float = 125.0,
+        epochs: int = 40,
+        members: int = 1,
+        batch: int = 256,
+        learning_rate: float = 3e-3,
+        random_state: int = 0,
+    ) -> None:
+        self.window = window
+        self.smoothing = smoothing
+        self.cap = cap
+        self.epochs = epochs
+        self.members = members
+        self.batch = batch
+        self.learning_rate = learning_rate
+        self.random_state = random_state
 
     def fit(
         self, histories: Sequence[np.ndarray], ruls: Sequence[np.ndarray] | None = None
@@ -78,35 +82,39 @@ class RulEstimator:
             len(r) != len(h) for r, h in zip(ruls, histories, strict=True)
         ):
             raise InvalidInput("ruls", "give one remaining-life value per cycle of each history")
-        s = self.settings
-        self.channels_in = histories[0].shape[1]
         stacked = np.concatenate(histories)
         spread = stacked.std(0)
         # a channel that moves less than 0.01 % of its level is a constant with rounding
-        self.keep = np.flatnonzero(spread > np.maximum(1e-4 * np.abs(stacked.mean(0)), 1e-12))
-        if self.keep.size == 0:
+        keep = np.flatnonzero(spread > np.maximum(1e-4 * np.abs(stacked.mean(0)), 1e-12))
+        if keep.size == 0:
             raise InvalidInput("histories", "every channel is constant: nothing to learn from")
-        self.mean = stacked[:, self.keep].mean(0)
-        self.scale = stacked[:, self.keep].std(0)
+        self.n_channels_in_ = histories[0].shape[1]
+        self.keep_ = keep
+        self.mean_ = stacked[:, keep].mean(0)
+        self.scale_ = stacked[:, keep].std(0)
         x = np.concatenate([self._windows(h, every_cycle=True) for h in histories])
-        y = np.concatenate([np.minimum(r, s.cap) for r in ruls]).astype(np.float32)
-        self.nets = [self._train(x, y, s.seed * 1000 + m) for m in range(s.members)]
+        y = np.concatenate([np.minimum(r, self.cap) for r in ruls]).astype(np.float32)
+        self.nets_ = [self._train(x, y, self.random_state * 1000 + m) for m in range(self.members)]
+        self.data_ = {"machines": len(histories), "cycles": int(len(stacked))}
         return self
 
     def predict(self, histories: Sequence[np.ndarray]) -> np.ndarray:
         """The remaining life (cycles) at the last cycle of each history."""
-        if not self.nets:
+        if not getattr(self, "nets_", None):
             raise NotFittedError("fit the RUL estimator before predicting")
-        histories = _checked(histories, self.channels_in)
+        histories = _checked(histories, self.n_channels_in_)
         x = torch.from_numpy(np.stack([self._windows(h, every_cycle=False)[-1] for h in histories]))
         with torch.no_grad():
-            out = np.mean([net.eval()(x).numpy() for net in self.nets], axis=0)
-        return np.clip(out, 0.0, self.settings.cap)
+            out = np.mean([net.eval()(x).numpy() for net in self.nets_], axis=0)
+        return np.clip(out, 0.0, self.cap)
+
+    def score(self, histories: Sequence[np.ndarray]) -> np.ndarray:
+        """Life used up at the end of each history: ``cap`` minus the remaining life."""
+        return self.cap - self.predict(histories).astype(np.float64)
 
     def _prepared(self, history: np.ndarray) -> np.ndarray:
-        assert self.keep is not None and self.mean is not None and self.scale is not None
-        z = (history[:, self.keep] - self.mean) / self.scale
-        alpha = self.settings.smoothing
+        z = (history[:, self.keep_] - self.mean_) / self.scale_
+        alpha = self.smoothing
         out = np.empty_like(z)
         out[0] = z[0]
         for t in range(1, len(z)):
@@ -114,7 +122,7 @@ class RulEstimator:
         return out
 
     def _windows(self, history: np.ndarray, every_cycle: bool) -> np.ndarray:
-        w = self.settings.window
+        w = self.window
         z = self._prepared(history)
         pad = w - 1 if every_cycle else max(0, w - len(z))
         z = np.vstack([np.repeat(z[:1], pad, 0), z])
@@ -122,19 +130,18 @@ class RulEstimator:
         return z[index].astype(np.float32)
 
     def _train(self, x: np.ndarray, y: np.ndarray, seed: int) -> _Net:
-        s = self.settings
         torch.manual_seed(seed)
         generator = torch.Generator().manual_seed(seed)
         net = _Net(x.shape[2])
-        steps = s.epochs * int(np.ceil(len(x) / s.batch))
-        opt = torch.optim.Adam(net.parameters(), s.learning_rate / 3)
-        sched = torch.optim.lr_scheduler.OneCycleLR(opt, s.learning_rate, total_steps=steps)
+        steps = self.epochs * int(np.ceil(len(x) / self.batch))
+        opt = torch.optim.Adam(net.parameters(), self.learning_rate / 3)
+        sched = torch.optim.lr_scheduler.OneCycleLR(opt, self.learning_rate, total_steps=steps)
         xt, yt = torch.from_numpy(x), torch.from_numpy(y)
         net.train()
-        for _ in range(s.epochs):
+        for _ in range(self.epochs):
             order = torch.randperm(len(xt), generator=generator)
-            for start in range(0, len(xt), s.batch):
-                b = order[start : start + s.batch]
+            for start in range(0, len(xt), self.batch):
+                b = order[start : start + self.batch]
                 opt.zero_grad()
                 loss = nn.functional.mse_loss(net(xt[b]), yt[b])
                 loss.backward()
@@ -142,41 +149,31 @@ class RulEstimator:
                 sched.step()
         return net.eval()
 
-    def save(self, folder: Path) -> None:
-        """Weights, scaling and a card with a content hash."""
-        if not self.nets:
-            raise NotFittedError("nothing to save: the estimator is not fitted")
-        folder.mkdir(parents=True, exist_ok=True)
-        arrays = {"keep": self.keep, "mean": self.mean, "scale": self.scale}
-        np.savez(folder / "scaling.npz", **arrays)  # type: ignore[arg-type]
-        for i, net in enumerate(self.nets):
-            torch.save(net.state_dict(), folder / f"net{i}.pt")
-        files = sorted(p.name for p in folder.iterdir() if p.suffix in (".pt", ".npz"))
-        card = {
-            "model": "rul-cnn",
-            "version": 1,
-            "settings": asdict(self.settings),
-            "channels_in": self.channels_in,
-            "files": {name: _sha256(folder / name) for name in files},
-        }
-        (folder / "card.json").write_text(json.dumps(card, indent=2))
+    # ---- saving -------------------------------------------------------------------------
+    def _state(self) -> State:
+        self.check_is_fitted()
+        arrays = {"keep": self.keep_, "mean": self.mean_, "scale": self.scale_}
+        for i, net in enumerate(self.nets_):
+            for name, tensor in net.state_dict().items():
+                arrays[f"net{i}.{name}"] = tensor.detach().numpy().copy()
+        return State(arrays, {"n_channels_in": self.n_channels_in_, "nets": len(self.nets_)})
 
-    @classmethod
-    def load(cls, folder: Path) -> RulEstimator:
-        """Load a saved estimator, refusing files whose content hash does not match."""
-        card = json.loads((folder / "card.json").read_text())
-        for name, expected in card["files"].items():
-            if _sha256(folder / name) != expected:
-                raise InvalidInput("model", f"{folder / name} does not match its card (changed?)")
-        est = cls(RulSettings(**card["settings"]))
-        est.channels_in = card["channels_in"]
-        with np.load(folder / "scaling.npz") as arrays:
-            est.keep, est.mean, est.scale = arrays["keep"], arrays["mean"], arrays["scale"]
-        for i in range(est.settings.members):
-            net = _Net(int(est.keep.size))
-            net.load_state_dict(torch.load(folder / f"net{i}.pt", weights_only=True))
-            est.nets.append(net.eval())
-        return est
+    def _restore(self, state: State) -> None:
+        self.keep_ = state.arrays["keep"]
+        self.mean_ = state.arrays["mean"]
+        self.scale_ = state.arrays["scale"]
+        self.n_channels_in_ = int(state.values["n_channels_in"])
+        self.nets_ = []
+        for i in range(int(state.values["nets"])):
+            net = _Net(int(self.keep_.size))
+            prefix = f"net{i}."
+            weights = {
+                k.removeprefix(prefix): torch.from_numpy(np.array(v))
+                for k, v in state.arrays.items()
+                if k.startswith(prefix)
+            }
+            net.load_state_dict(weights)
+            self.nets_.append(net.eval())
 
 
 def _checked(histories: Sequence[np.ndarray], channels: int | None) -> list[np.ndarray]:
@@ -196,10 +193,6 @@ def _checked(histories: Sequence[np.ndarray], channels: int | None) -> list[np.n
             raise InvalidInput(f"histories[{i}]", f"cycle {row} holds NaN or inf")
         out.append(a)
     return out
-
-
-def _sha256(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
 def phm_score(predicted: np.ndarray, actual: np.ndarray) -> float:

@@ -4,18 +4,18 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
 from sklearn.linear_model import LogisticRegression
 from torch import Tensor, nn
 
-from dure.errors import InvalidInput, NotFittedError
-from dure.models.vision.cards import digest, load_checked, read_card, write_card
+from dure.errors import InvalidInput, ModelFileError, NotFittedError
+from dure.models.contract import Model, State, array_digest
+from dure.models.registry import register
 from dure.models.vision.efficientnet_lite import EfficientNetLite, load_efficientnet_lite
 from dure.models.vision.images import to_batch
-
-FORMAT_VERSION = 1
 
 
 class TextureEmbedding(nn.Module):
@@ -40,8 +40,18 @@ class TextureEmbedding(nn.Module):
         return torch.cat(parts, dim=1)
 
 
-class DefectTypeClassifier:
-    """Names the defect type of an image; classes are whatever labels it was taught."""
+@register
+class DefectTypeClassifier(Model):
+    """Names the defect type of an image; classes are whatever labels it was taught.
+
+    ``score`` is how unlike every taught type an image looks (1 − the best class's
+    probability): high for a defect of a kind nobody labelled yet. The linear head
+    (``coef_``, ``intercept_``) is what federated rounds exchange.
+    """
+
+    kind = "defect-types"
+    format_version = 2
+    exchanged = ("head_coef", "head_intercept")
 
     def __init__(
         self,
@@ -120,11 +130,19 @@ class DefectTypeClassifier:
         if len(classes) == 2:  # sklearn keeps one row for two classes; keep one per class
             self.coef_ = np.concatenate([-self.coef_ / 2, self.coef_ / 2])
             self.intercept_ = np.concatenate([-self.intercept_ / 2, self.intercept_ / 2])
+        self.data_ = {
+            "images": int(views.shape[1]),
+            "per_class": {c: int(sum(1 for lab in labels if lab == c)) for c in classes},
+        }
         return self
 
     def _check_fitted(self) -> None:
         if not hasattr(self, "coef_"):
             raise NotFittedError("the defect-type classifier is not taught: call fit first")
+
+    def check_is_fitted(self) -> None:
+        """Raise NotFittedError before the head is taught."""
+        self._check_fitted()
 
     def predict_proba(self, images: Sequence[np.ndarray]) -> np.ndarray:
         """Probability of each class (columns in ``classes_`` order), mirrors averaged."""
@@ -146,38 +164,41 @@ class DefectTypeClassifier:
         proba = self.predict_proba(images)
         return [self.classes_[i] for i in proba.argmax(axis=1)]
 
+    def score(self, images: Sequence[np.ndarray]) -> np.ndarray:
+        """How unlike every taught type each image is: 1 − the best class's probability."""
+        proba = self.predict_proba(images)
+        return (1.0 - proba.max(axis=1)).astype(np.float64) if len(proba) else np.zeros(0)
 
-PARAMS = ("image_size", "stages", "variant", "regularisation", "flip_augment", "batch_size")
+    # ---- saving -------------------------------------------------------------------------
+    def _state(self) -> State:
+        self._check_fitted()
+        return State(
+            {"head_coef": self.coef_, "head_intercept": self.intercept_},
+            {"classes": list(self.classes_)},
+        )
 
+    def _restore(self, state: State) -> None:
+        self.coef_ = np.ascontiguousarray(state.arrays["head_coef"], dtype=np.float32)
+        self.intercept_ = np.ascontiguousarray(state.arrays["head_intercept"], dtype=np.float32)
+        self.classes_ = list(state.values["classes"])
 
-def save_classifier(
-    model: DefectTypeClassifier, folder: Path, card: dict[str, object] | None = None
-) -> Path:
-    """Write the linear head as ``.npy`` files and ``card.json``; nothing is pickled."""
-    model._check_fitted()
-    folder = Path(folder)
-    folder.mkdir(parents=True, exist_ok=True)
-    np.save(folder / "head_coef.npy", model.coef_)
-    np.save(folder / "head_intercept.npy", model.intercept_)
-    doc = {
-        "model": "defect-types",
-        "format_version": FORMAT_VERSION,
-        "params": {p: getattr(model, p) for p in PARAMS},
-        "classes": model.classes_,
-        "head_sha256": digest(model.coef_, model.intercept_),
-        **(card or {}),
-    }
-    return write_card(folder, doc)
+    @classmethod
+    def upgrade_card(cls, card: dict[str, Any], folder: Path) -> dict[str, Any]:
+        """Read format 1 (before the model contract): one digest over both head arrays."""
+        if card.get("kind") or card.get("model") != "defect-types":
+            return card
+        from dure.models.vision.cards import digest
 
-
-def load_classifier(folder: Path) -> DefectTypeClassifier:
-    """Read a classifier written by ``save_classifier``, checking the head against its card."""
-    doc = read_card(folder, "defect-types", FORMAT_VERSION, "defect-type classifier")
-    params = dict(doc["params"])
-    params["stages"] = tuple(params["stages"])
-    model = DefectTypeClassifier(**params)
-    model.coef_, model.intercept_ = load_checked(
-        folder, "head_coef.npy", "head_intercept.npy", expected=doc["head_sha256"]
-    )
-    model.classes_ = list(doc["classes"])
-    return model
+        names = ("head_coef", "head_intercept")
+        arrays = [np.load(Path(folder) / f"{n}.npy", allow_pickle=False) for n in names]
+        if digest(*arrays) != card.get("head_sha256"):
+            raise ModelFileError(f"{folder}/head_coef+head_intercept do not match its card")
+        return {
+            "kind": cls.kind,
+            "format_version": 1,
+            "params": card["params"],
+            "data": {},
+            "threshold": None,
+            "arrays": {n: array_digest(a) for n, a in zip(names, arrays, strict=True)},
+            "state": {"classes": card["classes"]},
+        }

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import warnings
 from collections.abc import Sequence
 from pathlib import Path
@@ -29,12 +30,11 @@ def scoring_graph(model: PatchCore) -> ScoringGraph:
     ).eval()
 
 
-def export_onnx(model: PatchCore, path: Path, opset: int = 18) -> Path:
-    """Write the scoring graph to ``path``; input ``images`` (N, 3, S, S) float in [0, 1]."""
+def onnx_bytes(model: PatchCore, opset: int = 18) -> bytes:
+    """The scoring graph as an ONNX model; input ``images`` (N, 3, S, S) float in [0, 1]."""
     graph = scoring_graph(model)
     example = torch.rand(1, 3, model.image_size, model.image_size)
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
+    out = io.BytesIO()
     # The tracer warns that spatial sizes become constants: intended, the image size is fixed.
     with torch.no_grad(), warnings.catch_warnings():
         warnings.simplefilter("ignore", torch.jit.TracerWarning)
@@ -43,20 +43,31 @@ def export_onnx(model: PatchCore, path: Path, opset: int = 18) -> Path:
         torch.onnx.export(
             graph,
             (example,),
-            str(path),
+            out,
             input_names=["images"],
             output_names=["scores", "maps"],
             dynamic_axes={"images": {0: "batch"}, "scores": {0: "batch"}, "maps": {0: "batch"}},
             opset_version=opset,
             dynamo=False,
         )
+    return out.getvalue()
+
+
+def export_onnx(model: PatchCore, path: Path, opset: int = 18) -> Path:
+    """Write the scoring graph to ``path`` (see ``onnx_bytes``)."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(onnx_bytes(model, opset))
     return path
 
 
 class OnnxScorer:
-    """Scores images with an exported graph in onnxruntime (CPU, or CUDA when present)."""
+    """Scores images with an exported graph in onnxruntime (CPU, or CUDA when present).
 
-    def __init__(self, path: Path, image_size: int, threads: int | None = None) -> None:
+    ``graph`` is the ONNX file's path or its bytes.
+    """
+
+    def __init__(self, graph: Path | bytes, image_size: int, threads: int | None = None) -> None:
         options = ort.SessionOptions()
         if threads:
             options.intra_op_num_threads = threads
@@ -65,7 +76,8 @@ class OnnxScorer:
             for p in ("CUDAExecutionProvider", "CPUExecutionProvider")
             if p in ort.get_available_providers()
         ]
-        self.session = ort.InferenceSession(str(path), options, providers=providers)
+        source = graph if isinstance(graph, bytes) else str(graph)
+        self.session = ort.InferenceSession(source, options, providers=providers)
         self.image_size = image_size
 
     def score(self, images: Sequence[np.ndarray]) -> Scores:

@@ -1,7 +1,10 @@
-"""A taught inspector: detector, threshold, optional defect-type classifier, ONNX scoring.
+"""A taught inspector: detector, threshold, optional defect-type head, ONNX scoring graph.
 
-This is what a part's inspection model is once trained: one folder with the memory bank,
-the exported scoring graph, the classifier head and a card, read back by ``load_inspector``.
+This is what a part's inspection model is once trained. Teaching exports the detector's
+scoring path to ONNX and sets the threshold on scores from that graph, so the numbers a
+line sees (onnxruntime, no torch needed) are the numbers the threshold was chosen on.
+Saved, it is one folder: the detector and the defect-type head as sub-models, the graph,
+and a card with what teaching found (the ``report_``).
 """
 
 from __future__ import annotations
@@ -15,17 +18,14 @@ from typing import Any
 import numpy as np
 from PIL import Image
 
-from dure.errors import NotFittedError
-from dure.models.vision import patchcore
-from dure.models.vision.defect_types import (
-    DefectTypeClassifier,
-    load_classifier,
-    save_classifier,
-)
-from dure.models.vision.export import OnnxScorer, export_onnx
+from dure.errors import ModelFileError, NotFittedError
+from dure.models.contract import Model, State, jsonable
+from dure.models.registry import register
+from dure.models.threshold import Threshold, calibrate
+from dure.models.vision.defect_types import DefectTypeClassifier
+from dure.models.vision.export import OnnxScorer, onnx_bytes
 from dure.models.vision.metrics import image_auroc
 from dure.models.vision.patchcore import PatchCore, Scores
-from dure.models.vision.threshold import calibrate
 from dure.models.vision.tiling import score_tiled
 
 Progress = Callable[[float, str], None]
@@ -47,6 +47,15 @@ class Finding:
     heatmap: np.ndarray
 
 
+@dataclass(frozen=True)
+class Calibration:
+    """A threshold and the held-out scores it was set on."""
+
+    threshold: Threshold
+    good_scores: np.ndarray
+    defect_scores: np.ndarray | None
+
+
 @dataclass
 class TeachingSet:
     """Images to teach from: good ones, held-out good ones, and labelled defects."""
@@ -58,39 +67,159 @@ class TeachingSet:
     good_names: list[str] = field(default_factory=list)
 
 
-class Inspector:
-    """Scores images with onnxruntime, decides with the threshold, names the defect type."""
+@register
+class Inspector(Model):
+    """Scores images with onnxruntime, decides with the threshold, names the defect type.
+
+    ``fit`` teaches from a ``TeachingSet``: the memory bank from good images, the graph,
+    the threshold from held-out good images (to ``false_alarm_rate``, or best F1 when
+    labelled defects exist), and the defect-type head when at least two types have
+    ``min_per_type`` images each.
+    """
+
+    kind = "inspector"
+    format_version = 2
 
     def __init__(
         self,
-        detector: PatchCore,
-        classifier: DefectTypeClassifier | None = None,
-        onnx_path: Path | None = None,
-        card: dict[str, Any] | None = None,
+        detector_params: dict[str, Any] | None = None,
+        false_alarm_rate: float = 0.01,
+        min_per_type: int = 2,
     ) -> None:
-        if getattr(detector, "threshold_", None) is None:
-            raise NotFittedError("an inspector needs a detector with a calibrated threshold")
-        self.detector = detector
-        self.classifier = classifier
-        self.onnx_path = onnx_path
-        self.card = card or {}
+        self.detector_params = detector_params
+        self.false_alarm_rate = false_alarm_rate
+        self.min_per_type = min_per_type
         self._scorer: OnnxScorer | None = None
+
+    # ---- teaching ---------------------------------------------------------------------
+    def fit(self, data: TeachingSet, progress: Progress | None = None) -> Inspector:
+        """Teach from good, held-out good and labelled defect images."""
+        report = progress or (lambda share, step: None)
+        if not data.good:
+            raise ValueError("teaching needs good images")
+        if not data.held_out_good:
+            raise ValueError("teaching needs held-out good images to set the threshold")
+        detector = PatchCore(**(self.detector_params or {}))
+        detector.fit(data.good, lambda share, step: report(0.7 * share, step), data.good_names)
+        report(0.72, "exporting the scoring graph")
+        self._set_parts(detector, None)
+        report(0.75, "setting the threshold on held-out images")
+        good_scores = self.score(data.held_out_good).image
+        bad_scores = self.score(data.defects).image if data.defects else None
+        detector.threshold_ = calibrate(good_scores, bad_scores, self.false_alarm_rate)
+        found: dict[str, Any] = {
+            "teaching": {
+                "good_images": len(data.good),
+                "held_out_good_images": len(data.held_out_good),
+                "defect_images": len(data.defects),
+            },
+            "threshold": detector.threshold_.as_dict(),
+            # held-out good scores over the threshold, in deciles: the reference for drift
+            "reference_scores": reference_deciles(good_scores, detector.threshold_.value),
+            # what a person choosing another threshold weighs: the held-out scores themselves
+            "held_out_scores": held_out_scores(good_scores, bad_scores, data.defect_labels),
+        }
+        if bad_scores is not None:
+            labels = np.r_[np.zeros(len(good_scores)), np.ones(len(bad_scores))]
+            found["held_out_image_auroc"] = image_auroc(labels, np.r_[good_scores, bad_scores])
+            found["held_out_note"] = (
+                "defect images also set the best-F1 threshold, so this figure is optimistic"
+            )
+        counts: dict[str, int] = {}
+        for label in data.defect_labels:
+            counts[label] = counts.get(label, 0) + 1
+        usable = sorted(k for k, v in counts.items() if v >= self.min_per_type)
+        found["defect_type_counts"] = counts
+        classifier = None
+        if len(usable) >= 2:
+            report(0.8, f"teaching {len(usable)} defect types")
+            pairs = zip(data.defects, data.defect_labels, strict=True)
+            chosen = [(im, lab) for im, lab in pairs if lab in usable]
+            classifier = DefectTypeClassifier().fit([p[0] for p in chosen], [p[1] for p in chosen])
+            found["defect_types"] = usable
+        else:
+            found["defect_types"] = []
+            found["defect_types_note"] = (
+                f"no classifier: it needs two or more defect types with {self.min_per_type}+ "
+                "images each"
+            )
+        self.classifier_ = classifier
+        self.report_ = found
+        self.data_ = dict(found["teaching"])
+        report(0.95, "ready to save")
+        return self
+
+    @classmethod
+    def assemble(
+        cls,
+        detector: PatchCore,
+        classifier: DefectTypeClassifier | None,
+        report: dict[str, Any] | None = None,
+        false_alarm_rate: float = 0.01,
+        graph: bytes | None = None,
+    ) -> Inspector:
+        """An inspector from parts fitted elsewhere (adaptation, federated rounds).
+
+        ``graph`` reuses an exported scoring graph of the same memory bank.
+        """
+        detector.check_is_fitted()
+        inspector = cls(jsonable(detector.get_params()), false_alarm_rate)
+        inspector._set_parts(detector, classifier, graph)
+        inspector.report_ = dict(report or {})
+        inspector.data_ = dict(detector.data_)
+        return inspector
+
+    def _set_parts(
+        self,
+        detector: PatchCore,
+        classifier: DefectTypeClassifier | None,
+        graph: bytes | None = None,
+    ) -> None:
+        self.detector_ = detector
+        self.classifier_ = classifier
+        self.graph_ = graph or onnx_bytes(detector)
+        self._scorer = None
+
+    def calibrate(
+        self,
+        good_images: Sequence[np.ndarray],
+        defect_images: Sequence[np.ndarray] = (),
+        false_alarm_rate: float | None = None,
+    ) -> Calibration:
+        """Set the threshold from good images (and labelled defects) scored by the graph."""
+        good = self.score(good_images).image
+        bad = self.score(defect_images).image if len(defect_images) else None
+        rate = self.false_alarm_rate if false_alarm_rate is None else false_alarm_rate
+        self.detector_.threshold_ = calibrate(good, bad, rate)
+        return Calibration(self.detector_.threshold_, good, bad)
+
+    # ---- using it -----------------------------------------------------------------------
+    @property
+    def threshold_(self) -> Threshold:
+        """The calibrated threshold (the detector's)."""
+        threshold = getattr(self.detector_, "threshold_", None)
+        if threshold is None:
+            raise NotFittedError("the inspector has no threshold: teach or calibrate it")
+        return threshold  # type: ignore[no-any-return]
 
     @property
     def threshold(self) -> float:
         """The decision threshold on image scores."""
-        return float(self.detector.threshold_.value)
+        return float(self.threshold_.value)
 
     def score(self, images: Sequence[np.ndarray]) -> Scores:
-        """Image scores and maps, from the ONNX graph when there is one."""
-        if self.onnx_path is None:
-            return self.detector.score(images)
+        """Image scores and maps from the ONNX graph (tiles stitched when the detector tiles)."""
+        self.check_is_fitted()
         if self._scorer is None:
-            self._scorer = OnnxScorer(self.onnx_path, self.detector.image_size)
-        tile = self.detector.tile
+            self._scorer = OnnxScorer(self.graph_, self.detector_.image_size)
+        tile = self.detector_.tile
         if tile:
-            return Scores(*score_tiled(self._scorer.score, images, tile, self.detector.image_size))
+            return Scores(*score_tiled(self._scorer.score, images, tile, self.detector_.image_size))
         return self._scorer.score(images)
+
+    def predict(self, images: Sequence[np.ndarray]) -> np.ndarray:
+        """1 for images at or over the threshold, else 0."""
+        return (self.score(images).image >= self.threshold).astype(np.int64)
 
     def inspect(
         self,
@@ -103,16 +232,16 @@ class Inspector:
         ``threshold`` overrides the calibrated one (a user may choose another on the model
         card). Images unlike the taught ones raise InvalidInput naming the image (``names``).
         """
-        self.detector.check(images, names)
+        self.detector_.check(images, names)
         limit = self.threshold if threshold is None else float(threshold)
         scores = self.score(images)
         flagged = [i for i, s in enumerate(scores.image) if s >= limit]
         types: dict[int, tuple[str, float]] = {}
-        if self.classifier is not None and flagged:
-            proba = self.classifier.predict_proba([images[i] for i in flagged])
+        if self.classifier_ is not None and flagged:
+            proba = self.classifier_.predict_proba([images[i] for i in flagged])
             for i, row in zip(flagged, proba, strict=True):
                 best = int(row.argmax())
-                types[i] = (self.classifier.classes_[best], float(row[best]))
+                types[i] = (self.classifier_.classes_[best], float(row[best]))
         findings = []
         for i, image in enumerate(images):
             height, width = np.asarray(image).shape[:2]
@@ -130,68 +259,55 @@ class Inspector:
             )
         return findings
 
-
-def teach(
-    data: TeachingSet,
-    detector_params: dict[str, Any] | None = None,
-    false_alarm_rate: float = 0.01,
-    min_per_type: int = 2,
-    progress: Progress | None = None,
-) -> Inspector:
-    """Teach an inspector: memory bank from good images, threshold, defect-type head.
-
-    The threshold comes from the held-out good images (to ``false_alarm_rate``), or to the
-    best F1 when labelled defects exist. The classifier is taught when at least two defect
-    types have ``min_per_type`` images each. The card records counts and evidence.
-    """
-    report = progress or (lambda share, step: None)
-    if not data.good:
-        raise ValueError("teaching needs good images")
-    if not data.held_out_good:
-        raise ValueError("teaching needs held-out good images to set the threshold")
-    detector = PatchCore(**(detector_params or {}))
-    detector.fit(data.good, lambda share, step: report(0.7 * share, step), data.good_names)
-    report(0.72, "setting the threshold on held-out images")
-    good_scores = detector.score(data.held_out_good).image
-    bad_scores = detector.score(data.defects).image if data.defects else None
-    detector.threshold_ = calibrate(good_scores, bad_scores, false_alarm_rate)
-    card: dict[str, Any] = {
-        "teaching": {
-            "good_images": len(data.good),
-            "held_out_good_images": len(data.held_out_good),
-            "defect_images": len(data.defects),
-        },
-        "threshold": detector.threshold_.as_dict(),
-        # held-out good scores over the threshold, in deciles: the reference for drift
-        "reference_scores": reference_deciles(good_scores, detector.threshold_.value),
-        # what a person choosing another threshold weighs: the held-out scores themselves
-        "held_out_scores": held_out_scores(good_scores, bad_scores, data.defect_labels),
-    }
-    if bad_scores is not None:
-        labels = np.r_[np.zeros(len(good_scores)), np.ones(len(bad_scores))]
-        card["held_out_image_auroc"] = image_auroc(labels, np.r_[good_scores, bad_scores])
-        card["held_out_note"] = (
-            "defect images also set the best-F1 threshold, so this figure is optimistic"
+    # ---- saving -------------------------------------------------------------------------
+    def _state(self) -> State:
+        self.check_is_fitted()
+        children: dict[str, Model] = {"detector": self.detector_}
+        if self.classifier_ is not None:
+            children["defect_types"] = self.classifier_
+        return State(
+            values={"report": self.report_},
+            blobs={"scoring.onnx": self.graph_},
+            children=children,
         )
+
+    def _restore(self, state: State) -> None:
+        detector = state.children["detector"]
+        classifier = state.children.get("defect_types")
+        if not isinstance(detector, PatchCore):
+            raise ModelFileError("an inspector's detector must be a PatchCore model")
+        if classifier is not None and not isinstance(classifier, DefectTypeClassifier):
+            raise ModelFileError("an inspector's defect_types must be a defect-type head")
+        self.detector_ = detector
+        self.classifier_ = classifier
+        self.graph_ = state.blobs["scoring.onnx"]
+        self.report_ = dict(state.values.get("report") or {})
+        self._scorer = None
+
+    @classmethod
+    def load(cls, folder: Path) -> Inspector:
+        """An inspector folder; one written before the model contract is read too."""
+        card = json.loads((Path(folder) / "card.json").read_text())
+        if card.get("format") == "dure-inspector":
+            return _load_legacy(folder, card)
+        return super().load(folder)
+
+
+def _load_legacy(folder: Path, card: dict[str, Any]) -> Inspector:
+    """Format 1: detector/ (with scoring.onnx inside), defect_types/, card.json of the report."""
+    folder = Path(folder)
+    detector = PatchCore.load(folder / "detector")
     classifier = None
-    counts: dict[str, int] = {}
-    for label in data.defect_labels:
-        counts[label] = counts.get(label, 0) + 1
-    usable = sorted(k for k, v in counts.items() if v >= min_per_type)
-    card["defect_type_counts"] = counts
-    if len(usable) >= 2:
-        report(0.8, f"teaching {len(usable)} defect types")
-        pairs = [(im, lab) for im, lab in zip(data.defects, data.defect_labels, strict=True)]
-        chosen = [(im, lab) for im, lab in pairs if lab in usable]
-        classifier = DefectTypeClassifier().fit([p[0] for p in chosen], [p[1] for p in chosen])
-        card["defect_types"] = usable
-    else:
-        card["defect_types"] = []
-        card["defect_types_note"] = (
-            f"no classifier: it needs two or more defect types with {min_per_type}+ images each"
-        )
-    report(0.95, "ready to export")
-    return Inspector(detector, classifier, None, card)
+    if (folder / "defect_types").is_dir():
+        classifier = DefectTypeClassifier.load(folder / "defect_types")
+    inspector = Inspector(jsonable(detector.get_params()))
+    inspector.detector_ = detector
+    inspector.classifier_ = classifier
+    graph = folder / "detector" / "scoring.onnx"
+    inspector.graph_ = graph.read_bytes() if graph.is_file() else onnx_bytes(detector)
+    inspector.report_ = {k: v for k, v in card.items() if k not in ("format", "format_version")}
+    inspector.data_ = dict(inspector.report_.get("teaching") or {})
+    return inspector
 
 
 def held_out_scores(
@@ -211,33 +327,3 @@ def reference_deciles(scores: np.ndarray, threshold: float) -> dict[str, Any]:
     """Deciles of good images' scores divided by the threshold (11 edges, min to max)."""
     ratio = np.asarray(scores, dtype=np.float64) / threshold
     return {"deciles": np.quantile(ratio, np.linspace(0, 1, 11)).tolist(), "n": int(ratio.size)}
-
-
-def save_inspector(inspector: Inspector, folder: Path) -> Path:
-    """Write the inspector's folder: detector, ONNX graph, classifier head, card."""
-    folder = Path(folder)
-    patchcore.save(inspector.detector, folder / "detector")
-    onnx_path = export_onnx(inspector.detector, folder / "detector" / "scoring.onnx")
-    if inspector.classifier is not None:
-        save_classifier(inspector.classifier, folder / "defect_types")
-    card = {"format": "dure-inspector", "format_version": 1, **inspector.card}
-    (folder / "card.json").write_text(json.dumps(card, indent=2))
-    inspector.onnx_path = onnx_path
-    return folder
-
-
-def load_inspector(folder: Path) -> Inspector:
-    """Read an inspector folder written by ``save_inspector``."""
-    folder = Path(folder)
-    card_path = folder / "card.json"
-    if not card_path.exists():
-        raise ValueError(f"{folder} is not an inspector folder (no card.json)")
-    card = json.loads(card_path.read_text())
-    if card.get("format") != "dure-inspector":
-        raise ValueError(f"{folder} is not an inspector folder")
-    detector = patchcore.load(folder / "detector")
-    classifier = None
-    if (folder / "defect_types").is_dir():
-        classifier = load_classifier(folder / "defect_types")
-    onnx_path = folder / "detector" / "scoring.onnx"
-    return Inspector(detector, classifier, onnx_path if onnx_path.exists() else None, card)

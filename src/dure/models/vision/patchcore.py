@@ -6,19 +6,21 @@ import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import faiss
 import numpy as np
 import torch
 import torch.nn.functional as F
 
-from dure.errors import NotFittedError
-from dure.models.vision.cards import digest, load_checked, read_card, write_card
+from dure.errors import ModelFileError, NotFittedError
+from dure.models.contract import Model, State, array_digest
+from dure.models.registry import register
+from dure.models.threshold import calibrate
 from dure.models.vision.coreset import greedy_coreset
 from dure.models.vision.efficientnet_lite import load_efficientnet_lite
 from dure.models.vision.features import PatchFeatures
 from dure.models.vision.images import ImageSpec, check_against, learn_spec, to_batch
-from dure.models.vision.threshold import Threshold, calibrate
 from dure.models.vision.tiling import all_tiles, score_tiled
 
 
@@ -30,8 +32,16 @@ class Scores:
     maps: np.ndarray
 
 
-class PatchCore:
-    """Anomaly detector taught from good images only."""
+@register
+class PatchCore(Model):
+    """Anomaly detector taught from good images only.
+
+    ``neighbourhood`` None lets ``fit`` choose the feature averaging window from the
+    number of good images (learned as ``neighbourhood_``).
+    """
+
+    kind = "patchcore"
+    format_version = 2
 
     def __init__(
         self,
@@ -65,6 +75,8 @@ class PatchCore:
         self.tile = tile
         self.map_neighbourhood = map_neighbourhood
         self._features: PatchFeatures | None = None
+        self._index: faiss.Index | None = None
+        self._map_index: faiss.Index | None = None
 
     @staticmethod
     def auto_neighbourhood(n_images: int) -> int:
@@ -78,7 +90,7 @@ class PatchCore:
 
     @property
     def features(self) -> PatchFeatures:
-        """The feature module (built on first use)."""
+        """The feature module (built on first use, once the window is known)."""
         if self._features is None:
             backbone = load_efficientnet_lite(self.variant)
             self._features = PatchFeatures(
@@ -89,11 +101,12 @@ class PatchCore:
     @property
     def windows(self) -> tuple[int, ...]:
         """Averaging windows: the image score's, then the map's when it differs."""
-        if self.neighbourhood is None:
+        window = getattr(self, "neighbourhood_", None) or self.neighbourhood
+        if window is None:
             raise NotFittedError("the neighbourhood is chosen by fit: fit first")
-        if self.map_neighbourhood in (None, self.neighbourhood):
-            return (self.neighbourhood,)
-        return (self.neighbourhood, int(self.map_neighbourhood))  # type: ignore[arg-type]
+        if self.map_neighbourhood in (None, window):
+            return (int(window),)
+        return (int(window), int(self.map_neighbourhood))  # type: ignore[arg-type]
 
     def embed(
         self, images: Sequence[np.ndarray], progress: Callable[[float], None] | None = None
@@ -123,9 +136,9 @@ class PatchCore:
             raise ValueError("fit needs at least one good image")
         report = progress or (lambda share, step: None)
         self.image_spec_ = learn_spec(images, names)
-        if self.neighbourhood is None:
-            self.neighbourhood = self.auto_neighbourhood(len(images))
-            self._features = None
+        self.neighbourhood_ = self.neighbourhood or self.auto_neighbourhood(len(images))
+        self._features = None
+        self.data_ = {"good_images": len(images)}
         if self.tile:  # every tile at native resolution is a training image
             images = all_tiles(images, self.tile)
         if self.flip_augment:  # mirrored parts are still good parts
@@ -145,26 +158,37 @@ class PatchCore:
         self._index = self._map_index = None
         return self
 
+    def calibrate(
+        self,
+        good_images: Sequence[np.ndarray],
+        defect_images: Sequence[np.ndarray] = (),
+        false_alarm_rate: float = 0.01,
+    ) -> PatchCore:
+        """Set ``threshold_`` from held-out good images (and labelled defects if any)."""
+        good = self.score(good_images).image
+        bad = self.score(defect_images).image if len(defect_images) else None
+        self.threshold_ = calibrate(good, bad, false_alarm_rate)
+        return self
+
     def _knn(self) -> faiss.Index:
         if not hasattr(self, "memory_bank_"):
             raise NotFittedError("PatchCore is not fitted: call fit with good images first")
-        if getattr(self, "_index", None) is None:
+        if self._index is None:
             self._index = _flat_index(self.memory_bank_)
         return self._index
 
     def _map_knn(self) -> faiss.Index | None:
         if getattr(self, "map_bank_", None) is None:
             return None
-        if getattr(self, "_map_index", None) is None:
+        if self._map_index is None:
             self._map_index = _flat_index(self.map_bank_)
         return self._map_index
 
     def check(self, images: Sequence[np.ndarray], names: Sequence[str] = ()) -> None:
         """Raise InvalidInput for an image unlike the training images (grey/colour, depth, size)."""
         self._knn()
-        spec = getattr(self, "image_spec_", None)
-        if spec is not None:
-            check_against(spec, images, names)
+        if self.image_spec_ is not None:  # models saved before specs were kept have none
+            check_against(self.image_spec_, images, names)
 
     def score(self, images: Sequence[np.ndarray]) -> Scores:
         """Image scores and per-pixel anomaly maps at ``image_size`` (stitched from tiles)."""
@@ -172,6 +196,13 @@ class PatchCore:
         if self.tile:
             return Scores(*score_tiled(self.score_squares, images, self.tile, self.image_size))
         return self.score_squares(images)
+
+    def predict(self, images: Sequence[np.ndarray]) -> np.ndarray:
+        """1 for images scored at or above the calibrated threshold, else 0."""
+        threshold = getattr(self, "threshold_", None)
+        if threshold is None:
+            raise NotFittedError("the detector has no threshold yet: calibrate it on good images")
+        return (self.score(images).image >= threshold.value).astype(np.int64)
 
     def score_squares(self, images: Sequence[np.ndarray]) -> Scores:
         """Scores and maps of whole images, each scaled to ``image_size`` (no tiling)."""
@@ -203,6 +234,67 @@ class PatchCore:
         dist, _ = index.search(flat, self.k)
         return np.sqrt(np.maximum(dist.mean(axis=1), 0)).reshape(n, 1, h, w)
 
+    # ---- saving -------------------------------------------------------------------------
+    def _state(self) -> State:
+        self._knn()
+        arrays = {"memory_bank": self.memory_bank_}
+        if self.map_bank_ is not None:
+            arrays["map_bank"] = self.map_bank_
+        return State(
+            arrays,
+            {
+                "grid": list(self.grid_),
+                "image_spec": self.image_spec_.as_dict() if self.image_spec_ else None,
+                "neighbourhood": self.neighbourhood_,
+            },
+        )
+
+    def _restore(self, state: State) -> None:
+        self.memory_bank_ = np.ascontiguousarray(state.arrays["memory_bank"], dtype=np.float32)
+        bank = state.arrays.get("map_bank")
+        self.map_bank_ = None if bank is None else np.ascontiguousarray(bank, dtype=np.float32)
+        self.grid_ = tuple(state.values["grid"])
+        spec = state.values.get("image_spec")
+        self.image_spec_ = ImageSpec(**spec) if spec else None
+        self.neighbourhood_ = int(state.values["neighbourhood"])
+        self._features = None
+        self._index = self._map_index = None
+
+    @classmethod
+    def upgrade_card(cls, card: dict[str, Any], folder: Path) -> dict[str, Any]:
+        """Read format 1 (before the model contract): bank digests under their own keys."""
+        if card.get("kind") or card.get("model") != "patchcore":
+            return card
+        params = dict(card["params"])
+        arrays = {"memory_bank": np.load(Path(folder) / "memory_bank.npy", allow_pickle=False)}
+        if card.get("map_bank_sha256"):
+            arrays["map_bank"] = np.load(Path(folder) / "map_bank.npy", allow_pickle=False)
+        _check_legacy(folder, card, arrays)
+        neighbourhood = params.get("neighbourhood") or cls.auto_neighbourhood(0)
+        return {
+            "kind": cls.kind,
+            "format_version": 1,
+            "params": params,
+            "data": {},
+            "threshold": card.get("threshold"),
+            "arrays": {name: array_digest(a) for name, a in arrays.items()},
+            "texts": {},
+            "state": {
+                "grid": card["grid"],
+                "image_spec": card.get("image_spec"),
+                "neighbourhood": neighbourhood,
+            },
+        }
+
+
+def _check_legacy(folder: Path, card: dict[str, Any], arrays: dict[str, np.ndarray]) -> None:
+    from dure.models.vision.cards import digest
+
+    pairs = [("memory_bank", "memory_bank_sha256"), ("map_bank", "map_bank_sha256")]
+    for name, key in pairs:
+        if name in arrays and digest(arrays[name]) != card.get(key):
+            raise ModelFileError(f"{folder}/{name}.npy does not match its card (changed)")
+
 
 def _flat_index(bank: np.ndarray) -> faiss.Index:
     index = faiss.IndexFlatL2(bank.shape[1])
@@ -220,92 +312,3 @@ def _gaussian_blur(x: torch.Tensor, sigma: float) -> torch.Tensor:
     x = F.pad(x, [radius, radius, radius, radius], mode="reflect")
     x = F.conv2d(x, kernel.view(1, 1, 1, -1))
     return F.conv2d(x, kernel.view(1, 1, -1, 1))
-
-
-PARAMS = (
-    "image_size",
-    "stages",
-    "coreset_ratio",
-    "max_bank",
-    "neighbourhood",
-    "k",
-    "blur_sigma",
-    "variant",
-    "random_state",
-    "batch_size",
-    "standardise",
-    "flip_augment",
-    "tile",
-    "map_neighbourhood",
-)
-FORMAT_VERSION = 1
-
-
-def calibrate_detector(
-    model: PatchCore,
-    good_images: Sequence[np.ndarray],
-    defect_images: Sequence[np.ndarray] = (),
-    false_alarm_rate: float = 0.01,
-) -> PatchCore:
-    """Set ``model.threshold_`` from held-out good images (and labelled defects if any)."""
-    good = model.score(good_images).image
-    bad = model.score(defect_images).image if len(defect_images) else None
-    model.threshold_ = calibrate(good, bad, false_alarm_rate)
-    return model
-
-
-def predict(model: PatchCore, images: Sequence[np.ndarray]) -> np.ndarray:
-    """1 for images scored at or above the calibrated threshold, else 0."""
-    threshold = getattr(model, "threshold_", None)
-    if threshold is None:
-        raise NotFittedError("the detector has no threshold yet: calibrate it on good images")
-    return (model.score(images).image >= threshold.value).astype(np.int64)
-
-
-def save(model: PatchCore, folder: Path, card: dict[str, object] | None = None) -> Path:
-    """Write the memory bank and ``card.json``; nothing is pickled."""
-    model._knn()  # raises NotFittedError before anything is written
-    folder = Path(folder)
-    folder.mkdir(parents=True, exist_ok=True)
-    np.save(folder / "memory_bank.npy", model.memory_bank_)
-    map_bank = getattr(model, "map_bank_", None)
-    if map_bank is not None:
-        np.save(folder / "map_bank.npy", map_bank)
-    threshold = getattr(model, "threshold_", None)
-    doc = {
-        "model": "patchcore",
-        "format_version": FORMAT_VERSION,
-        "params": {p: getattr(model, p) for p in PARAMS},
-        "grid": list(model.grid_),
-        "image_spec": model.image_spec_.as_dict() if hasattr(model, "image_spec_") else None,
-        "threshold": threshold.as_dict() if threshold else None,
-        "memory_bank_sha256": digest(model.memory_bank_),
-        "map_bank_sha256": digest(map_bank) if map_bank is not None else None,
-        **(card or {}),
-    }
-    return write_card(folder, doc)
-
-
-def load(folder: Path) -> PatchCore:
-    """Read a detector written by ``save``, checking its memory bank against the card."""
-    folder = Path(folder)
-    doc = read_card(folder, "patchcore", FORMAT_VERSION, "PatchCore model")
-    params = dict(doc["params"])
-    params["stages"] = tuple(params["stages"])
-    params.setdefault("tile", None)
-    params.setdefault("map_neighbourhood", None)
-    model = PatchCore(**params)
-    [model.memory_bank_] = load_checked(
-        folder, "memory_bank.npy", expected=doc["memory_bank_sha256"]
-    )
-    model.map_bank_ = None
-    if doc.get("map_bank_sha256"):
-        [model.map_bank_] = load_checked(folder, "map_bank.npy", expected=doc["map_bank_sha256"])
-    model._map_index = None
-    model.grid_ = tuple(doc["grid"])
-    model._index = None
-    if doc.get("image_spec"):
-        model.image_spec_ = ImageSpec(**doc["image_spec"])
-    if doc.get("threshold"):
-        model.threshold_ = Threshold(**doc["threshold"])
-    return model
