@@ -38,6 +38,7 @@ test: test-deps
 
 lint:
 	$(VENV)/bin/ruff check src tests
+	$(VENV)/bin/lint-imports --no-cache
 
 clean:
 	rm -rf $(VENV) .venv-flower var build *.egg-info web/node_modules web/dist

@@ -9,6 +9,8 @@ url=$(bash scripts/pg-cluster.sh start "$pgdir" "$port") || { echo "could not st
 
 echo "=== lint ==="
 .venv/bin/ruff check src tests || exit 1
+echo "=== layer contracts (import-linter) ==="
+.venv/bin/lint-imports --no-cache || exit 1
 echo "=== suite on SQLite ==="
 DURE_TEST_BACKEND=sqlite .venv/bin/python -m pytest -q -p no:cacheprovider "$@"
 sqlite_rc=$?

@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+import re
+import secrets
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlalchemy import text
@@ -64,6 +67,32 @@ def settings(tmp_path: Path, _postgres_engine) -> Settings:  # type: ignore[no-u
     with _postgres_engine.begin() as conn:
         conn.execute(text(f"TRUNCATE {names} CASCADE"))
     return Settings(home=tmp_path / "home", database_url=POSTGRES_URL, max_upload_bytes=2_000_000)
+
+
+@pytest.fixture
+def install_settings(  # type: ignore[no-untyped-def]
+    tmp_path: Path, _postgres_engine
+) -> Iterator[Callable[..., Settings]]:
+    """Settings of further installs (partner companies, a second demo) on the backend of
+    this pass: each its own data folder and, on PostgreSQL, its own fresh database."""
+    created: list[str] = []
+
+    def make(name: str, **fields: Any) -> Settings:
+        home = tmp_path / name
+        if _postgres_engine is None:
+            return Settings(home=home, **fields)
+        database = f"dure_{re.sub(r'[^a-z0-9]', '_', name.lower())}_{secrets.token_hex(4)}"
+        with _postgres_engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+            conn.execute(text(f'CREATE DATABASE "{database}"'))
+        created.append(database)
+        url = f"{POSTGRES_URL.rsplit('/', 1)[0]}/{database}"
+        return Settings(home=home, database_url=url, **fields)
+
+    yield make
+    if _postgres_engine is not None:
+        with _postgres_engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+            for database in created:
+                conn.execute(text(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)'))
 
 
 @pytest.fixture

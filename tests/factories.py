@@ -17,11 +17,11 @@ from dure.domain.organisations import Organisation
 from dure.domain.parts import DefectType, LabelledImage, Lot, PartNumber
 from dure.domain.plant import Asset, Line, SensorChannel, Site, Station
 from dure.domain.records import InspectionRecord, ProcessRecord
-from dure.services.accounts import create_org, create_token, create_user, system_caller
-from dure.services.alerts import raise_alert
-from dure.services.imports import import_sensor_file
-from dure.services.inspections import store_blob
-from dure.services.streams import save_connector
+from dure.services.alerts.raising import raise_alert
+from dure.services.imports.files import import_sensor_file
+from dure.services.inspection.records import store_blob
+from dure.services.live.connectors import save_connector
+from dure.services.platform.accounts import create_org, create_token, create_user, system_caller
 from dure.store.repositories.sensor_readings import ReadingColumns
 from dure.store.session import Store
 
@@ -176,7 +176,7 @@ def _supplier_data(store: Store, org: Organisation, oem_part: PartNumber) -> dic
 
 def build_world(store: Store) -> World:
     """Create the world; supplier A grants the OEM its inspection records of its part."""
-    with store.session(None) as s:
+    with store.system() as s:
         oem = create_org(s, "OEM Co", "oem", "oem-co")
         a = create_org(s, "Supplier A", "supplier", "sup-a")
         b = create_org(s, "Supplier B", "supplier", "sup-b")

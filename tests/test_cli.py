@@ -92,12 +92,12 @@ def test_clear_errors_and_exit_code_2(dure, tmp_path: Path) -> None:  # type: ig
 
 def test_import_commands_report_rows(dure, tmp_path: Path, settings: Settings) -> None:  # type: ignore[no-untyped-def]
     from dure.domain.plant import Asset
-    from dure.services.accounts import system_caller
+    from dure.services.platform.accounts import system_caller
     from dure.store.session import Store
 
     dure("org", "create", "Sup", "--kind", "supplier", "--slug", "sup")
     store = Store.open(settings)
-    with store.session(None) as s:
+    with store.system() as s:
         org = s.organisations.get_by_slug("sup")
     with store.session(system_caller(org)) as s:
         s.assets.add(Asset(org_id=org.id, name="press"))

@@ -9,7 +9,9 @@
      ├── Forbidden                     known caller, not allowed: 403
      ├── NotFound                      absent, or not visible to the caller: 404
      ├── Conflict                      clashes with what is stored: 409
-     └── NotFittedError                a model used before fit
+     ├── NotFittedError                a model used before fit
+     ├── StoreUnavailable              the database cannot be reached just now: 503
+     └── StoreRefused                  the database cannot hold a value (e.g. NUL in text): 422
 
 Errors are raised where the problem is found; third-party errors are wrapped at
 the boundary with ``raise ... from``.
@@ -81,6 +83,25 @@ class NotFittedError(DureError):
 
     status = 409
     title = "Model not fitted"
+
+
+class StoreUnavailable(DureError):
+    """The store cannot take reads or writes just now (down, unreachable, locked): retry."""
+
+    status = 503
+    title = "Store unavailable"
+
+
+class StoreRefused(DureError):
+    """The store refused a value it cannot hold (the rest of the input may be fine);
+    ``reason`` is the database's own words."""
+
+    status = 422
+    title = "Refused by the store"
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(f"the store refused a value: {reason}")
+        self.reason = reason
 
 
 class RejectedFile(InvalidInput):

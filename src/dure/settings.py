@@ -1,7 +1,12 @@
-"""The one settings object, read from ``DURE_*`` environment variables at start."""
+"""The one settings object, read from ``DURE_*`` environment variables at start.
+
+This module is the only place Dure reads its environment: ``Settings`` for its own
+configuration, ``child_environment`` for the processes it starts (connectors, test beds).
+"""
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 from pydantic import Field, field_validator
@@ -35,10 +40,22 @@ class Settings(BaseSettings):
     flower_advertise: str | None = Field(
         default=None, description="host:port suppliers' Flower clients connect to"
     )
+    flower_python: Path | None = Field(
+        default=None,
+        description="a Python with flwr==1.41 for the federated agent (default: .venv-flower)",
+    )
 
     web_dir: Path | None = Field(
         default=None, description="the built dashboard (default: web/dist beside the source)"
     )
+
+    def child_environment(self, **extra: str) -> dict[str, str]:
+        """The environment of a process this install starts: its own, with this install's
+        home and database passed down, plus ``extra`` variables."""
+        env = {"DURE_HOME": str(self.home)}
+        if self.database_url:
+            env["DURE_DATABASE_URL"] = self.database_url
+        return child_environment({**env, **extra})
 
     @property
     def dashboard_dir(self) -> Path:
@@ -86,3 +103,9 @@ class Settings(BaseSettings):
     def blob_dir(self) -> Path:
         """Folder of the content-addressed blob store."""
         return self.home / "blobs"
+
+
+def child_environment(overrides: dict[str, str]) -> dict[str, str]:
+    """This process's environment with ``overrides``: what a started ``dure`` process or
+    helper needs to find its Python packages and its install."""
+    return {**os.environ, **overrides}

@@ -158,7 +158,7 @@ def test_audit_log_can_be_searched_by_time(client, world: World) -> None:  # typ
 
 
 def test_log_in_with_password(client, store: Store, world: World) -> None:  # type: ignore[no-untyped-def]
-    from dure.services.accounts import create_user, system_caller
+    from dure.services.platform.accounts import create_user, system_caller
 
     with store.session(system_caller(world.a.org)) as s:
         create_user(s, "lee@sup-a.test", "Lee", "operator", "correct horse")

@@ -11,9 +11,9 @@ from dure.domain.model_versions import ModelVersion
 from dure.domain.parts import PartNumber
 from dure.domain.records import InspectionRecord, ProcessRecord, ReviewDecision, Verdict
 from dure.errors import Forbidden, InvalidInput, NotFound
-from dure.services.accounts import create_org, system_caller
-from dure.services.inspections import store_blob
-from dure.services.kpi_reports import DRIFT_FLAG, compute_report, drift_psi
+from dure.services.collaboration.kpi_reports import DRIFT_FLAG, compute_report, drift_psi
+from dure.services.inspection.records import store_blob
+from dure.services.platform.accounts import create_org, system_caller
 from dure.store.session import Store
 from tests.factories import png_bytes
 
@@ -25,7 +25,7 @@ DECILES = [0.0, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 1.0]
 @pytest.fixture
 def supplier(store: Store):  # type: ignore[no-untyped-def]
     """A supplier with one part, one model (threshold 2.0) and ten inspections of it."""
-    with store.session(None) as s:
+    with store.system() as s:
         org = create_org(s, "Daesung", "supplier", "daesung")
         other = create_org(s, "Mirae", "supplier", "mirae")
     with store.session(system_caller(other)) as s:

@@ -10,10 +10,9 @@ from __future__ import annotations
 import base64
 import json
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import timedelta
-from pathlib import Path
 
 import pytest
 from sqlalchemy import update
@@ -24,8 +23,7 @@ from dure.domain.ids import utcnow
 from dure.domain.organisations import Organisation
 from dure.domain.users import Caller
 from dure.errors import InvalidInput
-from dure.services.accounts import create_org, create_user, system_caller
-from dure.services.partners import (
+from dure.services.collaboration.partners import (
     Collab,
     authenticate_peer,
     create_invitation,
@@ -33,6 +31,7 @@ from dure.services.partners import (
     read_invitation,
     receive_link,
 )
+from dure.services.platform.accounts import create_org, create_user, system_caller
 from dure.settings import Settings
 from dure.store import tables as t
 from dure.store.session import Store
@@ -50,21 +49,21 @@ class Install:
         return system_caller(self.org)
 
 
-def _install(root: Path, name: str, kind: str, slug: str) -> Install:
-    settings = Settings(home=root / slug)
+def _install(settings: Settings, name: str, kind: str, slug: str) -> Install:
     store = Store.open(settings)
-    with store.session(None) as s:
+    with store.system() as s:
         org = create_org(s, name, kind, slug)
     with store.session(system_caller(org)) as s:
         create_user(s, f"admin@{slug}.example", "Admin", "admin")
-    ctx = Collab(store, KeyRing(settings.key_dir), f"http://{slug}.example", root / slug / "w")
+    ctx = Collab(store, KeyRing(settings.key_dir), f"http://{slug}.example", settings.work_dir)
     return Install(ctx, org)
 
 
 @pytest.fixture
-def pair(tmp_path: Path) -> Iterator[tuple[Install, Install]]:
-    oem = _install(tmp_path, "Hanbit", "oem", "hanbit")
-    sup = _install(tmp_path, "Daesung", "supplier", "daesung")
+def pair(install_settings: Callable[..., Settings]) -> Iterator[tuple[Install, Install]]:
+    """An OEM's install and a supplier's, each with its own store on this pass's backend."""
+    oem = _install(install_settings("hanbit"), "Hanbit", "oem", "hanbit")
+    sup = _install(install_settings("daesung"), "Daesung", "supplier", "daesung")
     yield oem, sup
     oem.ctx.store.engine.dispose()
     sup.ctx.store.engine.dispose()
@@ -96,10 +95,8 @@ def _link_request(sup: Install, invitation: dict, token: str = "sup-token") -> S
 
 def _refusals(install: Install) -> list[str]:
     with install.ctx.store.session(install.admin) as s:
-        events = s.conn.execute(
-            t.audit_events.select().where(t.audit_events.c.action == "refuse")
-        ).all()
-    return [e.detail["reason"] for e in events]
+        events = s.audit_events.list_all(action="refuse")
+    return [e.detail["reason"] for e in reversed(events)]
 
 
 def test_link_keeps_both_keys_and_the_code_works_once(pair: tuple[Install, Install]) -> None:

@@ -11,7 +11,7 @@ import paho.mqtt.client as mqtt
 
 from dure.domain.connectors import Connector
 from dure.ingest.streams.pipeline import StreamPipeline
-from dure.services.connector_runner import build_pipeline
+from dure.services.live.runner import build_pipeline
 from dure.settings import Settings
 from dure.store.session import Store
 

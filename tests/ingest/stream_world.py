@@ -8,8 +8,8 @@ from typing import Any
 from dure.domain.connectors import Connector
 from dure.domain.organisations import Organisation
 from dure.domain.plant import Asset
-from dure.services.accounts import create_org, system_caller
-from dure.services.streams import save_connector
+from dure.services.live.connectors import save_connector
+from dure.services.platform.accounts import create_org, system_caller
 from dure.store.session import Store
 
 
@@ -49,7 +49,7 @@ class PressShop:
 
 def press_shop(store: Store, slug: str = "press-shop") -> PressShop:
     """Create the organisation and its press ``press7``."""
-    with store.session(None) as s:
+    with store.system() as s:
         org = create_org(s, "Press Shop", "supplier", slug)
     with store.session(system_caller(org)) as s:
         asset = s.assets.add(Asset(org_id=org.id, name="press7"))

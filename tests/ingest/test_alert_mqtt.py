@@ -8,7 +8,8 @@ import numpy as np
 import paho.mqtt.client as mqtt
 
 from dure.bench.mosquitto import Mosquitto
-from dure.services.alerts import add_target, check_channel_spc
+from dure.services.alerts.raising import add_target
+from dure.services.maintenance.spc_checks import check_channel_spc
 from dure.store.session import Store
 from tests.ingest.live import wait_for
 from tests.services.test_alerts import _press_with_readings

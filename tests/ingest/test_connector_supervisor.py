@@ -7,9 +7,9 @@ import json
 import time
 
 from dure.bench.mosquitto import Mosquitto
-from dure.services.accounts import system_caller
-from dure.services.connector_supervisor import ConnectorSupervisor
-from dure.services.streams import change_connector
+from dure.services.live.connectors import change_connector
+from dure.services.live.supervisor import ConnectorSupervisor
+from dure.services.platform.accounts import system_caller
 from dure.settings import Settings
 from dure.store.session import Store
 from tests.ingest.live import publisher, wait_for

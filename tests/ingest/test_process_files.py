@@ -8,7 +8,7 @@ from sqlalchemy import func, select
 from dure.domain.users import Caller, Role
 from dure.errors import InvalidInput, RejectedFile
 from dure.ingest.process_files import ProcessSchema, parse_process_file
-from dure.services.imports import import_process_file
+from dure.services.imports.files import import_process_file
 from dure.store.session import Store
 from dure.store.tables import process_records
 from tests.factories import World

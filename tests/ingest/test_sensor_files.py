@@ -12,7 +12,7 @@ from sqlalchemy import func, select
 from dure.domain.users import Caller, Role
 from dure.errors import InvalidInput, RejectedFile
 from dure.ingest.sensor_files import parse_sensor_file
-from dure.services.imports import import_sensor_file
+from dure.services.imports.files import import_sensor_file
 from dure.store.session import Store
 from dure.store.tables import sensor_readings
 from tests.factories import World

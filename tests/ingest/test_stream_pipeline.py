@@ -9,14 +9,14 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy.exc import DataError
-
 from dure.domain.connectors import StreamMessage, StreamRejection
+from dure.errors import StoreRefused
 from dure.ingest.streams.config import MqttConfig, StreamPolicy
 from dure.ingest.streams.mqtt import mqtt_decoder
 from dure.ingest.streams.pipeline import Incoming, StoreUnavailable, StreamPipeline, WriteResult
 from dure.ingest.streams.spool import DiskSpool
-from dure.services.streams import StoreSink, typed_config
+from dure.services.live.connectors import typed_config
+from dure.services.live.sink import StoreSink
 from dure.store.session import Store
 from tests.ingest.stream_world import PressShop, press_shop
 
@@ -191,7 +191,7 @@ class Picky(StoreSink):
 
     def _write_batch(self, messages, rejections):  # type: ignore[no-untyped-def]
         if any(m.message_id == "m1" for m in messages):
-            raise DataError("INSERT …", None, ValueError("text fields cannot contain NUL"))
+            raise StoreRefused("text fields cannot contain NUL")
         return super()._write_batch(messages, rejections)
 
 

@@ -8,10 +8,10 @@ import numpy as np
 import pytest
 
 from dure.errors import InvalidInput
+from dure.ingest.images import decode_image
 from dure.models.vision.images import learn_spec
 from dure.models.vision.patchcore import PatchCore
 from dure.services.demo.sheet_metal import sheet_image
-from dure.services.inspection_models import decode_bytes
 
 GREY_TRAIN = [sheet_image(k, "good", 128).pixels[..., 0].copy() for k in range(6)]
 
@@ -73,5 +73,5 @@ def test_spec_survives_save_and_load(grey_model: PatchCore, tmp_path: Path) -> N
 )
 def test_corrupt_bytes_name_the_file(data: bytes, reason: str) -> None:
     with pytest.raises(InvalidInput, match=reason) as caught:
-        decode_bytes(data, "part-7.png")
+        decode_image(data, "part-7.png")
     assert caught.value.field == "part-7.png"

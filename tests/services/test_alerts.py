@@ -14,8 +14,10 @@ import pytest
 from dure.domain.alerts import AlertStatus
 from dure.domain.plant import Asset, SensorChannel
 from dure.errors import InvalidInput
-from dure.services.accounts import create_org, system_caller
-from dure.services.alerts import add_target, check_asset_anomalies, check_channel_spc
+from dure.services.alerts.raising import add_target
+from dure.services.maintenance.anomaly_checks import check_asset_anomalies
+from dure.services.maintenance.spc_checks import check_channel_spc
+from dure.services.platform.accounts import create_org, system_caller
 from dure.store.repositories.sensor_readings import ReadingColumns
 from dure.store.session import Store
 
@@ -50,7 +52,7 @@ def hook() -> Iterator[Hook]:
 
 
 def _press_with_readings(store: Store, values: np.ndarray):  # type: ignore[no-untyped-def]
-    with store.session(None) as s:
+    with store.system() as s:
         org = create_org(s, "Alert Shop", "supplier", "alert-shop")
     caller = system_caller(org)
     with store.session(caller) as s:
@@ -139,7 +141,7 @@ def test_machine_anomalies_raise_alerts_naming_the_channel(store: Store) -> None
 
     X = _press(2000, 0)  # the baseline must span the normal load cycle (~1,260 samples)
     X[-50:, 2] += 3.0  # vibration burst at the end
-    with store.session(None) as s:
+    with store.system() as s:
         org = create_org(s, "Anomaly Shop", "supplier", "anomaly-shop")
     caller = system_caller(org)
     with store.session(caller) as s:

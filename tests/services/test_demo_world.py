@@ -77,12 +77,13 @@ def test_demo_world_builds_once_and_the_oem_sees_its_suppliers(
     assert all(r["inspected"] for r in card["suppliers"])
 
 
-def test_same_seed_same_world(tmp_path) -> None:  # type: ignore[no-untyped-def]
+def test_same_seed_same_world(install_settings) -> None:  # type: ignore[no-untyped-def]
     truths = []
     for name in ("one", "two"):
-        settings = Settings(home=tmp_path / name)
+        settings = install_settings(name)
+        store = Store.open(settings)
         build_demo(
-            Store.open(settings),
+            store,
             settings.home,
             seed=5,
             end=END,
@@ -90,5 +91,6 @@ def test_same_seed_same_world(tmp_path) -> None:  # type: ignore[no-untyped-def]
             images_per_supplier=8,
             history_days=0,
         )
+        store.engine.dispose()
         truths.append(json.loads((settings.home / "demo-ground-truth.json").read_text()))
     assert truths[0] == truths[1]

@@ -9,7 +9,7 @@ from sqlalchemy import func, select
 
 from dure.domain.users import Caller, Role
 from dure.errors import InvalidInput
-from dure.services.imports import import_image_folder
+from dure.services.imports.images import import_image_folder
 from dure.store.session import Store
 from dure.store.tables import labelled_images
 from tests.factories import World, png_bytes

@@ -14,15 +14,15 @@ from dure.domain.parts import LabelledImage, PartNumber
 from dure.domain.users import Caller, Role
 from dure.errors import Conflict, InvalidInput
 from dure.services.demo.sheet_metal import sheet_image
-from dure.services.inspection_models import (
+from dure.services.inspection.inspect import inspect_image, queue_batch
+from dure.services.inspection.records import ImageLimits, Placement, store_blob
+from dure.services.inspection.teaching import (
     TrainingSettings,
     create_inspection_model,
     queue_training,
 )
-from dure.services.inspections import ImageLimits, store_blob
-from dure.services.jobs import JobRunner
-from dure.services.model_files import InspectorCache
-from dure.services.vision_inspection import Placement, inspect_image, queue_batch
+from dure.services.platform.jobs import JobRunner
+from dure.services.platform.model_files import InspectorCache
 from dure.settings import Settings
 from dure.store import tables as t
 from dure.store.session import Store
@@ -106,11 +106,10 @@ def test_inspect_one_image_stores_verdict_type_and_heatmap(
 ) -> None:
     results = {}
     for label, seed in (("good", 900), ("dent", 901)):
-        with store.session(_caller(world)) as s:
-            data = _png(sheet_image(seed, label, SIZE).pixels)
-            results[label] = inspect_image(
-                s, runner.cache, trained, data, f"{label}.png", LIMITS, Placement()
-            )
+        data = _png(sheet_image(seed, label, SIZE).pixels)
+        results[label] = inspect_image(
+            store, runner.cache, _caller(world), trained, data, f"{label}.png", LIMITS, Placement()
+        )
     good, dent = results["good"].record, results["dent"].record
     assert good.verdict == "ok" and good.defect_type is None
     assert dent.verdict == "ng" and dent.defect_type == "dent"
@@ -124,15 +123,24 @@ def test_a_refused_image_leaves_no_record(store: Store, world: World, runner, tr
         with store.engine.connect() as conn:
             return conn.execute(select(func.count()).select_from(t.inspection_records)).scalar()
 
-    before = count()
+    def blobs() -> int:
+        with store.engine.connect() as conn:
+            return conn.execute(select(func.count()).select_from(t.blobs)).scalar()
+
+    before, blobs_before = count(), blobs()
     grey = _png(np.full((SIZE, SIZE), 120, np.uint8))  # the model was taught on colour
+    caller = _caller(world)
     with pytest.raises(InvalidInput, match="taught on colour"):
-        with store.session(_caller(world)) as s:
-            inspect_image(s, runner.cache, trained, grey, "grey.png", LIMITS, Placement())
+        inspect_image(store, runner.cache, caller, trained, grey, "grey.png", LIMITS, Placement())
     with pytest.raises(InvalidInput, match="damaged|not an image"):
-        with store.session(_caller(world)) as s:
-            inspect_image(s, runner.cache, trained, b"\x89PNG\r\n", "cut.png", LIMITS, Placement())
+        inspect_image(
+            store, runner.cache, caller, trained, b"\x89PNG\r\n", "cut.png", LIMITS, Placement()
+        )
+    with pytest.raises(InvalidInput, match="lot_id"):  # placement is checked before inference
+        placement = Placement(lot_id="not-a-lot-of-yours")
+        inspect_image(store, runner.cache, caller, trained, grey, "grey.png", LIMITS, placement)
     assert count() == before
+    assert blobs() == blobs_before
 
 
 def test_batch_job_inspects_every_image(store: Store, world: World, runner, trained) -> None:
@@ -179,9 +187,8 @@ def test_other_tenants_cannot_use_the_model(store: Store, world: World, runner, 
         org_kind="supplier",
     )
     data = _png(sheet_image(970, "good", SIZE).pixels)
-    with store.session(caller_b) as s:
-        with pytest.raises(Exception, match="does not exist or is not yours"):
-            inspect_image(s, runner.cache, trained, data, "x.png", LIMITS, Placement())
+    with pytest.raises(Exception, match="does not exist or is not yours"):
+        inspect_image(store, runner.cache, caller_b, trained, data, "x.png", LIMITS, Placement())
 
 
 def test_interrupted_jobs_fail_and_queued_jobs_wait(store: Store, world: World, runner) -> None:

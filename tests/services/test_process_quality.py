@@ -12,9 +12,9 @@ from dure.domain.alerts import AlertKind
 from dure.domain.parts import PartNumber
 from dure.domain.records import InspectionRecord, ProcessRecord, Verdict
 from dure.errors import InvalidInput
-from dure.services.accounts import create_org, system_caller
-from dure.services.inspections import store_blob
-from dure.services.process_quality import predict_defects, train_process_model
+from dure.services.inspection.records import store_blob
+from dure.services.platform.accounts import create_org, system_caller
+from dure.services.process.quality_models import predict_defects, train_process_model
 from dure.store.session import Store
 from tests.factories import png_bytes
 
@@ -23,7 +23,7 @@ START = datetime(2026, 3, 2, 6, 0, tzinfo=UTC)
 
 def _moulding_shop(store: Store, n: int, inspected: int):  # type: ignore[no-untyped-def]
     """Injection moulding: short shots when melt temperature runs low."""
-    with store.session(None) as s:
+    with store.system() as s:
         org = create_org(s, "Moulding Co", "supplier", "moulding")
     caller = system_caller(org)
     rng = np.random.default_rng(0)

@@ -1,4 +1,4 @@
-"""The application factory: settings and store in, a FastAPI app out."""
+"""The application factory: settings (and optionally a store) in, a FastAPI app out."""
 
 from __future__ import annotations
 
@@ -27,32 +27,19 @@ from dure.api.routes import (
     sharing,
     users,
 )
-from dure.collab.signing import KeyRing
-from dure.services.connector_supervisor import ConnectorSupervisor
-from dure.services.jobs import JobRunner
-from dure.services.model_files import InspectorCache
-from dure.services.partners import Collab
+from dure.services.platform.install import Install, Store
 from dure.settings import Settings
-from dure.store.session import Store
 
 
 def create_app(settings: Settings, store: Store | None = None) -> FastAPI:
-    """Build the API around ``store`` (opened from ``settings`` when not given)."""
-    store = store or Store.open(settings)
-    inspectors = InspectorCache(store.blobs, settings.model_dir)
-    runner = JobRunner(store, settings.work_dir, inspectors)
-    supervisor = ConnectorSupervisor(store, settings)
+    """Build the API of the install ``settings`` describe (around ``store`` when given)."""
+    install = Install.open(settings, store)
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
-        if settings.run_jobs:
-            runner.start()
-        if settings.run_connectors:
-            supervisor.start()
+        install.start()
         yield
-        runner.stop()
-        if settings.run_connectors:
-            supervisor.stop()
+        install.stop()
 
     app = FastAPI(
         lifespan=lifespan,
@@ -60,17 +47,7 @@ def create_app(settings: Settings, store: Store | None = None) -> FastAPI:
         version=__version__,
         summary="Manufacturing AI for an OEM and its suppliers: inspection, process, maintenance.",
     )
-    app.state.settings = settings
-    app.state.store = store
-    app.state.inspectors = inspectors
-    app.state.jobs = runner
-    app.state.collab = Collab(
-        store=store,
-        keys=KeyRing(settings.key_dir),
-        public_url=settings.public_url or "http://127.0.0.1:8000",
-        work_dir=settings.work_dir,
-        flower={"port": settings.flower_port, "advertise": settings.flower_advertise},
-    )
+    app.state.install = install  # read only by api.deps.get_install
     problems.install(app)
 
     @app.middleware("http")

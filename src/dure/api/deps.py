@@ -1,4 +1,10 @@
-"""Typed dependencies: the store, the authenticated caller, a scoped session, role checks."""
+"""Typed dependencies: the install, the authenticated caller, a scoped session, role checks.
+
+The app keeps one ``Install`` (``app.state.install``); this module is the only place that
+reads it. Routes ask for what they use: ``SessionDep`` (one transaction as the caller),
+``StoreDep`` (use cases that open short transactions themselves), ``InspectorsDep``,
+``JobsDep``, ``CollabDep``, ``SettingsDep``.
+"""
 
 from __future__ import annotations
 
@@ -8,40 +14,66 @@ from typing import Annotated
 from fastapi import Depends, Query, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
+from dure.domain.pages import Page
 from dure.domain.users import Caller, Role
 from dure.errors import Forbidden, Unauthenticated
+from dure.services.collaboration.context import Collab
+from dure.services.platform.install import Install, Session, Store
+from dure.services.platform.jobs import JobRunner
+from dure.services.platform.model_files import InspectorCache
 from dure.settings import Settings
-from dure.store.scoped import Page
-from dure.store.session import Session, Store
 
 bearer = HTTPBearer(auto_error=False, description="an API token from `dure token create`")
 
 
-def get_store(request: Request) -> Store:
-    """The store the app was built with."""
-    return request.app.state.store  # type: ignore[no-any-return]
+def get_install(request: Request) -> Install:
+    """The install the app was built with."""
+    return request.app.state.install  # type: ignore[no-any-return]
 
 
-def get_settings(request: Request) -> Settings:
-    """The settings the app was built with."""
-    return request.app.state.settings  # type: ignore[no-any-return]
+InstallDep = Annotated[Install, Depends(get_install)]
+
+
+def get_store(install: InstallDep) -> Store:
+    """The install's store."""
+    return install.store
+
+
+def get_settings(install: InstallDep) -> Settings:
+    """The settings the install was built with."""
+    return install.settings
+
+
+def get_inspectors(install: InstallDep) -> InspectorCache:
+    """Loaded inspection models, shared by every request."""
+    return install.inspectors
+
+
+def get_jobs(install: InstallDep) -> JobRunner:
+    """The background job runner (to wake it after queueing)."""
+    return install.jobs
+
+
+def get_collab(install: InstallDep) -> Collab:
+    """What collaboration between installs needs: keys, public address, Flower."""
+    return install.collab
 
 
 def get_caller(
-    store: Annotated[Store, Depends(get_store)],
+    install: InstallDep,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
 ) -> Caller:
     """The caller behind the bearer token; 401 for a missing or bad token."""
     if credentials is None or not credentials.credentials:
         raise Unauthenticated("send an API token as 'Authorization: Bearer <token>'")
-    return store.caller_for_token(credentials.credentials)
+    return install.caller_for_token(credentials.credentials)
 
 
 def get_session(
-    store: Annotated[Store, Depends(get_store)], caller: Annotated[Caller, Depends(get_caller)]
+    install: InstallDep, caller: Annotated[Caller, Depends(get_caller)]
 ) -> Iterator[Session]:
     """One transaction as the caller; rolled back if the route fails."""
-    with store.session(caller) as session:
+    with install.store.session(caller) as session:
         yield session
 
 
@@ -69,4 +101,8 @@ def page_params(
 PageDep = Annotated[Page, Depends(page_params)]
 SessionDep = Annotated[Session, Depends(get_session)]
 CallerDep = Annotated[Caller, Depends(get_caller)]
+StoreDep = Annotated[Store, Depends(get_store)]
 SettingsDep = Annotated[Settings, Depends(get_settings)]
+InspectorsDep = Annotated[InspectorCache, Depends(get_inspectors)]
+JobsDep = Annotated[JobRunner, Depends(get_jobs)]
+CollabDep = Annotated[Collab, Depends(get_collab)]

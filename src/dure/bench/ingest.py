@@ -42,14 +42,14 @@ def make_files(rows: int, folder: Path) -> dict[str, Path]:
 
 def _one_run(path: str, backend_url: str, home: str, queue: Any) -> None:
     from dure.domain.plant import Asset
-    from dure.services.accounts import create_org, system_caller
-    from dure.services.imports import import_sensor_file
+    from dure.services.imports.files import import_sensor_file
+    from dure.services.platform.accounts import create_org, system_caller
     from dure.settings import Settings
     from dure.store.session import Store
 
     settings = Settings(home=Path(home), database_url=backend_url or None)
     store = Store.open(settings)
-    with store.session(None) as s:
+    with store.system() as s:
         org = create_org(s, "Bench Co", "supplier", f"bench-{int(time.time() * 1e6) % 10**9}")
     with store.session(system_caller(org)) as s:
         s.assets.add(Asset(org_id=org.id, name="press-800t"))

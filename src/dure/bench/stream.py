@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import multiprocessing as mp
-import os
 import signal
 import subprocess
 import sys
@@ -21,6 +20,7 @@ from typing import Any
 from dure.bench.common import machine
 from dure.bench.mosquitto import Mosquitto
 from dure.bench.mqtt_load import publish
+from dure.settings import child_environment
 
 TOPIC = "bench/press7/data"
 
@@ -35,8 +35,8 @@ def run_stream_bench(
 ) -> dict[str, Any]:
     """One run; returns the JSON-ready results."""
     from dure.domain.plant import Asset
-    from dure.services.accounts import create_org, system_caller
-    from dure.services.streams import save_connector
+    from dure.services.live.connectors import save_connector
+    from dure.services.platform.accounts import create_org, system_caller
     from dure.settings import Settings
     from dure.store.session import Store
 
@@ -48,7 +48,7 @@ def run_stream_bench(
     settings = Settings(home=home, database_url=database_url)
     store = Store.open(settings)
     slug = f"bench-{int(time.time() * 1000) % 10**9}"
-    with store.session(None) as s:
+    with store.system() as s:
         org = create_org(s, "Stream Bench", "supplier", slug)
     channels = [f"ch{c}" for c in range(values_per_message)]
     rule = {"filter": TOPIC, "asset": "press7", "format": fmt}
@@ -64,9 +64,9 @@ def run_stream_bench(
         s.assets.add(Asset(org_id=org.id, name="press7"))
         connector = save_connector(s, "bench", "mqtt", config)
     stats_file = home / "ingest-stats.json"
-    env = dict(os.environ, DURE_HOME=str(home))
-    if database_url:
-        env["DURE_DATABASE_URL"] = database_url
+    env = child_environment(
+        {"DURE_HOME": str(home), **({"DURE_DATABASE_URL": database_url} if database_url else {})}
+    )
     ingest = subprocess.Popen(
         [sys.executable, "-m", "dure.cli", "connect", "run", "bench", "--org", slug,
          "--stats-out", str(stats_file)],
@@ -122,14 +122,14 @@ def _wait(condition, timeout_s: float) -> None:  # type: ignore[no-untyped-def]
 
 
 def _status(store, org, connector_id: str) -> dict[str, Any]:  # type: ignore[no-untyped-def]
-    from dure.services.accounts import system_caller
+    from dure.services.platform.accounts import system_caller
 
     with store.session(system_caller(org)) as s:
         return s.connectors.get(connector_id).status  # type: ignore[no-any-return]
 
 
 def _stored(store, org, connector_id: str) -> int:  # type: ignore[no-untyped-def]
-    from dure.services.accounts import system_caller
+    from dure.services.platform.accounts import system_caller
 
     with store.session(system_caller(org)) as s:
         return s.connectors.count_stored(connector_id)  # type: ignore[no-any-return]

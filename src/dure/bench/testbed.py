@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import io
 import json
-import os
 import re
 import subprocess
 import sys
@@ -31,6 +30,7 @@ from dure.collab.packages import build_package, new_signing_key
 from dure.collab.signing import sign_request
 from dure.ports import free_port
 from dure.services.demo.sheet_metal import sheet_image
+from dure.settings import child_environment
 
 PART = ("HB-DOOR-01", "Refrigerator door outer panel")
 TYPES = ("scratch", "dent", "crack", "rust")
@@ -90,12 +90,12 @@ def _png(image: np.ndarray) -> bytes:
 
 def _setup(install: Install) -> None:
     """Create the company's organisation and admin in its own store (before serving)."""
-    from dure.services.accounts import create_org, create_token, create_user, system_caller
+    from dure.services.platform.accounts import create_org, create_token, create_user, system_caller
     from dure.settings import Settings
     from dure.store.session import Store
 
     store = Store.open(Settings(home=install.home))
-    with store.session(None) as s:
+    with store.system() as s:
         org = create_org(s, install.name, install.kind, install.slug)
     with store.session(system_caller(org)) as s:
         user = create_user(s, f"admin@{install.slug}.example", "Admin", "admin")
@@ -105,12 +105,13 @@ def _setup(install: Install) -> None:
 
 
 def _serve(install: Install, env: dict[str, str], log_dir: Path) -> None:
-    environment = {
-        **os.environ,
-        "DURE_HOME": str(install.home),
-        "DURE_PUBLIC_URL": f"http://127.0.0.1:{install.public_port}",
-        **env,
-    }
+    environment = child_environment(
+        {
+            "DURE_HOME": str(install.home),
+            "DURE_PUBLIC_URL": f"http://127.0.0.1:{install.public_port}",
+            **env,
+        }
+    )
     log = (log_dir / f"{install.slug}.log").open("wb")
     install.proc = subprocess.Popen(
         [

@@ -6,7 +6,6 @@ environment (``make install`` builds it) or wherever ``DURE_FLOWER_PYTHON`` poin
 
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
 from dataclasses import dataclass
@@ -25,10 +24,10 @@ class FlowerMissing(DureError):
     status = 503
 
 
-def flower_python() -> Path:
-    """The interpreter that has flwr: ``DURE_FLOWER_PYTHON`` or ``.venv-flower`` by ``.venv``."""
-    configured = os.environ.get("DURE_FLOWER_PYTHON")
-    path = Path(configured) if configured else Path(sys.prefix).parent / ".venv-flower/bin/python"
+def flower_python(configured: Path | None = None) -> Path:
+    """The interpreter that has flwr: ``configured`` (``DURE_FLOWER_PYTHON`` through the
+    settings) or ``.venv-flower`` beside this ``.venv``."""
+    path = configured or Path(sys.prefix).parent / ".venv-flower/bin/python"
     if not path.exists():
         raise FlowerMissing(
             f"no Flower environment at {path}: run `make install` (it builds .venv-flower) "
@@ -65,11 +64,17 @@ class RoundSettings:
 
 
 def start_server(
-    address: str, initial: Path, out: Path, clients: int, settings: RoundSettings, log: Path
+    address: str,
+    initial: Path,
+    out: Path,
+    clients: int,
+    settings: RoundSettings,
+    log: Path,
+    python: Path | None = None,
 ) -> subprocess.Popen[bytes]:
     """Start the aggregating server; it exits after the last round, writing ``out``."""
     args = [
-        str(flower_python()),
+        str(flower_python(python)),
         str(AGENT),
         "server",
         "--address",
@@ -95,11 +100,16 @@ def start_server(
 
 
 def start_client(
-    address: str, data: Path, settings: RoundSettings, log: Path, seed: int = 0
+    address: str,
+    data: Path,
+    settings: RoundSettings,
+    log: Path,
+    seed: int = 0,
+    python: Path | None = None,
 ) -> subprocess.Popen[bytes]:
     """Start a supplier's client; it trains on ``data`` (which never leaves) each round."""
     args = [
-        str(flower_python()),
+        str(flower_python(python)),
         str(AGENT),
         "client",
         "--address",

@@ -8,6 +8,7 @@ import warnings
 from dataclasses import dataclass
 from pathlib import PurePosixPath
 
+import numpy as np
 from PIL import Image, UnidentifiedImageError
 
 from dure.errors import InvalidInput, PayloadTooLarge
@@ -17,13 +18,18 @@ _SAFE_NAME = re.compile(r"^[\w\-. ()\[\]가-힣]{1,200}$")
 
 
 @dataclass(frozen=True)
-class ImageInfo:
-    """What a checked image is: its format, size and pixel mode."""
+class CheckedImage:
+    """An image that passed the checks: its format, size, pixel mode and pixels.
+
+    ``pixels`` is 8-bit grey (H, W), 8-bit colour (H, W, 3) or 16-bit grey (H, W): the
+    one decoded copy every later step uses.
+    """
 
     media_type: str
     width: int
     height: int
     mode: str
+    pixels: np.ndarray
 
 
 def safe_filename(name: str | None) -> str:
@@ -40,8 +46,11 @@ def safe_filename(name: str | None) -> str:
     return base
 
 
-def check_image(data: bytes, filename: str, *, max_bytes: int, max_pixels: int) -> ImageInfo:
-    """Decode ``data`` fully; raise InvalidInput naming the file for anything unusable."""
+def check_image(data: bytes, filename: str, *, max_bytes: int, max_pixels: int) -> CheckedImage:
+    """Check ``data`` and decode it once, fully; raise InvalidInput naming the file for
+    anything unusable (PayloadTooLarge for too many bytes or pixels, checked first). The
+    file's structure (chunks, checksums, end marker) is verified before its pixels are
+    decoded; the decoded pixels come back with the check, so no later step decodes again."""
     if len(data) > max_bytes:
         raise PayloadTooLarge(
             filename, f"{len(data):,} bytes is over the upload limit of {max_bytes:,} bytes"
@@ -58,23 +67,48 @@ def check_image(data: bytes, filename: str, *, max_bytes: int, max_pixels: int) 
                     raise PayloadTooLarge(
                         filename, f"{width}x{height} pixels is over the limit of {max_pixels:,}"
                     )
-                probe.verify()
-            with Image.open(io.BytesIO(data)) as full:
-                full.load()
-                mode = full.mode
+                if fmt not in FORMATS:
+                    raise InvalidInput(
+                        filename,
+                        f"{fmt or 'unknown'} images are not accepted; use PNG, JPEG, BMP or TIFF",
+                    )
+                probe.verify()  # the file's structure and checksums, without decoding pixels
+            with Image.open(io.BytesIO(data)) as image:
+                image.load()  # the one decode: every pixel, truncated data fails here
+                mode = image.mode
+                pixels = _pixels(image)
     except (
         UnidentifiedImageError,
         Image.DecompressionBombError,
         Image.DecompressionBombWarning,
     ) as exc:
         raise InvalidInput(filename, f"not an image Dure can read ({_reason(exc)})") from exc
-    except (OSError, SyntaxError, ValueError) as exc:
+    except (OSError, SyntaxError, ValueError, EOFError) as exc:
         raise InvalidInput(filename, f"the image is damaged or truncated ({_reason(exc)})") from exc
-    if fmt not in FORMATS:
-        raise InvalidInput(
-            filename, f"{fmt or 'unknown'} images are not accepted; use PNG, JPEG, BMP or TIFF"
-        )
-    return ImageInfo(FORMATS[fmt], width, height, mode)
+    return CheckedImage(FORMATS[fmt], width, height, mode, pixels)
+
+
+def decode_image(data: bytes, name: str) -> np.ndarray:
+    """The pixels of a stored image (checked when it was uploaded), or InvalidInput naming
+    it when it cannot be decoded."""
+    try:
+        with Image.open(io.BytesIO(data)) as image:
+            image.load()
+            return _pixels(image)
+    except (OSError, SyntaxError, ValueError, EOFError) as exc:
+        raise InvalidInput(name, f"the image cannot be decoded ({_reason(exc)})") from exc
+
+
+def _pixels(image: Image.Image) -> np.ndarray:
+    """8-bit grey or colour, or 16-bit grey, as an array (other modes converted)."""
+    if image.mode in ("I;16", "I;16B", "I;16L", "I"):
+        arr = np.asarray(image)
+        if arr.dtype != np.uint16:
+            arr = arr.clip(0, 65535).astype(np.uint16)
+        return arr
+    if image.mode not in ("L", "RGB"):
+        image = image.convert("L" if image.mode in ("1", "LA") else "RGB")
+    return np.asarray(image)
 
 
 def _reason(exc: BaseException) -> str:

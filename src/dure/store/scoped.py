@@ -28,6 +28,8 @@ from sqlalchemy.exc import IntegrityError
 
 from dure.domain.grants import GrantScope
 from dure.domain.ids import utcnow
+from dure.domain.pages import Listing, Page
+from dure.domain.times import as_utc
 from dure.domain.users import Caller, Role
 from dure.errors import Conflict, Forbidden, InvalidInput, NotFound
 from dure.store.audit_log import AuditLog
@@ -35,30 +37,7 @@ from dure.store.rows import to_entity, to_row
 from dure.store.tables import share_grants
 
 E = TypeVar("E")
-
-
-@dataclass(frozen=True)
-class Page:
-    """A window on a listing: at most ``limit`` items after skipping ``offset``."""
-
-    limit: int = 50
-    offset: int = 0
-
-    def __post_init__(self) -> None:
-        if not 1 <= self.limit <= 1000:
-            raise InvalidInput("limit", f"must be between 1 and 1000, got {self.limit}")
-        if self.offset < 0:
-            raise InvalidInput("offset", f"must be 0 or more, got {self.offset}")
-
-
-@dataclass(frozen=True)
-class Listing(Generic[E]):
-    """One page of results and where the next page starts (None when this is the last)."""
-
-    items: list[E]
-    limit: int
-    offset: int
-    next_offset: int | None
+__all__ = ["ActiveGrant", "Listing", "Page", "ScopedRepository", "active_grants"]
 
 
 @dataclass(frozen=True)
@@ -144,6 +123,49 @@ class ScopedRepository(Generic[E]):
         self._audit_shared_reads(items)
         more = len(rows) > page.limit
         return Listing(items, page.limit, page.offset, page.offset + page.limit if more else None)
+
+    def list_own(self, **filters: Any) -> list[E]:
+        """Every row of the caller's own organisation matching ``filters`` (column
+        equalities), oldest first by the listing's order column; never anyone else's."""
+        query = select(self.table).where(self.table.c.org_id == self.caller.org_id)
+        query = self._filtered(query, filters)
+        order = self.table.c[self.order_by]
+        rows = self.conn.execute(query.order_by(order, self.table.c.id)).all()
+        return [to_entity(self.entity, r) for r in rows]
+
+    def own_between(self, start: datetime | None, end: datetime | None, **filters: Any) -> list[E]:
+        """The caller's own rows whose order column lies in ``[start, end)``, oldest first."""
+        query = select(self.table).where(self.table.c.org_id == self.caller.org_id)
+        order = self.table.c[self.order_by]
+        if start is not None:
+            query = query.where(order >= as_utc(start))
+        if end is not None:
+            query = query.where(order < as_utc(end))
+        rows = self.conn.execute(
+            self._filtered(query, filters).order_by(order, self.table.c.id)
+        ).all()
+        return [to_entity(self.entity, r) for r in rows]
+
+    def own(self, entity_id: str, field: str) -> E:
+        """One of the caller's own rows; InvalidInput naming ``field`` when it is not
+        (absent, or another organisation's: the two are not told apart)."""
+        row = self.conn.execute(
+            select(self.table).where(
+                self.table.c.id == entity_id, self.table.c.org_id == self.caller.org_id
+            )
+        ).first()
+        if row is None:
+            raise InvalidInput(
+                field, f"{entity_id!r} is not one of your organisation's {self.table.name}"
+            )
+        return to_entity(self.entity, row)  # type: ignore[no-any-return]
+
+    def _filtered(self, query: Any, filters: dict[str, Any]) -> Any:
+        for name, value in filters.items():
+            if name not in self.table.c:
+                raise InvalidInput(name, f"{self.resource} cannot be filtered by {name!r}")
+            query = query.where(self.table.c[name] == value)
+        return query
 
     def list_all(self, **filters: Any) -> list[E]:
         """Every visible entity matching ``filters``, read page by page, newest first."""

@@ -1,4 +1,11 @@
-"""The store and its unit of work: one transaction, one caller, every repository scoped to it."""
+"""The store and its unit of work: one transaction, one caller, every repository scoped to it.
+
+``Store.session(caller)`` is how every use case reaches data: its repositories see only
+what the caller may see. ``Store.system()`` is the install acting for itself (peer gate,
+job queue, log-in, connector supervisor). Database failures leave here as Dure's own
+errors: a store that cannot be reached is ``StoreUnavailable``, a value it cannot hold is
+``StoreRefused``, a clash with a stored row is ``Conflict``.
+"""
 
 from __future__ import annotations
 
@@ -7,9 +14,11 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import cached_property
 
-from sqlalchemy import Connection, Engine
+from sqlalchemy import Connection, Engine, text
+from sqlalchemy.exc import DataError, DBAPIError, IntegrityError, OperationalError
 
 from dure.domain.users import Caller
+from dure.errors import Conflict, DureError, StoreRefused, StoreUnavailable
 from dure.settings import Settings
 from dure.store.audit_log import AuditLog
 from dure.store.blobs import BlobStore
@@ -47,7 +56,8 @@ from dure.store.repositories.plant import (
 )
 from dure.store.repositories.records import InspectionRepository, ProcessRecordRepository
 from dure.store.repositories.sensor_readings import SensorReadingRepository
-from dure.store.repositories.users import TokenRepository, UserRepository, authenticate
+from dure.store.repositories.users import TokenRepository, UserRepository
+from dure.store.system import SystemSession
 
 
 @dataclass
@@ -67,39 +77,76 @@ class Store:
         return cls(engine=engine, blobs=BlobStore(settings.blob_dir))
 
     @contextmanager
-    def session(self, caller: Caller | None) -> Iterator[Session]:
+    def session(self, caller: Caller) -> Iterator[Session]:
         """One transaction acting as ``caller``; commits on success, rolls back on error."""
-        with self.engine.begin() as conn:
+        if caller is None:
+            raise TypeError("a session acts as a caller; use Store.system() for the install")
+        with _translated(), self.engine.begin() as conn:
             yield Session(conn, caller, self.blobs)
+
+    @contextmanager
+    def system(self) -> Iterator[SystemSession]:
+        """One transaction of the install itself (no caller, no tenant scope)."""
+        with _translated(), self.engine.begin() as conn:
+            yield SystemSession(conn)
 
     def caller_for_token(self, secret: str) -> Caller:
         """Resolve a bearer token to its caller (raises Unauthenticated)."""
-        with self.engine.begin() as conn:
-            return authenticate(conn, secret)
+        with self.system() as system:
+            return system.identities.authenticate(secret)
+
+    @property
+    def backend(self) -> str:
+        """Which database holds the store: sqlite or postgresql."""
+        return str(self.engine.dialect.name)
+
+    def describe(self) -> str:
+        """Where the store is, for people (the password hidden)."""
+        return self.engine.url.render_as_string(hide_password=True)
+
+    def ping(self) -> None:
+        """Raise StoreUnavailable unless the database answers."""
+        with _translated(), self.engine.connect() as conn:
+            conn.execute(text("SELECT 1"))
+
+
+@contextmanager
+def _translated() -> Iterator[None]:
+    """Database errors out of the store as Dure's own (raised where they happen)."""
+    try:
+        yield
+    except DureError:
+        raise
+    except IntegrityError as exc:
+        raise Conflict(f"clashes with what is stored: {_first_line(exc)}") from exc
+    except DBAPIError as exc:
+        if isinstance(exc, OperationalError) or exc.connection_invalidated:
+            raise StoreUnavailable(f"the store cannot be reached: {_first_line(exc)}") from exc
+        if isinstance(exc, DataError):
+            raise StoreRefused(_first_line(exc)) from exc
+        raise
+
+
+def _first_line(exc: DBAPIError) -> str:
+    text_ = str(exc.orig or exc).splitlines()
+    return (text_[0] if text_ else type(exc).__name__)[:300]
 
 
 class Session:
     """Repositories bound to one connection and one caller."""
 
-    def __init__(self, conn: Connection, caller: Caller | None, blobs: BlobStore) -> None:
-        self.conn = conn
-        self._caller = caller
+    def __init__(self, conn: Connection, caller: Caller, blobs: BlobStore) -> None:
+        self._conn = conn
+        self.caller = caller
         self.blob_store = blobs
         self.audit = AuditLog(conn, caller)
 
-    @property
-    def caller(self) -> Caller:
-        """The acting caller; system sessions (no caller) cannot use tenant repositories."""
-        if self._caller is None:
-            raise RuntimeError("this repository needs a caller; open the session with one")
-        return self._caller
-
     def _scoped(self, repo_type):  # type: ignore[no-untyped-def]
-        return repo_type(self.conn, self.caller, self.audit)
+        return repo_type(self._conn, self.caller, self.audit)
 
     @cached_property
     def organisations(self) -> OrganisationRepository:
-        return OrganisationRepository(self.conn, self._caller, self.audit)
+        return OrganisationRepository(self._conn, self.caller, self.audit)
 
     @cached_property
     def users(self) -> UserRepository:

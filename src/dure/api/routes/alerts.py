@@ -4,13 +4,15 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Query
 
-from dure.api.deps import CallerDep, PageDep, SessionDep
+from dure.api.deps import CallerDep, PageDep, SessionDep, StoreDep
 from dure.api.schemas import AlertTargetIn
 from dure.domain.alerts import Alert, AlertStatus, AlertTarget
-from dure.services.alerts import add_target, check_asset_anomalies, check_channel_spc
-from dure.store.scoped import Listing
+from dure.domain.pages import Listing
+from dure.services.alerts.raising import add_target
+from dure.services.maintenance.anomaly_checks import check_asset_anomalies
+from dure.services.maintenance.spc_checks import check_channel_spc
 
 router = APIRouter(tags=["alerts"])
 
@@ -50,14 +52,14 @@ def add_alert_target(body: AlertTargetIn, session: SessionDep) -> AlertTarget:
 @router.post("/api/channels/{channel_id}/spc-check")
 def spc_check(
     channel_id: str,
-    request: Request,
+    store: StoreDep,
     caller: CallerDep,
     baseline: int = Query(100, ge=20, le=100_000),
     recent: int = Query(100, ge=8, le=100_000),
 ) -> dict[str, Any]:
     """Individuals chart of the channel (limits from its first readings) and Western
     Electric rules on its newest ones; each broken rule raises (or counts) an alert."""
-    result = check_channel_spc(request.app.state.store, caller, channel_id, baseline, recent)
+    result = check_channel_spc(store, caller, channel_id, baseline, recent)
     return {
         "channel_id": result.channel_id,
         "points": result.points,
@@ -72,14 +74,14 @@ def spc_check(
 @router.post("/api/assets/{asset_id}/anomaly-check")
 def anomaly_check(
     asset_id: str,
-    request: Request,
+    store: StoreDep,
     caller: CallerDep,
     baseline: int = Query(500, ge=20, le=1_000_000),
     recent: int = Query(200, ge=1, le=1_000_000),
 ) -> dict[str, Any]:
     """Learn the machine's normal from its first readings, score its newest ones per
     channel and across channels; anomalies raise (or count) alerts."""
-    result = check_asset_anomalies(request.app.state.store, caller, asset_id, baseline, recent)
+    result = check_asset_anomalies(store, caller, asset_id, baseline, recent)
     return {
         "asset_id": result.asset_id,
         "channels": result.channels,

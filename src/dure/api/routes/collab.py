@@ -8,24 +8,17 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Request
 from pydantic import BaseModel, Field
 
-from dure.api.deps import CallerDep, PageDep, SessionDep, require
+from dure.api.deps import CallerDep, CollabDep, PageDep, SessionDep, require
 from dure.collab.flower import RoundSettings
 from dure.domain.collab import FederatedRound, KpiReport, ModelPackage
 from dure.domain.model_versions import ModelVersion
+from dure.domain.pages import Listing
 from dure.domain.users import Caller, Role
-from dure.services import adaptation, federation, kpi_reports, partners, shared_models
-from dure.services.partners import Collab
-from dure.store.scoped import Listing
+from dure.services.collaboration import adaptation, federation, kpi_reports, partners, shared_models
 
 router = APIRouter(tags=["collaboration"])
 
 
-def get_collab(request: Request) -> Collab:
-    """The collaboration context the app was built with."""
-    return request.app.state.collab  # type: ignore[no-any-return]
-
-
-CollabDep = Annotated[Collab, Depends(get_collab)]
 AdminDep = Annotated[Caller, Depends(require(Role.ADMIN))]
 
 

@@ -9,8 +9,8 @@ from fastapi import APIRouter, Query
 from dure.api.deps import PageDep, SessionDep
 from dure.api.schemas import ConnectorChange, ConnectorIn
 from dure.domain.connectors import Connector
-from dure.services.streams import change_connector, create_connector, without_secrets
-from dure.store.scoped import Listing
+from dure.domain.pages import Listing
+from dure.services.live.connectors import change_connector, create_connector, without_secrets
 
 router = APIRouter(tags=["connectors"])
 

@@ -9,8 +9,9 @@ from pydantic import BaseModel, Field
 
 from dure.api.deps import SessionDep
 from dure.domain.model_versions import ModelVersion
-from dure.services import dashboard, thresholds
-from dure.services.inspection_models import own_inspection_model
+from dure.services.dashboard import views as dashboard
+from dure.services.inspection import thresholds
+from dure.services.inspection.teaching import own_inspection_model
 
 router = APIRouter(tags=["dashboard"])
 

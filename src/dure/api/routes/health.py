@@ -2,30 +2,27 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Any
 
-from fastapi import APIRouter, Depends
-from sqlalchemy import text
+from fastapi import APIRouter
 
 from dure import __version__
-from dure.api.deps import CallerDep, SessionDep, get_store
+from dure.api.deps import CallerDep, SessionDep, StoreDep
 from dure.api.schemas import Health, LoginIn, TokenCreated, token_out
-from dure.services.accounts import log_in
-from dure.store.session import Store
+from dure.services.platform.accounts import log_in
 
 router = APIRouter(tags=["health"])
 
 
 @router.get("/api/health", response_model=Health)
-def health(store: Annotated[Store, Depends(get_store)]) -> Health:
+def health(store: StoreDep) -> Health:
     """Is the server up and its database reachable? No token needed."""
-    with store.engine.connect() as conn:
-        conn.execute(text("SELECT 1"))
-    return Health(status="ok", database=store.engine.dialect.name, version=__version__)
+    store.ping()
+    return Health(status="ok", database=store.backend, version=__version__)
 
 
 @router.post("/api/auth/login", status_code=201)
-def login(body: LoginIn, store: Annotated[Store, Depends(get_store)]) -> TokenCreated:
+def login(body: LoginIn, store: StoreDep) -> TokenCreated:
     """Exchange an e-mail and password for a token that lasts 12 hours."""
     token, secret = log_in(store, body.email, body.password)
     return TokenCreated(**token_out(token).model_dump(), token=secret)

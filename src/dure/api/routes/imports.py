@@ -10,10 +10,10 @@ from dure.api.deps import PageDep, SessionDep, SettingsDep
 from dure.api.schemas import ImportOut
 from dure.api.uploads import read_upload
 from dure.domain.imports import ImportBatch
+from dure.domain.pages import Listing
 from dure.ingest.images import safe_filename
 from dure.ingest.process_files import ProcessSchema
-from dure.services.imports import ImportResult, import_process_file, import_sensor_file
-from dure.store.scoped import Listing
+from dure.services.imports.files import ImportResult, import_process_file, import_sensor_file
 
 router = APIRouter(tags=["imports"])
 

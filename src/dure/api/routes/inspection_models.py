@@ -5,39 +5,37 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated
 
-from fastapi import APIRouter, BackgroundTasks, File, Form, Request, UploadFile
+from fastapi import APIRouter, BackgroundTasks, File, Form, UploadFile
 from fastapi.concurrency import run_in_threadpool
 from pydantic import BaseModel, Field
 
-from dure.api.deps import PageDep, SessionDep, SettingsDep
+from dure.api.deps import (
+    CallerDep,
+    InspectorsDep,
+    JobsDep,
+    PageDep,
+    SessionDep,
+    SettingsDep,
+    StoreDep,
+)
 from dure.api.schemas import InspectionModelIn, InspectionOut
 from dure.api.uploads import read_upload
 from dure.domain.jobs import Job
 from dure.domain.model_versions import ModelVersion
+from dure.domain.pages import Listing
 from dure.domain.parts import LabelledImage
-from dure.services.imports import ImageImportResult, add_labelled_images
-from dure.services.inspection_models import (
+from dure.services.imports.images import ImageImportResult, add_labelled_images
+from dure.services.inspection.inspect import inspect_image, queue_batch
+from dure.services.inspection.records import ImageLimits, Placement
+from dure.services.inspection.teaching import (
     TASK,
     TrainingSettings,
     create_inspection_model,
     queue_training,
 )
-from dure.services.inspections import ImageLimits
-from dure.services.jobs import JobRunner
-from dure.services.model_files import InspectorCache
-from dure.services.teaching_images import label_inspections
-from dure.services.vision_inspection import Placement, inspect_image, queue_batch
-from dure.store.scoped import Listing
+from dure.services.inspection.teaching_images import label_inspections
 
 router = APIRouter(tags=["inspection models"])
-
-
-def _runner(request: Request) -> JobRunner:
-    return request.app.state.jobs  # type: ignore[no-any-return]
-
-
-def _cache(request: Request) -> InspectorCache:
-    return request.app.state.inspectors  # type: ignore[no-any-return]
 
 
 @router.post("/api/parts/{part_id}/images", status_code=201)
@@ -103,21 +101,20 @@ def get_model(model_id: str, session: SessionDep) -> ModelVersion:
 
 
 @router.post("/api/inspection-models/{model_id}/train", status_code=202)
-def train_model(
-    model_id: str, session: SessionDep, request: Request, after: BackgroundTasks
-) -> Job:
+def train_model(model_id: str, session: SessionDep, jobs: JobsDep, after: BackgroundTasks) -> Job:
     """Queue training; follow it at /api/jobs/{job_id}."""
     job = queue_training(session, model_id)
-    after.add_task(_runner(request).wake)  # after the commit; the runner also polls
+    after.add_task(jobs.wake)  # after the commit; the runner also polls
     return job
 
 
 @router.post("/api/inspection-models/{model_id}/inspect", status_code=201)
 async def inspect_one(
     model_id: str,
-    session: SessionDep,
+    store: StoreDep,
+    caller: CallerDep,
+    inspectors: InspectorsDep,
     settings: SettingsDep,
-    request: Request,
     image: Annotated[UploadFile, File(description="PNG, JPEG, BMP or TIFF")],
     part_id: Annotated[str | None, Form(description="needed for a shared model")] = None,
     lot_id: Annotated[str | None, Form()] = None,
@@ -130,8 +127,9 @@ async def inspect_one(
     # Scoring takes tens of milliseconds of CPU: off the event loop.
     outcome = await run_in_threadpool(
         inspect_image,
-        session,
-        _cache(request),
+        store,
+        inspectors,
+        caller,
         model_id,
         data,
         image.filename,
@@ -157,7 +155,7 @@ async def inspect_batch(
     model_id: str,
     session: SessionDep,
     settings: SettingsDep,
-    request: Request,
+    jobs: JobsDep,
     after: BackgroundTasks,
     images: Annotated[list[UploadFile], File(description="PNG, JPEG, BMP or TIFF files")],
     part_id: Annotated[str | None, Form(description="needed for a shared model")] = None,
@@ -177,7 +175,7 @@ async def inspect_batch(
         ImageLimits(settings.max_upload_bytes, settings.max_image_pixels),
         Placement(part_id, lot_id, station_id, taken_at),
     )
-    after.add_task(_runner(request).wake)
+    after.add_task(jobs.wake)
     return job
 
 

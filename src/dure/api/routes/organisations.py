@@ -9,7 +9,7 @@ from fastapi import APIRouter
 from dure.api.deps import SessionDep
 from dure.api.schemas import OrgIn, SupplierLinkIn
 from dure.domain.organisations import Organisation
-from dure.services.accounts import create_org
+from dure.services.platform.accounts import create_org
 
 router = APIRouter(tags=["organisations"])
 

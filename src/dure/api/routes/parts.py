@@ -6,8 +6,8 @@ from fastapi import APIRouter
 
 from dure.api.deps import PageDep, SessionDep
 from dure.api.schemas import DefectTypeIn, LotIn, PartIn, PartPatch
+from dure.domain.pages import Listing
 from dure.domain.parts import DefectType, LabelledImage, Lot, PartNumber
-from dure.store.scoped import Listing
 
 router = APIRouter(tags=["parts"])
 

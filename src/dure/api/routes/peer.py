@@ -7,10 +7,11 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import Response
 
-from dure.api.routes.collab import CollabDep
+from dure.api.deps import CollabDep
 from dure.collab.signing import SignedRequest
 from dure.domain.users import Caller
-from dure.services import federation, kpi_reports, partners, shared_grants, shared_models
+from dure.services.collaboration import federation, kpi_reports, partners, shared_models
+from dure.services.collaboration import grants as shared_grants
 
 router = APIRouter(prefix="/peer/v1", tags=["between installs"])
 

@@ -5,14 +5,13 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-import numpy as np
 from fastapi import APIRouter, Query
 
 from dure.api.deps import PageDep, SessionDep
 from dure.api.schemas import AssetIn, ChannelIn, LineIn, ReadingsIn, SiteIn, StationIn
+from dure.domain.pages import Listing
 from dure.domain.plant import Asset, Line, SensorChannel, Site, Station
-from dure.store.repositories.sensor_readings import ReadingColumns
-from dure.store.scoped import Listing
+from dure.services.imports.readings import add_channel_readings
 
 router = APIRouter(tags=["plant"])
 
@@ -129,16 +128,9 @@ def get_readings(
 @router.post("/api/channels/{channel_id}/readings", status_code=201)
 def add_readings(channel_id: str, body: ReadingsIn, session: SessionDep) -> dict[str, int]:
     """Store readings of one of your channels; repeats of a stored time are ignored."""
-    n = len(body.readings)
-    columns = ReadingColumns(
-        [channel_id],
-        np.zeros(n, dtype=np.int32),
-        np.array([_us(r.time) for r in body.readings], dtype=np.int64),
-        np.array([r.value for r in body.readings], dtype=np.float64),
-    )
-    new = session.readings.insert(columns)
-    session.audit.record("create", "sensor_readings", channel_id, detail={"rows_new": new})
-    return {"received": n, "stored_new": new}
+    readings = [(_us(r.time), r.value) for r in body.readings]
+    new = add_channel_readings(session, channel_id, readings)
+    return {"received": len(readings), "stored_new": new}
 
 
 def _us(moment: datetime | None) -> int | None:

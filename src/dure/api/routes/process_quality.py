@@ -4,28 +4,28 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Query
 
-from dure.api.deps import CallerDep
+from dure.api.deps import CallerDep, StoreDep
 from dure.domain.model_versions import ModelVersion
-from dure.services.process_quality import predict_defects, train_process_model
+from dure.services.process.quality_models import predict_defects, train_process_model
 
 router = APIRouter(tags=["process quality"])
 
 
 @router.post("/api/parts/{part_id}/process-model", status_code=201)
-def train_model(part_id: str, request: Request, caller: CallerDep) -> ModelVersion:
+def train_model(part_id: str, store: StoreDep, caller: CallerDep) -> ModelVersion:
     """Learn which process records end in a defect (outcomes from inspections, matched by
     serial); the card holds time-ordered validation figures and the main causes."""
-    return train_process_model(request.app.state.store, caller, part_id)
+    return train_process_model(store, caller, part_id)
 
 
 @router.post("/api/process-models/{model_id}/predict")
 def predict(
-    model_id: str, request: Request, caller: CallerDep, recent: int = Query(100, ge=1, le=1000)
+    model_id: str, store: StoreDep, caller: CallerDep, recent: int = Query(100, ge=1, le=1000)
 ) -> dict[str, Any]:
     """Score the part's newest process records; likely defects raise alerts."""
-    predictions, alerts = predict_defects(request.app.state.store, caller, model_id, recent)
+    predictions, alerts = predict_defects(store, caller, model_id, recent)
     return {
         "predictions": [
             {

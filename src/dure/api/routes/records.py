@@ -10,11 +10,11 @@ from fastapi import APIRouter, File, Form, Response, UploadFile
 from dure.api.deps import PageDep, SessionDep, SettingsDep
 from dure.api.schemas import ProcessRecordIn, ReviewIn
 from dure.api.uploads import read_upload
+from dure.domain.pages import Listing
 from dure.domain.records import InspectionRecord, ProcessRecord, ReviewDecision
 from dure.errors import InvalidInput
-from dure.services import reviews
-from dure.services.inspections import ImageLimits, record_inspection
-from dure.store.scoped import Listing
+from dure.services.inspection import reviews
+from dure.services.inspection.records import ImageLimits, record_inspection
 
 router = APIRouter(tags=["records"])
 

@@ -13,9 +13,9 @@ from dure.api.schemas import GrantIn
 from dure.domain.audit import AuditEvent
 from dure.domain.grants import ShareGrant
 from dure.domain.model_versions import ModelVersion
+from dure.domain.pages import Listing
 from dure.domain.users import Caller, Role
-from dure.services import shared_grants
-from dure.store.scoped import Listing
+from dure.services.collaboration import grants as shared_grants
 
 router = APIRouter(tags=["sharing"])
 

@@ -17,7 +17,7 @@ from dure.api.schemas import (
     token_out,
 )
 from dure.domain.users import User
-from dure.services.accounts import create_user
+from dure.services.platform.accounts import create_user
 
 router = APIRouter(tags=["users"])
 

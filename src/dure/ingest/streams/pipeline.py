@@ -21,6 +21,7 @@ from typing import Any, NamedTuple, Protocol
 import numpy as np
 
 from dure.domain.connectors import StreamMessage, StreamRejection
+from dure.errors import StoreUnavailable
 from dure.ingest.streams.config import StreamPolicy
 from dure.ingest.streams.payloads import PayloadError, check_readings, excerpt
 from dure.ingest.streams.spool import DiskSpool, SpoolFull
@@ -74,10 +75,6 @@ class Source(Protocol):
     def ack(self, tokens: Sequence[Any]) -> None: ...
     def stop(self) -> None: ...
     def describe(self) -> dict[str, Any]: ...
-
-
-class StoreUnavailable(RuntimeError):
-    """The store cannot take writes just now (down, unreachable, locked): spool and retry."""
 
 
 @dataclass(frozen=True)

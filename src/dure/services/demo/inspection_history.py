@@ -23,19 +23,19 @@ from dure.domain.grants import GrantScope, ShareGrant
 from dure.domain.organisations import Organisation
 from dure.domain.records import ReviewDecision, Verdict
 from dure.domain.users import Caller, Role
-from dure.services.accounts import system_caller
+from dure.services.collaboration.kpi_reports import compute_report
 from dure.services.demo.sheet_metal import DEFECT_TYPES, sheet_image
-from dure.services.inspection_models import (
+from dure.services.inspection.inspect import inspect_image
+from dure.services.inspection.records import ImageLimits, Placement
+from dure.services.inspection.reviews import review_inspection
+from dure.services.inspection.teaching import (
     TrainingSettings,
     create_inspection_model,
     queue_training,
 )
-from dure.services.inspections import ImageLimits
-from dure.services.jobs import JobRunner
-from dure.services.kpi_reports import compute_report
-from dure.services.model_files import InspectorCache
-from dure.services.reviews import review_inspection
-from dure.services.vision_inspection import Placement, inspect_image
+from dure.services.platform.accounts import system_caller
+from dure.services.platform.jobs import JobRunner
+from dure.services.platform.model_files import InspectorCache
 from dure.store.session import Store
 
 # Share of defective parts per supplier at the start and at the end of the window.
@@ -102,17 +102,17 @@ def inspection_history(
             taken = start + timedelta(days=day, hours=6 + 16 * (k + rng.random()) / per_day)
             serial = f"{part_number}-{taken:%m%d}-{k:03d}"
             pixels = sheet_image(seed * 100_000 + day * 1000 + k, label).pixels
-            with store.session(engineer) as s:
-                outcome = inspect_image(
-                    s,
-                    cache,
-                    model_id,
-                    _png(pixels),
-                    f"{serial}.png",
-                    LIMITS,
-                    Placement(part_id=part_id, station_id=station_id, taken_at=taken),
-                    serial,
-                )
+            outcome = inspect_image(
+                store,
+                cache,
+                engineer,
+                model_id,
+                _png(pixels),
+                f"{serial}.png",
+                LIMITS,
+                Placement(part_id=part_id, station_id=station_id, taken_at=taken),
+                serial,
+            )
             record = outcome.record
             flagged = record.verdict in (Verdict.NG, Verdict.UNSURE)
             if flagged and taken < end - timedelta(days=UNREVIEWED_DAYS):

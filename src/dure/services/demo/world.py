@@ -16,12 +16,12 @@ from dure.domain.parts import DefectType, LabelledImage, Lot, PartNumber
 from dure.domain.plant import Asset, Line, Site, Station
 from dure.errors import NotFound
 from dure.ingest.process_files import ProcessSchema
-from dure.services.accounts import create_org, create_token, create_user, system_caller
 from dure.services.demo.inspection_history import inspection_history
 from dure.services.demo.plant_data import PROCESS_SCHEMA, process_csv, sensor_csv
 from dure.services.demo.sheet_metal import DEFECT_TYPES, sheet_image
-from dure.services.imports import import_process_file, import_sensor_file
-from dure.services.inspections import store_blob
+from dure.services.imports.files import import_process_file, import_sensor_file
+from dure.services.inspection.records import store_blob
+from dure.services.platform.accounts import create_org, create_token, create_user, system_caller
 from dure.store.session import Store
 
 OEM = ("Hanbit Appliances", "hanbit")
@@ -58,7 +58,7 @@ def build_demo(
     """
     started = time.perf_counter()
     tokens_file, truth_file = home / "demo-tokens.json", home / "demo-ground-truth.json"
-    with store.session(None) as s:
+    with store.system() as s:
         try:
             s.organisations.get_by_slug(OEM[1])
             return DemoSummary(False, tokens_file, truth_file, time.perf_counter() - started)
@@ -74,7 +74,7 @@ def build_demo(
         "days": days,
         "suppliers": {},
     }
-    with store.session(None) as s:
+    with store.system() as s:
         operator = create_org(s, "Dure AI Centre", "operator", "dure-centre")
         oem = create_org(s, OEM[0], "oem", OEM[1])
         suppliers = [create_org(s, name, "supplier", slug) for name, slug in SUPPLIERS]

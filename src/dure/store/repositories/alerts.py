@@ -56,6 +56,17 @@ class AlertRepository(ScopedRepository[Alert]):
             .values(delivery=delivery)
         )
 
+    def open_subjects(self) -> list[str]:
+        """The subject (machine, channel, part) of each of the caller's alerts not closed."""
+        return list(
+            self.conn.execute(
+                select(t.alerts.c.subject_id).where(
+                    t.alerts.c.org_id == self.caller.org_id,
+                    t.alerts.c.status != AlertStatus.CLOSED.value,
+                )
+            ).scalars()
+        )
+
     def open_count(self) -> int:
         """How many alerts are open."""
         rows = self.conn.execute(

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from sqlalchemy import ColumnElement, insert, or_, select
+from sqlalchemy import ColumnElement, func, insert, or_, select
 from sqlalchemy.exc import IntegrityError
 
 from dure.domain.audit import AuditEvent
@@ -26,6 +26,16 @@ class ModelVersionRepository(ScopedRepository[ModelVersion]):
 
     def check_references(self, item: ModelVersion) -> None:
         self.require_own(t.part_numbers, "part_id", item.part_id)
+
+    def next_version(self, name: str) -> int:
+        """The next version number of the caller's model ``name`` (1 for a new name)."""
+        latest = self.conn.execute(
+            select(func.max(t.model_versions.c.version)).where(
+                t.model_versions.c.org_id == self.caller.org_id,
+                t.model_versions.c.name == name,
+            )
+        ).scalar()
+        return int(latest or 0) + 1
 
 
 class AuditRepository(ScopedRepository[AuditEvent]):

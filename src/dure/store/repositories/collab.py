@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import timedelta
 
 from sqlalchemy import Connection, delete, insert, select, update
 from sqlalchemy.exc import IntegrityError
@@ -30,6 +30,14 @@ class PartnerRepository(ScopedRepository[Partner]):
     entity = Partner
     resource = "partner"
     write_role = Role.ADMIN
+
+    def touch(self, partner_id: str) -> None:
+        """Note that we synchronised with one of our partners just now (not audited)."""
+        self.conn.execute(
+            update(t.partners)
+            .where(t.partners.c.id == partner_id, t.partners.c.org_id == self.caller.org_id)
+            .values(last_sync_at=utcnow())
+        )
 
     def by_partner_org(self, partner_org_id: str) -> Partner:
         """Our partner record of ``partner_org_id``; NotFound when we are not linked."""
@@ -61,6 +69,59 @@ class PackageRepository(ScopedRepository[ModelPackage]):
     resource = "model_package"
     grant_scope = GrantScope.MODEL_USE
 
+    def revoked_ids(self) -> set[str]:
+        """Ids of the caller's packages that were revoked (by us or their publisher)."""
+        rows = self.conn.execute(
+            select(t.model_packages.c.id).where(
+                t.model_packages.c.org_id == self.caller.org_id,
+                t.model_packages.c.revoked_at.is_not(None),
+            )
+        )
+        return set(rows.scalars())
+
+    def has(self, package_id: str) -> bool:
+        """True when the caller already keeps the package ``package_id``."""
+        row = self.conn.execute(
+            select(t.model_packages.c.id).where(
+                t.model_packages.c.org_id == self.caller.org_id,
+                t.model_packages.c.id == package_id,
+            )
+        ).first()
+        return row is not None
+
+    def withdraw(self, package_id: str) -> ModelPackage | None:
+        """Its publisher revoked a package we keep: mark it and its model version revoked.
+
+        Returns the package, or None when we do not keep it or it was already revoked.
+        """
+        row = self.conn.execute(
+            select(t.model_packages).where(
+                t.model_packages.c.id == package_id,
+                t.model_packages.c.org_id == self.caller.org_id,
+            )
+        ).first()
+        if row is None or row.revoked_at is not None:
+            return None
+        now = utcnow()
+        self.conn.execute(
+            update(t.model_packages)
+            .where(t.model_packages.c.id == package_id)
+            .values(revoked_at=now)
+        )
+        if row.model_version_id:
+            self.conn.execute(
+                update(t.model_versions)
+                .where(
+                    t.model_versions.c.id == row.model_version_id,
+                    t.model_versions.c.org_id == self.caller.org_id,
+                )
+                .values(status="revoked")
+            )
+        self.audit.record("revoke", self.resource, package_id, detail={"by": "publisher"})
+        package: ModelPackage = to_entity(ModelPackage, row)
+        package.revoked_at = now
+        return package
+
 
 class KpiReportRepository(ScopedRepository[KpiReport]):
     """The caller's KPI reports, and its suppliers' reports shared under a KPI grant."""
@@ -81,69 +142,66 @@ class RoundRepository(ScopedRepository[FederatedRound]):
 
 
 # ---- what the peer gate needs before there is a caller ------------------------------------
-def partner_between(conn: Connection, org_id: str, partner_org_id: str) -> Partner | None:
-    """The partner record ``org_id`` keeps of ``partner_org_id``, if any (no caller needed)."""
-    row = conn.execute(
-        select(t.partners).where(
-            t.partners.c.org_id == org_id, t.partners.c.partner_org_id == partner_org_id
-        )
-    ).first()
-    return None if row is None else to_entity(Partner, row)
+class PeerGate:
+    """Partner links, invitations, nonces and org keys, for checking requests from other
+    installs before anyone is the caller (a system view: never handed to a tenant)."""
 
+    def __init__(self, conn: Connection) -> None:
+        self._conn = conn
 
-def remember_nonce(conn: Connection, partner_id: str, nonce: str, keep: timedelta) -> bool:
-    """Note a request's nonce; False when it was seen before (a replay). Old ones are pruned."""
-    now = utcnow()
-    conn.execute(delete(t.peer_nonces).where(t.peer_nonces.c.seen_at < now - keep))
-    try:
-        with conn.begin_nested():
-            conn.execute(
-                insert(t.peer_nonces).values(partner_id=partner_id, nonce=nonce, seen_at=now)
+    def partner_between(self, org_id: str, partner_org_id: str) -> Partner | None:
+        """The partner record ``org_id`` keeps of ``partner_org_id``, if any."""
+        row = self._conn.execute(
+            select(t.partners).where(
+                t.partners.c.org_id == org_id, t.partners.c.partner_org_id == partner_org_id
             )
-    except IntegrityError:
-        return False
-    return True
+        ).first()
+        return None if row is None else to_entity(Partner, row)
 
+    def remember_nonce(self, partner_id: str, nonce: str, keep: timedelta) -> bool:
+        """Note a request's nonce; False when it was seen before (a replay). Old ones go."""
+        now = utcnow()
+        self._conn.execute(delete(t.peer_nonces).where(t.peer_nonces.c.seen_at < now - keep))
+        try:
+            with self._conn.begin_nested():
+                self._conn.execute(
+                    insert(t.peer_nonces).values(partner_id=partner_id, nonce=nonce, seen_at=now)
+                )
+        except IntegrityError:
+            return False
+        return True
 
-def invitation_by_code_hash(conn: Connection, code_hash: str) -> PartnerInvitation | None:
-    """The invitation with this code hash (no caller: the joiner has none yet)."""
-    row = conn.execute(
-        select(t.partner_invitations).where(t.partner_invitations.c.code_hash == code_hash)
-    ).first()
-    return None if row is None else to_entity(PartnerInvitation, row)
+    def invitation_by_code_hash(self, code_hash: str) -> PartnerInvitation | None:
+        """The invitation with this code hash (the joiner has no caller yet)."""
+        row = self._conn.execute(
+            select(t.partner_invitations).where(t.partner_invitations.c.code_hash == code_hash)
+        ).first()
+        return None if row is None else to_entity(PartnerInvitation, row)
 
-
-def mark_invitation_used(conn: Connection, invitation_id: str, by_org_id: str) -> None:
-    """Spend an invitation: it links one partner, once."""
-    conn.execute(
-        update(t.partner_invitations)
-        .where(t.partner_invitations.c.id == invitation_id)
-        .values(used_at=utcnow(), used_by_org_id=by_org_id)
-    )
-
-
-def insert_partner(conn: Connection, partner: Partner) -> None:
-    """Store a partner record (the link services check everything first)."""
-    conn.execute(insert(t.partners).values(**to_row(partner, t.partners)))
-
-
-def org_public_key(conn: Connection, org_id: str) -> str | None:
-    """The public key (PEM) of one of this install's organisations."""
-    row = conn.execute(select(t.org_keys.c.public_pem).where(t.org_keys.c.org_id == org_id)).first()
-    return None if row is None else str(row.public_pem)
-
-
-def save_org_public_key(conn: Connection, org_id: str, public_pem: str, fingerprint: str) -> None:
-    """Record an organisation's public key (its private key lives in the key folder)."""
-    conn.execute(
-        insert(t.org_keys).values(
-            org_id=org_id, public_pem=public_pem, fingerprint=fingerprint, created_at=utcnow()
+    def mark_invitation_used(self, invitation_id: str, by_org_id: str) -> None:
+        """Spend an invitation: it links one partner, once."""
+        self._conn.execute(
+            update(t.partner_invitations)
+            .where(t.partner_invitations.c.id == invitation_id)
+            .values(used_at=utcnow(), used_by_org_id=by_org_id)
         )
-    )
 
+    def add_partner(self, partner: Partner) -> None:
+        """Store a partner record (the link services check everything first)."""
+        self._conn.execute(insert(t.partners).values(**to_row(partner, t.partners)))
 
-def touch_partner(conn: Connection, partner_id: str, moment: datetime) -> None:
-    """Note when we last synchronised with a partner."""
-    conn.execute(
-        update(t.partners).where(t.partners.c.id == partner_id).values(last_sync_at=moment)
-    )
+    def org_public_key(self, org_id: str) -> str | None:
+        """The public key (PEM) of one of this install's organisations."""
+        row = self._conn.execute(
+            select(t.org_keys.c.public_pem).where(t.org_keys.c.org_id == org_id)
+        ).first()
+        return None if row is None else str(row.public_pem)
+
+    def replace_org_public_key(self, org_id: str, public_pem: str, fingerprint: str) -> None:
+        """Record an organisation's (new) public key; its private key is in the key folder."""
+        self._conn.execute(delete(t.org_keys).where(t.org_keys.c.org_id == org_id))
+        self._conn.execute(
+            insert(t.org_keys).values(
+                org_id=org_id, public_pem=public_pem, fingerprint=fingerprint, created_at=utcnow()
+            )
+        )

@@ -112,21 +112,26 @@ class ConnectorRepository(ScopedRepository[Connector]):
         return [dict(r._mapping) for r in rows]
 
 
-def enabled_connectors(conn: Connection) -> list[tuple[str, str, str, str]]:
-    """Every enabled connector of every organisation: (id, name, org slug, config digest).
-    For the platform's connector supervisor, which acts for all organisations."""
-    c, o = t.connectors.c, t.organisations.c
-    rows = conn.execute(
-        select(c.id, c.name, o.slug, c.config)
-        .join(t.organisations, o.id == c.org_id)
-        .where(c.enabled.is_(True))
-    ).all()
-    return [
-        (
-            r.id,
-            r.name,
-            r.slug,
-            hashlib.sha256(json.dumps(r.config, sort_keys=True).encode()).hexdigest(),
-        )
-        for r in rows
-    ]
+class ConnectorRoster:
+    """Every organisation's enabled connectors, for the supervisor that runs them all."""
+
+    def __init__(self, conn: Connection) -> None:
+        self._conn = conn
+
+    def enabled(self) -> list[tuple[str, str, str, str]]:
+        """(id, name, org slug, config digest) of every enabled connector."""
+        c, o = t.connectors.c, t.organisations.c
+        rows = self._conn.execute(
+            select(c.id, c.name, o.slug, c.config)
+            .join(t.organisations, o.id == c.org_id)
+            .where(c.enabled.is_(True))
+        ).all()
+        return [
+            (
+                r.id,
+                r.name,
+                r.slug,
+                hashlib.sha256(json.dumps(r.config, sort_keys=True).encode()).hexdigest(),
+            )
+            for r in rows
+        ]

@@ -64,59 +64,63 @@ class JobRepository(ScopedRepository[Job]):
         return dataclasses.replace(current, **changes)
 
 
-def fail_interrupted(conn: Connection) -> int:
-    """Mark every running job as failed: the process running it stopped before it finished.
+class JobQueue:
+    """The queue of every organisation's jobs, as the job runner sees it (a system view)."""
 
-    Called when the job runner starts (queued jobs stay queued and run); returns how many.
-    """
-    result = conn.execute(
-        update(t.jobs)
-        .where(t.jobs.c.status == JobStatus.RUNNING.value)
-        .values(
-            status=JobStatus.FAILED.value,
-            message="failed",
-            error="interrupted: the server stopped before the job finished; start it again",
-            finished_at=utcnow(),
-        )
-    )
-    return int(result.rowcount or 0)
+    def __init__(self, conn: Connection) -> None:
+        self._conn = conn
 
-
-def claim_next(conn: Connection, job_id: str | None = None) -> Job | None:
-    """Take the oldest queued job (or the queued job ``job_id``) and mark it running.
-
-    Returns None when there is no such queued job. The status check in the UPDATE makes
-    the claim safe between several workers.
-    """
-    while True:
-        query = select(t.jobs).where(t.jobs.c.status == JobStatus.QUEUED.value)
-        if job_id is not None:
-            query = query.where(t.jobs.c.id == job_id)
-        row = conn.execute(query.order_by(t.jobs.c.created_at, t.jobs.c.id).limit(1)).first()
-        if row is None:
-            return None
-        job = to_entity(Job, row)
-        now = utcnow()
-        claimed = conn.execute(
+    def fail_interrupted(self) -> int:
+        """Mark every running job as failed: the process running it stopped before it
+        finished. Called when the job runner starts (queued jobs stay queued and run)."""
+        result = self._conn.execute(
             update(t.jobs)
-            .where(t.jobs.c.id == job.id, t.jobs.c.status == JobStatus.QUEUED.value)
-            .values(status=JobStatus.RUNNING.value, started_at=now, message="started")
-        )
-        if claimed.rowcount == 1:
-            return dataclasses.replace(
-                job, status=JobStatus.RUNNING, started_at=now, message="started"
+            .where(t.jobs.c.status == JobStatus.RUNNING.value)
+            .values(
+                status=JobStatus.FAILED.value,
+                message="failed",
+                error="interrupted: the server stopped before the job finished; start it again",
+                finished_at=utcnow(),
             )
-
-
-def fail_job(conn: Connection, job_id: str, reason: str) -> None:
-    """Mark one job failed without a caller (when the job's user can no longer act)."""
-    conn.execute(
-        update(t.jobs)
-        .where(t.jobs.c.id == job_id)
-        .values(
-            status=JobStatus.FAILED.value,
-            message="failed",
-            error=reason[:4000],
-            finished_at=utcnow(),
         )
-    )
+        return int(result.rowcount or 0)
+
+    def claim_next(self, job_id: str | None = None) -> Job | None:
+        """Take the oldest queued job (or the queued job ``job_id``) and mark it running.
+
+        Returns None when there is no such queued job. The status check in the UPDATE
+        makes the claim safe between several workers.
+        """
+        while True:
+            query = select(t.jobs).where(t.jobs.c.status == JobStatus.QUEUED.value)
+            if job_id is not None:
+                query = query.where(t.jobs.c.id == job_id)
+            row = self._conn.execute(
+                query.order_by(t.jobs.c.created_at, t.jobs.c.id).limit(1)
+            ).first()
+            if row is None:
+                return None
+            job = to_entity(Job, row)
+            now = utcnow()
+            claimed = self._conn.execute(
+                update(t.jobs)
+                .where(t.jobs.c.id == job.id, t.jobs.c.status == JobStatus.QUEUED.value)
+                .values(status=JobStatus.RUNNING.value, started_at=now, message="started")
+            )
+            if claimed.rowcount == 1:
+                return dataclasses.replace(
+                    job, status=JobStatus.RUNNING, started_at=now, message="started"
+                )
+
+    def fail(self, job_id: str, reason: str) -> None:
+        """Mark one job failed without a caller (when the job's user can no longer act)."""
+        self._conn.execute(
+            update(t.jobs)
+            .where(t.jobs.c.id == job_id)
+            .values(
+                status=JobStatus.FAILED.value,
+                message="failed",
+                error=reason[:4000],
+                finished_at=utcnow(),
+            )
+        )

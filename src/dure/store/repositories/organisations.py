@@ -55,6 +55,13 @@ class OrganisationRepository:
             raise NotFound(f"no organisation with the short name {slug!r}; see `dure org list`")
         return self.get(row.id)
 
+    def slug_taken(self, slug: str) -> bool:
+        """True when an organisation of this install has the short name ``slug``."""
+        found = self.conn.execute(
+            select(organisations.c.id).where(organisations.c.slug == slug)
+        ).first()
+        return found is not None
+
     def list(self) -> list[Organisation]:
         """Every organisation the caller may see, by name."""
         query = select(organisations).order_by(organisations.c.name)

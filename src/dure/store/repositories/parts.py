@@ -8,7 +8,7 @@ from dure.domain.parts import DefectType, LabelledImage, Lot, PartNumber
 from dure.domain.users import Role
 from dure.errors import Forbidden, InvalidInput
 from dure.store import tables as t
-from dure.store.rows import to_row
+from dure.store.rows import to_entity, to_row
 from dure.store.scoped import ScopedRepository
 
 
@@ -18,6 +18,16 @@ class PartRepository(ScopedRepository[PartNumber]):
     table = t.part_numbers
     entity = PartNumber
     resource = "part"
+
+    def own_by_number(self, number: str) -> PartNumber | None:
+        """The caller's part with this part number, if it makes one."""
+        row = self.conn.execute(
+            select(t.part_numbers).where(
+                t.part_numbers.c.org_id == self.caller.org_id,
+                t.part_numbers.c.number == number,
+            )
+        ).first()
+        return None if row is None else to_entity(PartNumber, row)
 
     def check_references(self, item: PartNumber) -> None:
         if item.oem_part_id is None:

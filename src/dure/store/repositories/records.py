@@ -4,14 +4,17 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from sqlalchemy import select
+from sqlalchemy import and_, func, or_, select
+from sqlalchemy.dialects import postgresql, sqlite
 
 from dure.domain.grants import GrantScope
 from dure.domain.ids import utcnow
-from dure.domain.records import InspectionRecord, ProcessRecord, ReviewDecision
+from dure.domain.records import InspectionRecord, ProcessRecord, ReviewDecision, Verdict
+from dure.domain.times import as_utc
 from dure.domain.users import Role
 from dure.errors import InvalidInput
 from dure.store import tables as t
+from dure.store.rows import to_entity, to_row
 from dure.store.scoped import ScopedRepository
 
 
@@ -41,6 +44,54 @@ class InspectionRepository(ScopedRepository[InspectionRecord]):
             ).first()
             if owned is None:
                 raise InvalidInput(field, f"{sha!r} is not an uploaded blob of yours")
+
+    def check_placement(self, part_id: str, lot_id: str | None, station_id: str | None) -> None:
+        """Raise unless the caller may write inspections and owns the part, lot and station
+        (checked before anything is computed or stored)."""
+        self.require_write()
+        self.require_own(t.part_numbers, "part_id", part_id)
+        self.require_own(t.lots, "lot_id", lot_id)
+        self.require_own(t.stations, "station_id", station_id)
+
+    def of_line(self, line_id: str, since: datetime) -> list[InspectionRecord]:
+        """The caller's inspections at the stations of one of its lines since ``since``,
+        oldest first."""
+        stations = select(t.stations.c.id).where(
+            t.stations.c.line_id == line_id, t.stations.c.org_id == self.caller.org_id
+        )
+        table = t.inspection_records
+        rows = self.conn.execute(
+            select(table)
+            .where(
+                table.c.org_id == self.caller.org_id,
+                table.c.station_id.in_(stations),
+                table.c.taken_at >= as_utc(since),
+            )
+            .order_by(table.c.taken_at, table.c.id)
+        ).all()
+        return [to_entity(InspectionRecord, r) for r in rows]
+
+    def awaiting_review(
+        self, line_id: str | None = None, limit: int = 50
+    ) -> tuple[list[InspectionRecord], int]:
+        """The caller's flagged (NG or unsure) records nobody reviewed yet, oldest first
+        (at most ``limit``), and how many wait in all; ``line_id`` keeps one line's."""
+        table = t.inspection_records
+        where = and_(
+            table.c.org_id == self.caller.org_id,
+            table.c.review_decision.is_(None),
+            or_(table.c.verdict == Verdict.NG.value, table.c.verdict == Verdict.UNSURE.value),
+        )
+        if line_id is not None:
+            stations = select(t.stations.c.id).where(
+                t.stations.c.line_id == line_id, t.stations.c.org_id == self.caller.org_id
+            )
+            where = and_(where, table.c.station_id.in_(stations))
+        rows = self.conn.execute(
+            select(table).where(where).order_by(table.c.taken_at, table.c.id).limit(limit)
+        ).all()
+        waiting = self.conn.execute(select(func.count()).select_from(table).where(where))
+        return [to_entity(InspectionRecord, r) for r in rows], int(waiting.scalar_one())
 
     def review(
         self, record_id: str, decision: ReviewDecision, defect_type: str | None
@@ -77,6 +128,44 @@ class ProcessRecordRepository(ScopedRepository[ProcessRecord]):
         return {
             "natural_key": natural_key(item.part_id, item.lot_id, item.serial, item.recorded_at)
         }
+
+    def add_new(self, records: list[ProcessRecord]) -> int:
+        """Insert records of the caller's own parts, lots and lines, skipping any already
+        stored (same part, lot, serial and time); returns how many were new.
+
+        The part, lot and line of every record are checked first, so a foreign reference
+        refuses the whole call before anything is written.
+        """
+        self.require_write()
+        for field, ids in (
+            ("part_id", {r.part_id for r in records}),
+            ("lot_id", {r.lot_id for r in records if r.lot_id}),
+            ("line_id", {r.line_id for r in records if r.line_id}),
+        ):
+            table = {"part_id": t.part_numbers, "lot_id": t.lots, "line_id": t.lines}[field]
+            for value in sorted(ids):
+                self.require_own(table, field, value)
+        rows = [
+            {
+                **to_row(r, t.process_records),
+                **self.extra_columns(r),
+                "org_id": self.caller.org_id,
+            }
+            for r in records
+        ]
+        if not rows:
+            return 0
+        dialect = postgresql if self.conn.dialect.name == "postgresql" else sqlite
+        stmt = (
+            dialect.insert(t.process_records)
+            .on_conflict_do_nothing(index_elements=["org_id", "natural_key"])
+            .returning(t.process_records.c.id)
+        )
+        new = 0
+        for start in range(0, len(rows), 5000):
+            # rowcount is unreliable for batched inserts; count what RETURNING hands back
+            new += len(self.conn.execute(stmt, rows[start : start + 5000]).all())
+        return new
 
 
 def natural_key(part_id: str, lot_id: str | None, serial: str | None, at: datetime) -> str:

@@ -42,6 +42,15 @@ class UserRepository(ScopedRepository[User]):
             ) from exc
         return super().add(item)
 
+    def own_by_email(self, email: str) -> User | None:
+        """The user of the caller's organisation with this e-mail address."""
+        row = self.conn.execute(
+            select(users).where(
+                users.c.email == email.strip().lower(), users.c.org_id == self.caller.org_id
+            )
+        ).first()
+        return None if row is None else to_entity(User, row)
+
 
 class TokenRepository(ScopedRepository[ApiToken]):
     """API tokens: each user sees and revokes their own; admins see their organisation's."""
@@ -85,7 +94,7 @@ class TokenRepository(ScopedRepository[ApiToken]):
         return self.update_fields(token_id, revoked_at=utcnow())
 
 
-def authenticate(conn: Connection, secret: str) -> Caller:
+def _authenticate(conn: Connection, secret: str) -> Caller:
     """The caller a bearer token stands for; raises Unauthenticated for any bad token."""
     row = conn.execute(
         select(api_tokens, users.c.role, users.c.disabled, organisations.c.kind)
@@ -113,7 +122,7 @@ def authenticate(conn: Connection, secret: str) -> Caller:
     )
 
 
-def caller_for_user(conn: Connection, org_id: str, user_id: str | None) -> Caller:
+def _caller_for_user(conn: Connection, org_id: str, user_id: str | None) -> Caller:
     """The caller a background job acts as: its user with today's role, or the org's system.
 
     A job queued by a user who has since been disabled, or moved to another organisation,
@@ -132,3 +141,33 @@ def caller_for_user(conn: Connection, org_id: str, user_id: str | None) -> Calle
     if row is None or row.disabled:
         raise Unauthenticated(f"user {user_id!r} of the job is disabled or gone")
     return Caller(org_id=org_id, user_id=user_id, role=Role(row.role), org_kind=org.kind)
+
+
+class Identities:
+    """Who a token, a job or a log-in stands for (a system view: it runs before there is a
+    caller)."""
+
+    def __init__(self, conn: Connection) -> None:
+        self._conn = conn
+
+    def authenticate(self, secret: str) -> Caller:
+        """The caller a bearer token stands for; Unauthenticated for any bad token."""
+        return _authenticate(self._conn, secret)
+
+    def caller_for_user(self, org_id: str, user_id: str | None) -> Caller:
+        """The caller a background job acts as: its user with today's role, or the org's
+        system (see ``_caller_for_user``)."""
+        return _caller_for_user(self._conn, org_id, user_id)
+
+    def user_by_email(self, email: str) -> User | None:
+        """The user with this e-mail address (lower-cased), on any organisation."""
+        row = self._conn.execute(
+            select(users).where(users.c.email == email.strip().lower())
+        ).first()
+        return None if row is None else to_entity(User, row)
+
+    def org_kind(self, org_id: str) -> str | None:
+        """The kind (oem, supplier, operator) of an organisation, None if it is unknown."""
+        return self._conn.execute(
+            select(organisations.c.kind).where(organisations.c.id == org_id)
+        ).scalar()

@@ -1,0 +1,1 @@
+"""Alerts: raised once per open problem, sent to webhooks and MQTT after commit."""

@@ -1,0 +1,44 @@
+"""Raising alerts (one per open problem: a repeat is counted, not added) and choosing where
+the organisation's new alerts are sent."""
+
+from __future__ import annotations
+
+from urllib.parse import urlsplit
+
+from dure.domain.alerts import Alert, AlertKind, AlertTarget
+from dure.errors import InvalidInput
+from dure.store.session import Session
+
+
+def add_target(session: Session, kind: str, address: str) -> AlertTarget:
+    """Send new alerts to a webhook (``https://…``) or an MQTT topic (``mqtt://host:port/topic``)."""
+    parts = urlsplit(address)
+    if kind == "webhook" and parts.scheme not in ("http", "https"):
+        raise InvalidInput("address", "a webhook address starts with http:// or https://")
+    if kind == "mqtt" and (parts.scheme != "mqtt" or not parts.hostname or len(parts.path) < 2):
+        raise InvalidInput("address", "write the MQTT target as mqtt://host:port/topic/path")
+    if kind not in ("webhook", "mqtt"):
+        raise InvalidInput("kind", f"{kind!r}: use webhook or mqtt")
+    return session.alert_targets.add(
+        AlertTarget(org_id=session.caller.org_id, kind=kind, address=address)
+    )
+
+
+def raise_alert(
+    session: Session,
+    kind: AlertKind,
+    subject_id: str,
+    rule: str,
+    message: str,
+    severity: str = "warning",
+) -> tuple[Alert, bool]:
+    """Store an alert, or count a repeat of the same open problem; True when new."""
+    alert = Alert(
+        org_id=session.caller.org_id,
+        kind=kind,
+        subject_id=subject_id,
+        rule=rule,
+        message=message,
+        severity=severity,
+    )
+    return session.alerts.raise_or_count(alert)

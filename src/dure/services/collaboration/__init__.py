@@ -1,0 +1,1 @@
+"""Between companies: partners, grants, shared models, KPI reports, federated rounds, adaptation."""

@@ -1,0 +1,1 @@
+"""What the dashboard's pages show, computed from the caller's own records."""

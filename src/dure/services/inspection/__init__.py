@@ -1,0 +1,1 @@
+"""Visual inspection: teach a part from images, inspect at line speed, review, thresholds."""

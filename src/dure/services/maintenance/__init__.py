@@ -1,0 +1,1 @@
+"""Machine health: SPC rules on sensor channels, anomaly checks across a machine's channels."""

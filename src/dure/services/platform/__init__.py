@@ -1,0 +1,1 @@
+"""The install itself: accounts, background jobs, models stored as blobs, the composition root."""

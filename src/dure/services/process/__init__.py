@@ -1,0 +1,1 @@
+"""Process quality: which process settings end in defects, predicted before inspection."""
