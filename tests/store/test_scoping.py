@@ -93,3 +93,80 @@ def test_supplier_inherits_the_oem_taxonomy_but_not_a_peers(store: Store, world:
     with store.session(caller(world.a)) as s:
         codes = {d.code for d in s.defect_types.list().items}
     assert "scratch" in codes and "sup-a-burr" in codes and "sup-b-burr" not in codes
+
+
+def test_the_use_case_queries_see_only_the_callers_own_rows(store: Store, world: World) -> None:
+    """Each query a service asks the store for, run as supplier B over A's ids: nothing of
+    A's comes back, and A's ids are refused as references."""
+    from datetime import UTC, datetime
+
+    from dure.domain.grants import GrantScope
+    from dure.domain.records import ProcessRecord
+
+    a, b = world.a.ids, world.b.ids
+    with store.session(caller(world.b)) as s:
+        for repo in (s.inspections, s.process_records, s.parts, s.lots, s.assets, s.channels):
+            own = repo.list_own()
+            assert own and {row.org_id for row in own} == {world.b.org.id}
+        assert {r.id for r in s.inspections.own_between(None, None)} == {b["inspection"]}
+        assert s.inspections.of_line(a["line"], datetime(2000, 1, 1, tzinfo=UTC)) == []
+        assert [r.id for r in s.inspections.of_line(b["line"], datetime(2000, 1, 1, tzinfo=UTC))]
+        with pytest.raises(InvalidInput, match="part_id"):
+            s.parts.own(a["part"], "part_id")
+        assert s.parts.own(b["part"], "part_id").id == b["part"]
+        with pytest.raises(InvalidInput, match="lot_id"):
+            s.inspections.check_placement(b["part"], a["lot"], None)
+        assert s.parts.own_by_number("sup-a-P1") is None
+        assert s.users.own_by_email("admin@sup-a.test") is None
+        assert s.grants.given_in_force(world.oem.org.id, GrantScope.INSPECTION_RECORDS) == []
+        assert s.alerts.open_subjects() == [b["channel"]]
+        assert s.model_versions.next_version("panel-inspector") == 2
+        assert not s.packages.has("anything") and s.packages.revoked_ids() == set()
+        with pytest.raises(InvalidInput, match="part_id"):
+            s.process_records.add_new(
+                [
+                    ProcessRecord(
+                        org_id=world.b.org.id,
+                        part_id=a["part"],
+                        recorded_at=datetime.now(UTC),
+                        values={},
+                    )
+                ]
+            )
+    with store.session(caller(world.a)) as s:
+        grants = s.grants.given_in_force(world.oem.org.id, GrantScope.INSPECTION_RECORDS)
+        assert [g.id for g in grants] == [a["grant"]]
+    with store.session(caller(world.oem)) as s:
+        held = s.grants.held_in_force(GrantScope.INSPECTION_RECORDS)
+        assert [g.grantor_org_id for g in held] == [world.a.org.id]  # B's was revoked
+        items, waiting = s.inspections.awaiting_review()
+        assert items == [] and waiting == 0  # a grant to read is not a queue to review
+
+
+def test_process_records_added_twice_are_stored_once(store: Store, world: World) -> None:
+    from datetime import UTC, datetime
+
+    from dure.domain.records import ProcessRecord
+
+    at = datetime(2026, 2, 1, 8, tzinfo=UTC)
+
+    def record() -> ProcessRecord:
+        return ProcessRecord(
+            org_id=world.b.org.id,
+            part_id=world.b.ids["part"],
+            recorded_at=at,
+            serial="X1",
+            values={"force": 1.0},
+        )
+
+    with store.session(caller(world.b, Role.OPERATOR)) as s:
+        assert s.process_records.add_new([record(), record()]) == 1
+        assert s.process_records.add_new([record()]) == 0
+
+
+def test_the_install_itself_has_no_tenant_session(store: Store) -> None:
+    with pytest.raises(TypeError, match="system"):
+        with store.session(None):  # type: ignore[arg-type]
+            pass
+    with store.system() as system:
+        assert system.identities.org_kind("no-such-org") is None
