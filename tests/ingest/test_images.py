@@ -73,11 +73,14 @@ def test_mvtec_layout(tmp_path: Path) -> None:
     assert items == {("train", "good", False), ("test", "good", False), ("test", "scratch", True)}
 
 
-def test_mvtec_defect_without_mask_is_named(tmp_path: Path) -> None:
+def test_mvtec_defects_without_masks_are_read_without_them(tmp_path: Path) -> None:
+    """Most users' folders have no pixel masks: the images are still labelled defects."""
     _write(tmp_path / "train/good/000.png", png_bytes())
     _write(tmp_path / "test/dent/004.png", png_bytes())
-    with pytest.raises(InvalidInput, match="004.png has no mask"):
-        scan(tmp_path)
+    _write(tmp_path / "test/dent/005.png", png_bytes())
+    _write(tmp_path / "ground_truth/dent/005_mask.png", png_bytes(value=255))
+    masks = {i.path.name: i.mask_path for i in scan(tmp_path) if i.label == "dent"}
+    assert masks["004.png"] is None and masks["005.png"] is not None
 
 
 def test_plain_folder_and_empty_folder(tmp_path: Path) -> None:

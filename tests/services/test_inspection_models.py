@@ -116,6 +116,11 @@ def test_inspect_one_image_stores_verdict_type_and_heatmap(
     assert dent.score > good.score and dent.model_version_id == trained
     heat = Image.open(io.BytesIO(store.blobs.get(dent.heatmap_sha256 or "")))
     assert heat.size == (SIZE, SIZE) and heat.mode == "RGB"
+    assert good.regions == []  # a good part: nothing outlined
+    box = dent.regions[0]["box"]
+    ys, xs = np.nonzero(sheet_image(901, "dent", SIZE).mask)
+    assert box[0] <= xs.mean() <= box[2] and box[1] <= ys.mean() <= box[3]
+    assert dent.regions[0]["defect_type"] == "dent" and dent.regions[0]["peak"] >= 1.0
 
 
 def test_a_refused_image_leaves_no_record(store: Store, world: World, runner, trained) -> None:

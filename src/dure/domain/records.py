@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
+from typing import Any
 
 from dure.domain.ids import new_id, utcnow
 
@@ -47,6 +48,7 @@ class InspectionRecord:
     defect_type: str | None = None
     model_version_id: str | None = None
     heatmap_sha256: str | None = None
+    regions: list[dict[str, Any]] = field(default_factory=list)
     review_decision: ReviewDecision | None = None
     reviewed_by: str | None = None
     reviewed_at: datetime | None = None

@@ -83,12 +83,10 @@ def _mvtec(root: Path) -> Iterator[FolderImage]:
     test = root / "test"
     for kind in sorted(p for p in test.iterdir() if p.is_dir()) if test.is_dir() else []:
         for path in _images(kind):
-            mask = None
-            if kind.name != "good":
-                mask = root / "ground_truth" / kind.name / f"{path.stem}_mask.png"
-                if not mask.exists():
-                    raise InvalidInput("ground_truth", f"{path} has no mask at {mask}")
-            yield FolderImage(path, "test", kind.name, mask)
+            # masks are optional: most users' folders have none (pixel metrics need them)
+            mask = root / "ground_truth" / kind.name / f"{path.stem}_mask.png"
+            has_mask = kind.name != "good" and mask.is_file()
+            yield FolderImage(path, "test", kind.name, mask if has_mask else None)
 
 
 def _magnetic_tile(root: Path) -> Iterator[FolderImage]:

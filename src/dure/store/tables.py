@@ -18,6 +18,7 @@ from sqlalchemy import (
     Table,
     Text,
     UniqueConstraint,
+    text,
 )
 
 metadata = MetaData(
@@ -211,6 +212,9 @@ inspection_records = Table(
     Column("defect_type", String(64)),
     Column("model_version_id", ID),
     Column("heatmap_sha256", String(64)),
+    # defect regions of the heat-map: [{"box": [x0, y0, x1, y1], "area", "share", "peak",
+    # "defect_type"}], largest first; empty for a part judged good
+    Column("regions", JSON, nullable=False, server_default=text("'[]'")),
     Column("review_decision", String(16)),
     Column("reviewed_by", ID),
     Column("reviewed_at", TS),

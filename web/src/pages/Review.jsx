@@ -5,6 +5,31 @@ import { useAuth } from "../auth.jsx";
 import { useI18n } from "../i18n.jsx";
 import { BlobImage, Empty, ErrorBox, Loading, Verdict, useApi } from "../components/ui.jsx";
 
+// The defect regions of the heat-map, largest first (the picture outlines each of them).
+function Regions({ regions }) {
+  const { t, number, percent } = useI18n();
+  if (!regions.length) return <p className="muted small">{t("review.no_regions")}</p>;
+  return (
+    <div data-testid="regions">
+      <p>{t("review.regions", { n: regions.length })}</p>
+      <ol className="small">
+        {regions.slice(0, 5).map((r, k) => (
+          <li key={k}>
+            {t("review.region", {
+              w: r.box[2] - r.box[0],
+              h: r.box[3] - r.box[1],
+              x: r.box[0],
+              y: r.box[1],
+              share: percent(r.share, 1),
+              peak: number(r.peak, 2),
+            })}
+          </li>
+        ))}
+      </ol>
+    </div>
+  );
+}
+
 export default function Review() {
   const { t, number, when } = useI18n();
   const { can } = useAuth();
@@ -85,6 +110,7 @@ export default function Review() {
             <p>
               {t("review.model_type")}: <strong>{item.defect_type || "—"}</strong>
             </p>
+            <Regions regions={item.regions || []} />
             <p className="small">
               score {number(item.score, 3)}
               {data.thresholds?.[item.model_version_id] != null &&

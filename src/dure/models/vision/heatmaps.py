@@ -1,4 +1,5 @@
-"""Heat-map pictures: where on the part the inspector saw something abnormal."""
+"""Heat-map pictures people can read: the part as it is, coloured only where the map passes
+the threshold, each defect region outlined."""
 
 from __future__ import annotations
 
@@ -6,6 +7,11 @@ import io
 
 import numpy as np
 from PIL import Image
+
+from dure.models.vision.regions import outline, region_mask
+
+FILL_ALPHA = 0.4
+OUTLINE_RGB = (230, 0, 255)  # magenta: unlike the part's greys and the heat's yellow-red
 
 # Anchor colours of the heat scale, from calm (below half the threshold) to over it.
 _STOPS = np.array(
@@ -25,16 +31,29 @@ def colourise(heat: np.ndarray) -> np.ndarray:
     return rgb.astype(np.uint8)
 
 
-def overlay_png(image: np.ndarray, heat: np.ndarray) -> bytes:
-    """PNG of the part image with the heat map laid over it where it reaches half the threshold.
+def overlay(image: np.ndarray, heat: np.ndarray, flagged: bool) -> np.ndarray:
+    """The part image (RGB uint8) with colour only on its defect regions and a line around
+    each; an image judged good comes back as it is.
 
-    ``heat`` must have the image's height and width.
+    ``heat`` is the map in threshold units at the image's height and width.
     """
-    picture = np.asarray(Image.fromarray(np.asarray(image)).convert("RGB"), dtype=np.float32)
+    pixels = np.asarray(image)
+    if pixels.dtype == np.uint16:  # 16-bit grey: scale to 8 bits for the picture
+        pixels = (pixels / 257).astype(np.uint8)
+    picture = np.asarray(Image.fromarray(pixels).convert("RGB"), dtype=np.float32)
     if picture.shape[:2] != heat.shape:
         raise ValueError(f"heat map {heat.shape} does not match the image {picture.shape[:2]}")
-    alpha = np.clip((heat - 0.5) / 0.5, 0, 1)[..., None] * 0.6
-    blended = picture * (1 - alpha) + colourise(heat).astype(np.float32) * alpha
+    mask = region_mask(heat, flagged)
+    if mask.any():
+        alpha = mask[..., None] * FILL_ALPHA
+        picture = picture * (1 - alpha) + colourise(heat).astype(np.float32) * alpha
+        width = max(1, round(min(mask.shape) / 160))
+        picture[outline(mask, width)] = OUTLINE_RGB
+    return picture.clip(0, 255).astype(np.uint8)
+
+
+def overlay_png(image: np.ndarray, heat: np.ndarray, flagged: bool = True) -> bytes:
+    """``overlay`` as PNG bytes."""
     out = io.BytesIO()
-    Image.fromarray(blended.clip(0, 255).astype(np.uint8)).save(out, format="PNG", optimize=False)
+    Image.fromarray(overlay(image, heat, flagged)).save(out, format="PNG", optimize=False)
     return out.getvalue()

@@ -26,6 +26,7 @@ from dure.models.vision.defect_types import DefectTypeClassifier
 from dure.models.vision.export import OnnxScorer, onnx_bytes
 from dure.models.vision.metrics import image_auroc
 from dure.models.vision.patchcore import PatchCore, Scores
+from dure.models.vision.regions import Region, find_regions
 from dure.models.vision.tiling import score_tiled
 
 Progress = Callable[[float, str], None]
@@ -45,6 +46,7 @@ class Finding:
     defect_type: str | None
     type_confidence: float | None
     heatmap: np.ndarray
+    regions: list[Region] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -247,6 +249,7 @@ class Inspector(Model):
             height, width = np.asarray(image).shape[:2]
             heat = Image.fromarray(scores.maps[i] / limit).resize((width, height), Image.BILINEAR)
             kind, confidence = types.get(i, (None, None))
+            heatmap = np.asarray(heat, dtype=np.float32)
             findings.append(
                 Finding(
                     score=float(scores.image[i]),
@@ -254,7 +257,8 @@ class Inspector(Model):
                     is_defect=i in flagged,
                     defect_type=kind,
                     type_confidence=confidence,
-                    heatmap=np.asarray(heat, dtype=np.float32),
+                    heatmap=heatmap,
+                    regions=find_regions(heatmap, i in flagged),
                 )
             )
         return findings

@@ -85,7 +85,7 @@ def _run_model(
     """The model's finding on one image and its heat-map picture (CPU work, no store)."""
     inspector = cache.get(model.blob_sha256 or "")
     finding = inspector.inspect([image], [name], chosen_threshold(model))[0]
-    return finding, overlay_png(image, finding.heatmap)
+    return finding, overlay_png(image, finding.heatmap, finding.is_defect)
 
 
 def inspect_image(

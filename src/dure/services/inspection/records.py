@@ -75,6 +75,9 @@ def new_record(
         record.verdict = Verdict.NG if finding.is_defect else Verdict.OK
         record.defect_type = finding.defect_type
         record.model_version_id = model.id
+        record.regions = [
+            {**region.as_dict(), "defect_type": finding.defect_type} for region in finding.regions
+        ]
     return record
 
 
