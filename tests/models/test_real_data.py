@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from dure.bench.vision import _split_magnetic_tile
+from dure.bench.vision import split_magnetic_tile
 from dure.ingest.image_folders import scan
 from dure.models.vision.defect_types import DefectTypeClassifier
 from dure.models.vision.metrics import image_auroc
@@ -37,7 +37,8 @@ def test_neu_det_types_from_ten_images_each(shared_data: Path) -> None:
 
 
 def test_magnetic_tile_detector_separates_defects(shared_data: Path) -> None:
-    pool, test = _split_magnetic_tile(scan(shared_data / "magnetic-tile", "magnetic-tile"), 0)
+    split = split_magnetic_tile(scan(shared_data / "magnetic-tile", "magnetic-tile"), 0, None)
+    pool, test = split.calibration + split.train, split.test  # the seeded 80 % in order
     rng = np.random.default_rng(0)
     good = [i for i in test if i.label == "good"][:60]
     bad = [test[k] for k in rng.permutation(len(test)) if test[k].label != "good"][:60]

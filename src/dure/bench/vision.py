@@ -125,9 +125,7 @@ def split_for(dataset: str, root: Path, seed: int, shots: int | None) -> Split:
     return split_folder(scan(root, "mvtec"), seed, shots, root)
 
 
-def _pixel_figures(
-    test: list[FolderImage], labels: np.ndarray, maps: np.ndarray, size: int
-) -> dict[str, Any]:
+def _pixel_figures(test: list[FolderImage], labels: np.ndarray, maps: np.ndarray) -> dict[str, Any]:
     """Pixel AUROC and AUPRO over the good test images and the defect images with masks."""
     keep = np.array([i.label == "good" or i.mask_path is not None for i in test])
     if not (keep & (labels == 1)).any():
@@ -136,7 +134,8 @@ def _pixel_figures(
             "aupro": None,
             "pixel_metrics": "left out: no defect image has a ground_truth mask",
         }
-    masks = np.stack([_mask(i, size) for i, k in zip(test, keep, strict=True) if k])
+    shape = (int(maps.shape[1]), int(maps.shape[2]))
+    masks = np.stack([_mask(i, shape) for i, k in zip(test, keep, strict=True) if k])
     kept_maps, kept_labels = maps[keep], labels[keep]
     return {
         "pixel_auroc": pixel_auroc(masks, kept_maps),
@@ -150,10 +149,11 @@ def _load(item: FolderImage) -> np.ndarray:
     return np.asarray(Image.open(item.path).convert("RGB"))
 
 
-def _mask(item: FolderImage, size: int) -> np.ndarray:
+def _mask(item: FolderImage, shape: tuple[int, int]) -> np.ndarray:
+    """The item's defect mask at the model's map shape (height, width); none is all good."""
     if item.mask_path is None:
-        return np.zeros((size, size), bool)
-    mask = Image.open(item.mask_path).convert("L").resize((size, size), Image.NEAREST)
+        return np.zeros(shape, bool)
+    mask = Image.open(item.mask_path).convert("L").resize((shape[1], shape[0]), Image.NEAREST)
     return np.asarray(mask) > 127
 
 
@@ -202,7 +202,7 @@ def run_one(
         "test_images": len(test),
         "split": split.protocol,
         "image_auroc": image_auroc(labels, scores.image),
-        **_pixel_figures(test, labels, scores.maps, image_size),
+        **_pixel_figures(test, labels, scores.maps),
         "f1_at_threshold": f1_at(labels, scores.image, threshold.value) if threshold else None,
         "false_alarm_rate_at_threshold": (
             float(np.mean(scores.image[labels == 0] >= threshold.value)) if threshold else None

@@ -24,7 +24,7 @@ def scoring_graph(model: PatchCore) -> ScoringGraph:
     return ScoringGraph(
         model.features,
         bank,
-        model.image_size,
+        model.input_shape_,
         model.blur_sigma,
         torch.from_numpy(map_bank) if map_bank is not None else None,
     ).eval()
@@ -33,7 +33,7 @@ def scoring_graph(model: PatchCore) -> ScoringGraph:
 def onnx_bytes(model: PatchCore, opset: int = 18) -> bytes:
     """The scoring graph as an ONNX model; input ``images`` (N, 3, S, S) float in [0, 1]."""
     graph = scoring_graph(model)
-    example = torch.rand(1, 3, model.image_size, model.image_size)
+    example = torch.rand(1, 3, *model.input_shape_)
     out = io.BytesIO()
     # The tracer warns that spatial sizes become constants: intended, the image size is fixed.
     with torch.no_grad(), warnings.catch_warnings():
@@ -64,10 +64,13 @@ def export_onnx(model: PatchCore, path: Path, opset: int = 18) -> Path:
 class OnnxScorer:
     """Scores images with an exported graph in onnxruntime (CPU, or CUDA when present).
 
-    ``graph`` is the ONNX file's path or its bytes.
+    ``graph`` is the ONNX file's path or its bytes; ``image_size`` the input's side or
+    (height, width), as the model was taught.
     """
 
-    def __init__(self, graph: Path | bytes, image_size: int, threads: int | None = None) -> None:
+    def __init__(
+        self, graph: Path | bytes, image_size: int | tuple[int, int], threads: int | None = None
+    ) -> None:
         options = ort.SessionOptions()
         if threads:
             options.intra_op_num_threads = threads

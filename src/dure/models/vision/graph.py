@@ -16,13 +16,13 @@ from dure.models.vision.features import PatchFeatures
 
 
 class ScoringGraph(nn.Module):
-    """Images (N, 3, S, S) in [0, 1] to (image scores (N,), anomaly maps (N, S, S))."""
+    """Images (N, 3, H, W) in [0, 1] to (image scores (N,), anomaly maps (N, H, W))."""
 
     def __init__(
         self,
         features: PatchFeatures,
         memory_bank: Tensor,
-        image_size: int,
+        image_shape: tuple[int, int],
         blur_sigma: float,
         map_bank: Tensor | None = None,
     ) -> None:
@@ -34,7 +34,7 @@ class ScoringGraph(nn.Module):
         maps_from = map_bank if map_bank is not None else memory_bank[:1]
         self.register_buffer("map_bank", maps_from.float().contiguous())
         self.register_buffer("map_bank_sq", (maps_from.float() ** 2).sum(dim=1))
-        self.image_size = image_size
+        self.image_shape = (int(image_shape[0]), int(image_shape[1]))
         radius = max(int(math.ceil(4 * blur_sigma)), 1)
         grid = torch.arange(-radius, radius + 1, dtype=torch.float32)
         kernel = torch.exp(-(grid**2) / (2 * max(blur_sigma, 1e-6) ** 2))
@@ -56,9 +56,7 @@ class ScoringGraph(nn.Module):
         scores = patch.reshape(n, -1).max(dim=1).values
         if self.separate_map:
             patch = self._nearest(feats[:, c:], self.map_bank, self.map_bank_sq)
-        maps = F.interpolate(
-            patch, size=(self.image_size, self.image_size), mode="bilinear", align_corners=False
-        )
+        maps = F.interpolate(patch, size=self.image_shape, mode="bilinear", align_corners=False)
         r = self.radius
         maps = F.pad(maps, [r, r, r, r], mode="reflect")
         maps = F.conv2d(maps, self.kernel.view(1, 1, 1, -1))

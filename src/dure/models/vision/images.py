@@ -108,12 +108,47 @@ def check_against(spec: ImageSpec, images: Sequence[np.ndarray], names: Sequence
             )
 
 
-def to_batch(images: Sequence[np.ndarray | Image.Image], size: int) -> torch.Tensor:
-    """Images (grey or RGB, any size, 8 or 16 bit) to a (N, 3, size, size) float batch in [0, 1]."""
-    out = np.empty((len(images), 3, size, size), dtype=np.float32)
+Shape = tuple[int, int]
+SQUARE_WITHIN = 1.15  # aspect ratios closer to 1 than this are taught square
+STRIDE = 32  # the backbone's coarsest stride: input sides are multiples of it
+
+
+def as_shape(size: int | Shape) -> Shape:
+    """(height, width) of a size given as one side (square) or as a pair."""
+    if isinstance(size, int):
+        return (size, size)
+    height, width = size
+    return (int(height), int(width))
+
+
+def input_shape(spec: ImageSpec, size: int) -> Shape:
+    """The (height, width) a model takes images of ``spec`` at: about ``size``² pixels with
+    the images' own aspect, both sides multiples of 32; square when nearly square."""
+    aspect = spec.height / spec.width
+    if 1 / SQUARE_WITHIN <= aspect <= SQUARE_WITHIN:
+        return (size, size)
+    # Sides are multiples of 32, so the aspect and the area can only be near their aims:
+    # of the widths around the ideal one, take the pair that misses both least.
+    ideal = size / float(np.sqrt(aspect)) / STRIDE
+    best: tuple[float, Shape] | None = None
+    for k in range(max(1, int(ideal) - 1), int(ideal) + 3):
+        width = k * STRIDE
+        height = max(STRIDE, int(round(width * aspect / STRIDE)) * STRIDE)
+        miss = abs(np.log(height / width / aspect)) + 0.5 * abs(np.log(height * width / size**2))
+        if best is None or miss < best[0]:
+            best = (float(miss), (height, width))
+    assert best is not None
+    return best[1]
+
+
+def to_batch(images: Sequence[np.ndarray | Image.Image], size: int | Shape) -> torch.Tensor:
+    """Images (grey or RGB, any size, 8 or 16 bit) to a (N, 3, height, width) float batch
+    in [0, 1]; ``size`` is one side (square) or (height, width)."""
+    height, width = as_shape(size)
+    out = np.empty((len(images), 3, height, width), dtype=np.float32)
     for i, image in enumerate(images):
         pil = image if isinstance(image, Image.Image) else _to_pil(np.asarray(image))
-        pil = pil.convert("RGB").resize((size, size), Image.BILINEAR)
+        pil = pil.convert("RGB").resize((width, height), Image.BILINEAR)
         out[i] = np.asarray(pil, dtype=np.float32).transpose(2, 0, 1) / 255.0
     return torch.from_numpy(out)
 

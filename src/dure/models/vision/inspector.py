@@ -213,10 +213,10 @@ class Inspector(Model):
         """Image scores and maps from the ONNX graph (tiles stitched when the detector tiles)."""
         self.check_is_fitted()
         if self._scorer is None:
-            self._scorer = OnnxScorer(self.graph_, self.detector_.image_size)
+            self._scorer = OnnxScorer(self.graph_, self.detector_.input_shape_)
         tile = self.detector_.tile
         if tile:
-            return Scores(*score_tiled(self._scorer.score, images, tile, self.detector_.image_size))
+            return Scores(*score_tiled(self._scorer.score, images, tile, self.detector_.map_shape_))
         return self._scorer.score(images)
 
     def predict(self, images: Sequence[np.ndarray]) -> np.ndarray:

@@ -20,7 +20,13 @@ from dure.models.threshold import calibrate
 from dure.models.vision.coreset import greedy_coreset
 from dure.models.vision.efficientnet_lite import load_efficientnet_lite
 from dure.models.vision.features import PatchFeatures
-from dure.models.vision.images import ImageSpec, check_against, learn_spec, to_batch
+from dure.models.vision.images import (
+    ImageSpec,
+    check_against,
+    input_shape,
+    learn_spec,
+    to_batch,
+)
 from dure.models.vision.tiling import all_tiles, score_tiled
 
 
@@ -37,7 +43,9 @@ class PatchCore(Model):
     """Anomaly detector taught from good images only.
 
     ``neighbourhood`` None lets ``fit`` choose the feature averaging window from the
-    number of good images (learned as ``neighbourhood_``).
+    number of good images (learned as ``neighbourhood_``). With ``keep_aspect`` images are
+    taken at about ``image_size``² pixels in the training images' own aspect
+    (``input_shape_``), so a long part is not squashed; maps come back in that shape.
     """
 
     kind = "patchcore"
@@ -59,6 +67,7 @@ class PatchCore(Model):
         flip_augment: bool = False,
         tile: int | None = None,
         map_neighbourhood: int | None = 3,
+        keep_aspect: bool = True,
     ) -> None:
         self.image_size = image_size
         self.stages = stages
@@ -74,6 +83,7 @@ class PatchCore(Model):
         self.flip_augment = flip_augment
         self.tile = tile
         self.map_neighbourhood = map_neighbourhood
+        self.keep_aspect = keep_aspect
         self._features: PatchFeatures | None = None
         self._index: faiss.Index | None = None
         self._map_index: faiss.Index | None = None
@@ -116,7 +126,7 @@ class PatchCore(Model):
         features = self.features  # built outside inference mode, so it can be exported
         with torch.inference_mode():
             for start in range(0, len(images), self.batch_size):
-                batch = to_batch(images[start : start + self.batch_size], self.image_size)
+                batch = to_batch(images[start : start + self.batch_size], self.input_shape_)
                 parts.append(features(batch))
                 if progress is not None:
                     progress(min(start + self.batch_size, len(images)) / len(images))
@@ -136,6 +146,10 @@ class PatchCore(Model):
             raise ValueError("fit needs at least one good image")
         report = progress or (lambda share, step: None)
         self.image_spec_ = learn_spec(images, names)
+        kept = input_shape(self.image_spec_, self.image_size)
+        square = (self.image_size, self.image_size)
+        self.map_shape_ = kept if self.keep_aspect else square
+        self.input_shape_ = square if self.tile else self.map_shape_
         self.neighbourhood_ = self.neighbourhood or self.auto_neighbourhood(len(images))
         self._features = None
         self.data_ = {"good_images": len(images)}
@@ -191,10 +205,10 @@ class PatchCore(Model):
             check_against(self.image_spec_, images, names)
 
     def score(self, images: Sequence[np.ndarray]) -> Scores:
-        """Image scores and per-pixel anomaly maps at ``image_size`` (stitched from tiles)."""
+        """Image scores and per-pixel anomaly maps at ``map_shape_`` (stitched from tiles)."""
         self.check(images)
         if self.tile:
-            return Scores(*score_tiled(self.score_squares, images, self.tile, self.image_size))
+            return Scores(*score_tiled(self.score_squares, images, self.tile, self.map_shape_))
         return self.score_squares(images)
 
     def predict(self, images: Sequence[np.ndarray]) -> np.ndarray:
@@ -205,11 +219,11 @@ class PatchCore(Model):
         return (self.score(images).image >= threshold.value).astype(np.int64)
 
     def score_squares(self, images: Sequence[np.ndarray]) -> Scores:
-        """Scores and maps of whole images, each scaled to ``image_size`` (no tiling)."""
+        """Scores and maps of whole images, each scaled to ``input_shape_`` (no tiling)."""
         index = self._knn()
         chunk = max(self.batch_size, 1) * 4  # bounds memory on large test sets
         image_scores = np.empty(len(images), dtype=np.float64)
-        maps = np.empty((len(images), self.image_size, self.image_size), dtype=np.float32)
+        maps = np.empty((len(images), *self.input_shape_), dtype=np.float32)
         map_index = self._map_knn()
         for start in range(0, len(images), chunk):
             part = images[start : start + chunk]
@@ -221,7 +235,7 @@ class PatchCore(Model):
                 patch = self._patch_distances(map_index, blocks[1])
             up = F.interpolate(
                 torch.from_numpy(patch),
-                size=(self.image_size,) * 2,
+                size=self.input_shape_,
                 mode="bilinear",
                 align_corners=False,
             )
@@ -246,6 +260,8 @@ class PatchCore(Model):
                 "grid": list(self.grid_),
                 "image_spec": self.image_spec_.as_dict() if self.image_spec_ else None,
                 "neighbourhood": self.neighbourhood_,
+                "input_shape": list(self.input_shape_),
+                "map_shape": list(self.map_shape_),
             },
         )
 
@@ -257,6 +273,9 @@ class PatchCore(Model):
         spec = state.values.get("image_spec")
         self.image_spec_ = ImageSpec(**spec) if spec else None
         self.neighbourhood_ = int(state.values["neighbourhood"])
+        square = [self.image_size, self.image_size]  # before shapes were kept: square
+        self.input_shape_ = tuple(state.values.get("input_shape") or square)
+        self.map_shape_ = tuple(state.values.get("map_shape") or square)
         self._features = None
         self._index = self._map_index = None
 
@@ -265,7 +284,7 @@ class PatchCore(Model):
         """Read format 1 (before the model contract): bank digests under their own keys."""
         if card.get("kind") or card.get("model") != "patchcore":
             return card
-        params = dict(card["params"])
+        params = {**card["params"], "keep_aspect": False}  # format 1 was always square
         arrays = {"memory_bank": np.load(Path(folder) / "memory_bank.npy", allow_pickle=False)}
         if card.get("map_bank_sha256"):
             arrays["map_bank"] = np.load(Path(folder) / "map_bank.npy", allow_pickle=False)

@@ -45,15 +45,16 @@ def score_tiled(
     score_squares: Callable[[Sequence[np.ndarray]], _Scores],
     images: Sequence[np.ndarray],
     tile: int,
-    out_size: int,
+    out_size: int | tuple[int, int],
 ) -> tuple[np.ndarray, np.ndarray]:
     """Image scores (max over tiles) and stitched maps (max where tiles overlap).
 
-    ``score_squares`` scores a list of tiles and returns maps of ``out_size`` square;
-    the stitched map of each image is returned at ``out_size`` square too.
+    ``score_squares`` scores a list of tiles and returns square maps; the stitched map of
+    each image is returned at ``out_size`` (one side, or (height, width)).
     """
+    out_h, out_w = (out_size, out_size) if isinstance(out_size, int) else out_size
     scores = np.empty(len(images), dtype=np.float64)
-    maps = np.empty((len(images), out_size, out_size), dtype=np.float32)
+    maps = np.empty((len(images), out_h, out_w), dtype=np.float32)
     for i, image in enumerate(images):
         pieces = cut(image, tile)
         result = score_squares([p for p, _, _ in pieces])
@@ -64,5 +65,5 @@ def score_tiled(
             th, tw = piece.shape[:2]
             part = np.asarray(Image.fromarray(square).resize((tw, th), Image.BILINEAR))
             canvas[y : y + th, x : x + tw] = np.maximum(canvas[y : y + th, x : x + tw], part)
-        maps[i] = np.asarray(Image.fromarray(canvas).resize((out_size, out_size), Image.BILINEAR))
+        maps[i] = np.asarray(Image.fromarray(canvas).resize((out_w, out_h), Image.BILINEAR))
     return scores, maps
