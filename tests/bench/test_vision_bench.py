@@ -74,20 +74,23 @@ def test_bench_vision_on_a_folder_writes_the_promised_fields(tmp_path: Path) -> 
     assert doc["runs"][0]["train_images"] == 10 and doc["runs"][0]["test_images"] == 8
 
 
-def _plain_mvtec(root: Path, good_train: int, good_test: int = 3, defects: int = 3) -> None:
-    """An MVTec-layout folder as most users have it: no ground_truth masks."""
+def _plain_mvtec(
+    root: Path, good_train: int, good_test: int = 3, defects: int = 3, width: int = 96
+) -> None:
+    """An MVTec-layout folder as most users have it: no ground_truth masks; images 96 px
+    high and ``width`` wide."""
+
+    def save(path: Path, seed: int, label: str) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        pixels = sheet_image(seed, label, size=max(96, width)).pixels[:96, :width]
+        Image.fromarray(pixels).save(path)
+
     for k in range(good_train):
-        path = root / "train" / "good" / f"{k:03d}.png"
-        path.parent.mkdir(parents=True, exist_ok=True)
-        Image.fromarray(sheet_image(k, "good", size=96).pixels).save(path)
+        save(root / "train" / "good" / f"{k:03d}.png", k, "good")
     for k in range(good_test):
-        path = root / "test" / "good" / f"{k:03d}.png"
-        path.parent.mkdir(parents=True, exist_ok=True)
-        Image.fromarray(sheet_image(300 + k, "good", size=96).pixels).save(path)
+        save(root / "test" / "good" / f"{k:03d}.png", 300 + k, "good")
     for k in range(defects):
-        path = root / "test" / "crack" / f"{k:03d}.png"
-        path.parent.mkdir(parents=True, exist_ok=True)
-        Image.fromarray(sheet_image(400 + k, "crack", size=96).pixels).save(path)
+        save(root / "test" / "crack" / f"{k:03d}.png", 400 + k, "crack")
 
 
 def test_a_folder_without_masks_gives_image_figures_and_says_why_no_pixel_ones(
@@ -111,6 +114,21 @@ def test_a_folder_without_masks_gives_image_figures_and_says_why_no_pixel_ones(
     assert "train/good (9 images" in doc["protocol"]["split"]
     assert "7 of them teach, 2 (20%" in doc["protocol"]["split"]
     assert "magnetic-tile" not in json.dumps(doc["protocol"])
+
+
+def test_wide_images_are_benched_in_their_own_shape(tmp_path: Path) -> None:
+    _plain_mvtec(tmp_path / "wide", good_train=6, width=288)
+    out = tmp_path / "wide.json"
+    result = CliRunner().invoke(
+        main,
+        ["bench", "vision", "--dataset", "folder", "--data-root", str(tmp_path / "wide")]
+        + ["--image-size", "96", "--out", str(out)],
+        catch_exceptions=False,
+    )
+    assert result.exit_code == 0, result.output
+    run = json.loads(out.read_text())["runs"][0]
+    assert run["input_shape"][1] > 2 * run["input_shape"][0]  # 96x288: kept wide
+    assert run["image_auroc"] is not None and run["latency_ms_p50"] > 0
 
 
 @pytest.mark.parametrize("good", [5, 25, 26, 50, 51, 300])

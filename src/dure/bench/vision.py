@@ -192,7 +192,7 @@ def run_one(
     )
     t50, t99 = _latency(model, _load(test[0]))
     with tempfile.TemporaryDirectory() as folder:
-        onnx_model = OnnxScorer(export_onnx(model, Path(folder) / "m.onnx"), image_size)
+        onnx_model = OnnxScorer(export_onnx(model, Path(folder) / "m.onnx"), model.input_shape_)
         p50, p99 = _latency(onnx_model, _load(test[0]))
         onnx_rate = _throughput(onnx_model, [_load(i) for i in test[:32]])
     result = {
@@ -210,6 +210,7 @@ def run_one(
         "threshold": threshold.as_dict() if threshold else None,
         "train_seconds": train_seconds,
         "memory_bank": list(model.memory_bank_.shape),
+        "input_shape": list(model.input_shape_),
         "neighbourhood": model.neighbourhood_,
         "latency_ms_p50": p50,
         "latency_ms_p99": p99,
