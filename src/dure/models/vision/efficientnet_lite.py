@@ -25,6 +25,16 @@ STAGES = (
     (6, 5, 2, 192, 4),
     (6, 3, 1, 320, 1),
 )
+
+
+def stage_stride(stage: int) -> int:
+    """How many input pixels one step of stage ``stage``'s output spans (stem included)."""
+    stride = 2
+    for _, _, step, _, _ in STAGES[:stage]:
+        stride *= step
+    return stride
+
+
 # Width/depth multipliers of lite0..lite4 (resolution is free for feature extraction).
 SCALES = {0: (1.0, 1.0), 1: (1.0, 1.1), 2: (1.1, 1.2), 3: (1.2, 1.4), 4: (1.4, 1.8)}
 
