@@ -202,8 +202,14 @@ def test_interrupted_jobs_fail_and_queued_jobs_wait(store: Store, world: World, 
         job = queue_training(s, create_inspection_model(s, part_id, settings=FAST).id)
     with store.engine.begin() as conn:
         conn.execute(t.jobs.update().values(status="running"))
+    with store.engine.begin() as conn:
+        conn.execute(t.model_versions.update().values(status="training"))
     runner.start()
     runner.stop()
     with store.session(_caller(world)) as s:
         failed = s.jobs.get(job.id)
+        model = s.model_versions.get(job.subject_id)
     assert failed.status == JobStatus.FAILED and "interrupted" in (failed.error or "")
+    assert model.status == "failed"  # not "training" for ever: it can be trained again
+    with store.session(_caller(world)) as s:
+        queue_training(s, model.id)

@@ -69,11 +69,15 @@ def get_caller(
     return install.caller_for_token(credentials.credentials)
 
 
+READING = frozenset({"GET", "HEAD", "OPTIONS"})
+
+
 def get_session(
-    install: InstallDep, caller: Annotated[Caller, Depends(get_caller)]
+    request: Request, install: InstallDep, caller: Annotated[Caller, Depends(get_caller)]
 ) -> Iterator[Session]:
-    """One transaction as the caller; rolled back if the route fails."""
-    with install.store.session(caller) as session:
+    """One transaction as the caller; rolled back if the route fails. Requests that only
+    read (GET, HEAD) get a read-only session: it never waits for another tenant's write."""
+    with install.store.session(caller, read_only=request.method in READING) as session:
         yield session
 
 

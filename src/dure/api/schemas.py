@@ -179,9 +179,12 @@ class ImportOut(BaseModel):
 
 
 class Health(BaseModel):
-    status: str
+    status: str = Field(description="ok, or degraded when a background worker is down")
     database: str
     version: str
+    jobs: dict[str, Any] | None = Field(
+        default=None, description="job workers (alive, current job) and the queue's length"
+    )
 
 
 class InspectionModelIn(Body):

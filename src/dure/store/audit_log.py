@@ -13,11 +13,18 @@ from dure.store.tables import audit_events
 
 
 class AuditLog:
-    """Writes audit events for one caller inside the caller's transaction."""
+    """Writes audit events for one caller inside the caller's transaction.
 
-    def __init__(self, conn: Connection, caller: Caller | None) -> None:
+    In a read-only session (``deferred``) the events wait in ``pending`` and the store
+    writes them in a short transaction of their own once the read has finished, before
+    anything is answered.
+    """
+
+    def __init__(self, conn: Connection, caller: Caller | None, deferred: bool = False) -> None:
         self._conn = conn
         self._caller = caller
+        self._deferred = deferred
+        self.pending: list[AuditEvent] = []
 
     def record(
         self,
@@ -44,5 +51,14 @@ class AuditLog:
             grant_id=grant_id,
             detail=detail or {},
         )
-        self._conn.execute(insert(audit_events).values(**to_row(event, audit_events)))
+        if self._deferred:
+            self.pending.append(event)
+        else:
+            self._conn.execute(insert(audit_events).values(**to_row(event, audit_events)))
         return event
+
+
+def write_events(conn: Connection, events: list[AuditEvent]) -> None:
+    """Append events recorded during a read-only session."""
+    if events:
+        conn.execute(insert(audit_events), [to_row(e, audit_events) for e in events])

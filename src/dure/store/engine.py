@@ -19,10 +19,47 @@ def make_engine(url: str) -> Engine:
             Path(path).parent.mkdir(parents=True, exist_ok=True)
         engine = create_engine(url, connect_args={"timeout": 30, "check_same_thread": False})
         event.listen(engine, "connect", _sqlite_pragmas)
-        # Take the write lock at BEGIN so two writers queue instead of failing mid-way.
-        event.listen(engine, "begin", lambda conn: conn.exec_driver_sql("BEGIN IMMEDIATE"))
+        event.listen(engine, "begin", _sqlite_begin)
+        event.listen(engine, "commit", _sqlite_end)
+        event.listen(engine, "rollback", _sqlite_end)
         return engine
-    return create_engine(url, pool_pre_ping=True)
+    engine = create_engine(url, pool_pre_ping=True)
+    event.listen(engine, "begin", _postgres_begin)
+    return engine
+
+
+READ_ONLY = "dure_read_only"
+NO_WAIT = "dure_no_wait"
+BUSY_TIMEOUT_MS = 30_000
+
+
+def _sqlite_begin(conn) -> None:  # type: ignore[no-untyped-def]
+    # A writer takes the write lock at BEGIN, so two writers queue instead of failing
+    # mid-way. A reader begins deferred: in WAL mode it neither waits for nor blocks a
+    # writer, and query_only makes any write in it an error instead of a lock.
+    # A best-effort writer (NO_WAIT) gives up at once when the lock is taken.
+    options = conn.get_execution_options()
+    if options.get(READ_ONLY):
+        conn.exec_driver_sql("PRAGMA query_only = ON")
+        conn.exec_driver_sql("BEGIN")
+        return
+    if options.get(NO_WAIT):
+        conn.exec_driver_sql("PRAGMA busy_timeout = 0")
+    try:
+        conn.exec_driver_sql("BEGIN IMMEDIATE")
+    finally:
+        if options.get(NO_WAIT):
+            conn.exec_driver_sql(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+
+
+def _sqlite_end(conn) -> None:  # type: ignore[no-untyped-def]
+    if conn.get_execution_options().get(READ_ONLY):
+        conn.exec_driver_sql("PRAGMA query_only = OFF")
+
+
+def _postgres_begin(conn) -> None:  # type: ignore[no-untyped-def]
+    if conn.get_execution_options().get(READ_ONLY):
+        conn.exec_driver_sql("SET TRANSACTION READ ONLY")
 
 
 def _sqlite_pragmas(dbapi_conn, _record) -> None:  # type: ignore[no-untyped-def]
@@ -32,7 +69,7 @@ def _sqlite_pragmas(dbapi_conn, _record) -> None:  # type: ignore[no-untyped-def
     cur.execute("PRAGMA journal_mode=WAL")
     cur.execute("PRAGMA synchronous=NORMAL")
     cur.execute("PRAGMA foreign_keys=ON")
-    cur.execute("PRAGMA busy_timeout=30000")
+    cur.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
     cur.execute("PRAGMA cache_size=-65536")  # 64 MiB: bulk imports stay in memory until commit
     cur.close()
 

@@ -20,9 +20,9 @@ from sqlalchemy.exc import DataError, DBAPIError, IntegrityError, OperationalErr
 from dure.domain.users import Caller
 from dure.errors import Conflict, DureError, StoreRefused, StoreUnavailable
 from dure.settings import Settings
-from dure.store.audit_log import AuditLog
+from dure.store.audit_log import AuditLog, write_events
 from dure.store.blobs import BlobStore
-from dure.store.engine import make_engine, migrate
+from dure.store.engine import NO_WAIT, READ_ONLY, make_engine, migrate
 from dure.store.repositories.alerts import AlertRepository, AlertTargetRepository
 from dure.store.repositories.catalogue import (
     AuditRepository,
@@ -77,23 +77,59 @@ class Store:
         return cls(engine=engine, blobs=BlobStore(settings.blob_dir))
 
     @contextmanager
-    def session(self, caller: Caller) -> Iterator[Session]:
-        """One transaction acting as ``caller``; commits on success, rolls back on error."""
+    def session(self, caller: Caller, *, read_only: bool = False) -> Iterator[Session]:
+        """One transaction acting as ``caller``; commits on success, rolls back on error.
+
+        A ``read_only`` session never takes the write lock (SQLite) and refuses writes;
+        the audit events of its reads (shared data) are written right after it.
+        """
         if caller is None:
             raise TypeError("a session acts as a caller; use Store.system() for the install")
-        with _translated(), self.engine.begin() as conn:
-            yield Session(conn, caller, self.blobs)
+        with _translated():
+            if not read_only:
+                with self.engine.begin() as conn:
+                    yield Session(conn, caller, self.blobs)
+                return
+            with self._reading() as conn:
+                session = Session(conn, caller, self.blobs, read_only=True)
+                yield session
+            if session.audit.pending:  # reads of shared data: audited before any answer
+                with self.engine.begin() as conn:
+                    write_events(conn, session.audit.pending)
 
     @contextmanager
-    def system(self) -> Iterator[SystemSession]:
-        """One transaction of the install itself (no caller, no tenant scope)."""
-        with _translated(), self.engine.begin() as conn:
-            yield SystemSession(conn)
+    def system(self, *, read_only: bool = False, wait: bool = True) -> Iterator[SystemSession]:
+        """One transaction of the install itself (no caller, no tenant scope); with
+        ``wait=False`` a write gives up at once (StoreUnavailable) when the store is busy."""
+        with _translated():
+            if read_only:
+                with self._reading() as conn:
+                    yield SystemSession(conn)
+            else:
+                with self.engine.connect() as conn:
+                    conn.execution_options(**{NO_WAIT: not wait})
+                    with conn.begin():
+                        yield SystemSession(conn)
+
+    @contextmanager
+    def _reading(self) -> Iterator[Connection]:
+        with self.engine.connect() as conn:
+            conn.execution_options(**{READ_ONLY: True})
+            with conn.begin():
+                yield conn
 
     def caller_for_token(self, secret: str) -> Caller:
-        """Resolve a bearer token to its caller (raises Unauthenticated)."""
-        with self.system() as system:
-            return system.identities.authenticate(secret)
+        """Resolve a bearer token to its caller (raises Unauthenticated); reading only,
+        but for noting the token's use at most once a minute."""
+        with self.system(read_only=True) as system:
+            caller, token_id, stale = system.identities.authenticate(secret)
+        if stale:
+            try:  # best effort: noted on a later request when the store is busy now
+                with self.system(wait=False) as system:
+                    system.identities.note_use(token_id)
+            except StoreUnavailable:
+                pass
+        return caller
 
     @property
     def backend(self) -> str:
@@ -106,7 +142,7 @@ class Store:
 
     def ping(self) -> None:
         """Raise StoreUnavailable unless the database answers."""
-        with _translated(), self.engine.connect() as conn:
+        with _translated(), self._reading() as conn:
             conn.execute(text("SELECT 1"))
 
 
@@ -135,11 +171,14 @@ def _first_line(exc: DBAPIError) -> str:
 class Session:
     """Repositories bound to one connection and one caller."""
 
-    def __init__(self, conn: Connection, caller: Caller, blobs: BlobStore) -> None:
+    def __init__(
+        self, conn: Connection, caller: Caller, blobs: BlobStore, read_only: bool = False
+    ) -> None:
         self._conn = conn
         self.caller = caller
         self.blob_store = blobs
-        self.audit = AuditLog(conn, caller)
+        self.read_only = read_only
+        self.audit = AuditLog(conn, caller, deferred=read_only)
 
     def _scoped(self, repo_type):  # type: ignore[no-untyped-def]
         return repo_type(self._conn, self.caller, self.audit)

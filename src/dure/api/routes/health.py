@@ -4,21 +4,32 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Response
 
 from dure import __version__
-from dure.api.deps import CallerDep, SessionDep, StoreDep
+from dure.api.deps import CallerDep, InstallDep, SessionDep, StoreDep
 from dure.api.schemas import Health, LoginIn, TokenCreated, token_out
 from dure.services.platform.accounts import log_in
 
 router = APIRouter(tags=["health"])
 
 
-@router.get("/api/health", response_model=Health)
-def health(store: StoreDep) -> Health:
-    """Is the server up and its database reachable? No token needed."""
-    store.ping()
-    return Health(status="ok", database=store.backend, version=__version__)
+@router.get(
+    "/api/health",
+    response_model=Health,
+    responses={503: {"model": Health, "description": "a job worker is down"}},
+)
+def health(install: InstallDep, response: Response) -> Health:
+    """Is the server up, its database reachable and its job workers alive? No token needed.
+
+    503 when the database does not answer or a worker that should run is dead."""
+    install.store.ping()
+    jobs = install.jobs.status() if install.settings.run_jobs else None
+    status = "ok"
+    if jobs is not None and jobs["running"] and not jobs["healthy"]:
+        status = "degraded"
+        response.status_code = 503
+    return Health(status=status, database=install.store.backend, version=__version__, jobs=jobs)
 
 
 @router.post("/api/auth/login", status_code=201)

@@ -45,7 +45,7 @@ def link(signed: SignedDep, ctx: CollabDep) -> dict[str, Any]:
 @router.get("/grants")
 def grants(caller: PeerDep, ctx: CollabDep) -> list[dict[str, Any]]:
     """Grants we gave the calling partner."""
-    with ctx.store.session(caller) as session:
+    with ctx.store.session(caller, read_only=True) as session:
         return shared_grants.grants_for_partner(session)
 
 
@@ -60,14 +60,14 @@ def receive_grant(body: dict[str, Any], caller: PeerDep, ctx: CollabDep) -> dict
 @router.get("/packages")
 def packages(caller: PeerDep, ctx: CollabDep) -> list[dict[str, Any]]:
     """Packages the partner may use by grant (revoked ones too, so it stops using them)."""
-    with ctx.store.session(caller) as session:
+    with ctx.store.session(caller, read_only=True) as session:
         return shared_models.packages_for_partner(session)
 
 
 @router.get("/packages/{package_id}")
 def package(package_id: str, caller: PeerDep, ctx: CollabDep) -> Response:
     """The signed package file (the download is audited under the grant)."""
-    with ctx.store.session(caller) as session:
+    with ctx.store.session(caller, read_only=True) as session:
         data = shared_models.package_bytes(session, package_id)
     return Response(data, media_type=shared_models.PACKAGE_MEDIA_TYPE)
 

@@ -1,14 +1,22 @@
-"""The job runner: takes queued jobs from the store and runs them, one at a time.
+"""The job runner: supervised workers take queued jobs from the store and run them.
 
 The queue lives in the database, so a job queued by the command line or another server
 process is run too, and queued jobs survive a restart. Jobs that were running when a
-process stopped are marked failed when the runner starts (their work is not resumable).
+process stopped are marked failed when the runner starts (their work is not resumable),
+and so are the models they were training.
+
+Work is split into lanes, one worker each, so a long training never holds back the
+inspection of a batch. A worker that meets an error outside a job (the store busy or
+down) logs it, waits (1 s, doubling to 60 s) and goes on; ``status`` says how each
+worker is doing and how long the queue is, for ``/api/health``.
 """
 
 from __future__ import annotations
 
 import logging
 import threading
+import time
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -22,52 +30,122 @@ from dure.store.session import Store
 
 log = logging.getLogger(__name__)
 POLL_SECONDS = 1.0
+BACKOFF_FIRST_S = 1.0
+BACKOFF_MAX_S = 60.0
+# Which kinds of job each worker takes.
+LANES: dict[str, tuple[JobKind, ...]] = {
+    "training": (JobKind.TRAIN_INSPECTION_MODEL,),
+    "inspection": (JobKind.INSPECT_BATCH,),
+}
+
+
+@dataclass
+class WorkerState:
+    """What one worker is doing, for the health report."""
+
+    lane: str
+    kinds: tuple[JobKind, ...]
+    thread: threading.Thread | None = None
+    job_id: str | None = None
+    job_started: float | None = None
+    last_error: str | None = None
+    errors: int = 0
+    wake: threading.Event = field(default_factory=threading.Event)
+
+    def as_dict(self) -> dict[str, Any]:
+        """JSON form: alive, current job and for how long, the last error outside a job."""
+        return {
+            "lane": self.lane,
+            "kinds": [str(k) for k in self.kinds],
+            "alive": bool(self.thread and self.thread.is_alive()),
+            "job_id": self.job_id,
+            "job_seconds": round(time.monotonic() - self.job_started, 1)
+            if self.job_started
+            else None,
+            "errors": self.errors,
+            "last_error": self.last_error,
+        }
 
 
 class JobRunner:
-    """Runs queued jobs in one background thread (training uses both cores by itself)."""
+    """Runs queued jobs on one supervised worker thread per lane."""
 
     def __init__(self, store: Store, work_root: Path, cache: InspectorCache) -> None:
         self.store = store
         self.work_root = Path(work_root)
         self.cache = cache
-        self._wake = threading.Event()
         self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
+        self.workers = {lane: WorkerState(lane, kinds) for lane, kinds in LANES.items()}
+        self.started = False
 
     def start(self) -> None:
-        """Close jobs a previous process left running, then start the worker thread."""
+        """Close jobs (and trainings) a previous process left running, start the workers."""
         with self.store.system() as system:
             closed = system.job_queue.fail_interrupted()
         if closed:
             log.warning("marked %d interrupted job(s) as failed", closed)
-        self._thread = threading.Thread(target=self._loop, name="dure-jobs", daemon=True)
-        self._thread.start()
+        for worker in self.workers.values():
+            worker.thread = threading.Thread(
+                target=self._loop, args=(worker,), name=f"dure-jobs-{worker.lane}", daemon=True
+            )
+            worker.thread.start()
+        self.started = True
 
     def stop(self, timeout: float = 5.0) -> None:
-        """Ask the worker to stop after its current job."""
+        """Ask the workers to stop after their current job."""
         self._stop.set()
-        self._wake.set()
-        if self._thread is not None:
-            self._thread.join(timeout)
+        for worker in self.workers.values():
+            worker.wake.set()
+        for worker in self.workers.values():
+            if worker.thread is not None:
+                worker.thread.join(timeout)
 
     def wake(self) -> None:
         """Look for queued jobs now rather than at the next poll."""
-        self._wake.set()
+        for worker in self.workers.values():
+            worker.wake.set()
 
-    def _loop(self) -> None:
+    def status(self) -> dict[str, Any]:
+        """The workers and the queue: how many jobs wait, the oldest for how long."""
+        with self.store.system(read_only=True) as system:
+            queue = system.job_queue.queued()
+        workers = [w.as_dict() for w in self.workers.values()]
+        return {
+            "running": self.started,
+            "healthy": self.started and all(w["alive"] for w in workers),
+            "workers": workers,
+            "queue": queue,
+        }
+
+    def _loop(self, worker: WorkerState) -> None:
+        backoff = BACKOFF_FIRST_S
         while not self._stop.is_set():
-            if not self.run_next():
-                self._wake.wait(timeout=POLL_SECONDS)
-                self._wake.clear()
+            try:
+                ran = self.run_next(kinds=worker.kinds, worker=worker)
+                backoff = BACKOFF_FIRST_S
+            except Exception as exc:  # noqa: BLE001 - the store may be back soon: keep going
+                worker.errors += 1
+                worker.last_error = f"{type(exc).__name__}: {exc}"[:500]
+                log.exception("job worker %s: %s; retrying in %.0f s", worker.lane, exc, backoff)
+                self._stop.wait(backoff)
+                backoff = min(backoff * 2, BACKOFF_MAX_S)
+                continue
+            if not ran:
+                worker.wake.wait(timeout=POLL_SECONDS)
+                worker.wake.clear()
 
-    def run_next(self, job_id: str | None = None) -> Job | None:
-        """Claim and run the oldest queued job, or the queued job ``job_id``.
+    def run_next(
+        self,
+        job_id: str | None = None,
+        kinds: tuple[JobKind, ...] | None = None,
+        worker: WorkerState | None = None,
+    ) -> Job | None:
+        """Claim and run the oldest queued job (of ``kinds``), or the queued job ``job_id``.
 
         Returns the job as claimed, or None when there was nothing to run.
         """
         with self.store.system() as system:
-            job = system.job_queue.claim_next(job_id)
+            job = system.job_queue.claim_next(job_id, kinds)
             if job is None:
                 return None
             try:
@@ -75,6 +153,8 @@ class JobRunner:
             except DureError as exc:
                 system.job_queue.fail(job.id, exc.detail)
                 return job
+        if worker is not None:
+            worker.job_id, worker.job_started = job.id, time.monotonic()
         try:
             result = self._run(job, caller)
         except DureError as exc:
@@ -84,6 +164,9 @@ class JobRunner:
             self._finish(job, caller, error=f"internal error: {type(exc).__name__}: {exc}")
         else:
             self._finish(job, caller, result=result)
+        finally:
+            if worker is not None:
+                worker.job_id, worker.job_started = None, None
         return job
 
     def _run(self, job: Job, caller: Caller) -> dict[str, Any]:

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import Connection, select, update
+from sqlalchemy import Connection, func, select, update
 
 from dure.domain.ids import utcnow
-from dure.domain.jobs import Job, JobStatus
+from dure.domain.jobs import Job, JobKind, JobStatus
+from dure.domain.times import as_utc
 from dure.store import tables as t
 from dure.store.rows import to_entity
 from dure.store.scoped import ScopedRepository
@@ -72,7 +74,20 @@ class JobQueue:
 
     def fail_interrupted(self) -> int:
         """Mark every running job as failed: the process running it stopped before it
-        finished. Called when the job runner starts (queued jobs stay queued and run)."""
+        finished, and so do the models those jobs were training (they can be trained again).
+        Called when the job runner starts (queued jobs stay queued and run)."""
+        trainings = select(t.jobs.c.subject_id).where(
+            t.jobs.c.status == JobStatus.RUNNING.value,
+            t.jobs.c.kind == JobKind.TRAIN_INSPECTION_MODEL.value,
+        )
+        self._conn.execute(
+            update(t.model_versions)
+            .where(
+                t.model_versions.c.id.in_(trainings),
+                t.model_versions.c.status.in_(("queued", "training")),
+            )
+            .values(status="failed")
+        )
         result = self._conn.execute(
             update(t.jobs)
             .where(t.jobs.c.status == JobStatus.RUNNING.value)
@@ -85,8 +100,11 @@ class JobQueue:
         )
         return int(result.rowcount or 0)
 
-    def claim_next(self, job_id: str | None = None) -> Job | None:
-        """Take the oldest queued job (or the queued job ``job_id``) and mark it running.
+    def claim_next(
+        self, job_id: str | None = None, kinds: Sequence[JobKind] | None = None
+    ) -> Job | None:
+        """Take the oldest queued job (of ``kinds``, or the queued job ``job_id``) and mark
+        it running.
 
         Returns None when there is no such queued job. The status check in the UPDATE
         makes the claim safe between several workers.
@@ -95,6 +113,8 @@ class JobQueue:
             query = select(t.jobs).where(t.jobs.c.status == JobStatus.QUEUED.value)
             if job_id is not None:
                 query = query.where(t.jobs.c.id == job_id)
+            if kinds is not None:
+                query = query.where(t.jobs.c.kind.in_([JobKind(k).value for k in kinds]))
             row = self._conn.execute(
                 query.order_by(t.jobs.c.created_at, t.jobs.c.id).limit(1)
             ).first()
@@ -111,6 +131,20 @@ class JobQueue:
                 return dataclasses.replace(
                     job, status=JobStatus.RUNNING, started_at=now, message="started"
                 )
+
+    def queued(self) -> dict[str, Any]:
+        """How many jobs wait, by kind, and how long the oldest has waited (seconds)."""
+        rows = self._conn.execute(
+            select(t.jobs.c.kind, func.count(), func.min(t.jobs.c.created_at))
+            .where(t.jobs.c.status == JobStatus.QUEUED.value)
+            .group_by(t.jobs.c.kind)
+        ).all()
+        oldest = min((as_utc(r[2]) for r in rows if r[2] is not None), default=None)
+        return {
+            "queued": int(sum(r[1] for r in rows)),
+            "by_kind": {str(r[0]): int(r[1]) for r in rows},
+            "oldest_queued_s": round((utcnow() - oldest).total_seconds(), 1) if oldest else None,
+        }
 
     def fail(self, job_id: str, reason: str) -> None:
         """Mark one job failed without a caller (when the job's user can no longer act)."""

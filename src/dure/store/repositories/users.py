@@ -94,8 +94,9 @@ class TokenRepository(ScopedRepository[ApiToken]):
         return self.update_fields(token_id, revoked_at=utcnow())
 
 
-def _authenticate(conn: Connection, secret: str) -> Caller:
-    """The caller a bearer token stands for; raises Unauthenticated for any bad token."""
+def _authenticate(conn: Connection, secret: str) -> tuple[Caller, str, bool]:
+    """The caller a bearer token stands for, the token's id, and whether its last use is
+    over a minute old; raises Unauthenticated for any bad token."""
     row = conn.execute(
         select(api_tokens, users.c.role, users.c.disabled, organisations.c.kind)
         .join(users, users.c.id == api_tokens.c.user_id)
@@ -114,12 +115,12 @@ def _authenticate(conn: Connection, secret: str) -> Caller:
         )
     if row.disabled:
         raise Unauthenticated("the user of this API token is disabled")
-    # Note use at most once a minute, so that reading does not turn every request into a write.
-    if token.last_used_at is None or now - token.last_used_at > timedelta(minutes=1):
-        conn.execute(update(api_tokens).where(api_tokens.c.id == token.id).values(last_used_at=now))
-    return Caller(
+    # Use is noted at most once a minute, so that reading does not turn every request into a write.
+    stale = token.last_used_at is None or now - token.last_used_at > timedelta(minutes=1)
+    caller = Caller(
         org_id=token.org_id, user_id=token.user_id, role=Role(row.role), org_kind=row.kind
     )
+    return caller, token.id, stale
 
 
 def _caller_for_user(conn: Connection, org_id: str, user_id: str | None) -> Caller:
@@ -150,9 +151,16 @@ class Identities:
     def __init__(self, conn: Connection) -> None:
         self._conn = conn
 
-    def authenticate(self, secret: str) -> Caller:
-        """The caller a bearer token stands for; Unauthenticated for any bad token."""
+    def authenticate(self, secret: str) -> tuple[Caller, str, bool]:
+        """The caller a bearer token stands for, the token's id and whether its use should
+        be noted (``note_use``); Unauthenticated for any bad token."""
         return _authenticate(self._conn, secret)
+
+    def note_use(self, token_id: str) -> None:
+        """Record that a token was used just now."""
+        self._conn.execute(
+            update(api_tokens).where(api_tokens.c.id == token_id).values(last_used_at=utcnow())
+        )
 
     def caller_for_user(self, org_id: str, user_id: str | None) -> Caller:
         """The caller a background job acts as: its user with today's role, or the org's
