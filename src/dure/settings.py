@@ -45,6 +45,9 @@ class Settings(BaseSettings):
         description="a Python with flwr==1.41 for the federated agent (default: .venv-flower)",
     )
 
+    api_docs: bool = Field(
+        default=True, description="serve the OpenAPI document and its /docs and /redoc pages"
+    )
     web_dir: Path | None = Field(
         default=None, description="the built dashboard (default: web/dist beside the source)"
     )

@@ -111,3 +111,34 @@ def test_neu_det_layout_of_the_real_set(shared_data: Path) -> None:
         "scratches",
     }
     assert all(i.boxes for i in items if i.split == "train")
+
+
+def test_a_small_file_declaring_a_huge_canvas_is_refused_before_decoding(
+    tmp_path: Path,
+) -> None:
+    """A 8000×8000 RGBA PNG compresses to a few hundred KB but decodes to 512 MB: refused
+    from its header, and checking it costs a subprocess little memory."""
+    import subprocess
+    import sys
+
+    path = tmp_path / "bomb.png"
+    Image.new("RGBA", (8000, 8000), (10, 20, 30, 255)).save(path, optimize=True)
+    assert path.stat().st_size < 2_000_000
+    with pytest.raises(PayloadTooLarge, match="decodes to 512 MB"):
+        check_image(path.read_bytes(), "bomb.png", max_bytes=10_000_000, max_pixels=64_000_000)
+    probe = (
+        "import re, sys\n"
+        "from dure.ingest.images import check_image\n"
+        "data = open(sys.argv[1], 'rb').read()\n"
+        "try:\n"
+        "    check_image(data, 'bomb.png', max_bytes=10_000_000, max_pixels=64_000_000)\n"
+        "except Exception as exc:\n"
+        "    print(type(exc).__name__)\n"
+        "status = open('/proc/self/status').read()\n"
+        "print(int(re.search(r'VmHWM:\\s+(\\d+)', status).group(1)) // 1024)\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", probe, str(path)], capture_output=True, text=True, timeout=120
+    )
+    kind, peak_mb = out.stdout.split()
+    assert kind == "PayloadTooLarge" and int(peak_mb) < 200, out.stdout + out.stderr

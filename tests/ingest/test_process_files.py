@@ -96,3 +96,41 @@ def test_another_suppliers_part_is_unknown_and_nothing_is_written(
         with store.session(_caller(world)) as s:
             import_process_file(s, data, "p.csv", SCHEMA)
     assert _rows(store) == before
+
+
+def test_a_header_of_a_million_columns_is_refused_before_parsing(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """It once took 17 GB to parse and answered with every column's name (10.9 MB): now it
+    is refused from its header, in words, costing a subprocess little memory."""
+    import subprocess
+    import sys
+
+    header = ",".join(f"c{k}" for k in range(1_000_000))
+    path = tmp_path / "wide.csv"
+    path.write_text(header + "\n" + ",".join("1" for _ in range(1_000_000)) + "\n")
+    with pytest.raises(InvalidInput, match="header row is longer than 64 KB") as caught:
+        parse_process_file(path.read_bytes(), "wide.csv", SCHEMA)
+    assert len(str(caught.value)) < 300
+    narrow = ",".join(f"c{k}" for k in range(5000)) + "\n"  # 30 KB, 5,000 columns
+    with pytest.raises(InvalidInput, match="5,000 columns; at most 1,000 are read"):
+        parse_process_file(narrow.encode(), "wide.csv", SCHEMA)
+    probe = (
+        "import re, sys\n"
+        "from dure.ingest.process_files import ProcessSchema, parse_process_file\n"
+        "schema = ProcessSchema.from_dict({'parameters': {'force': {'unit': 'kN'}}})\n"
+        "try:\n"
+        "    parse_process_file(open(sys.argv[1], 'rb').read(), 'wide.csv', schema)\n"
+        "except Exception as exc:\n"
+        "    print(type(exc).__name__)\n"
+        "status = open('/proc/self/status').read()\n"
+        "print(int(re.search(r'VmHWM:\\s+(\\d+)', status).group(1)) // 1024)\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", probe, str(path)], capture_output=True, text=True, timeout=120
+    )
+    kind, peak_mb = out.stdout.split()
+    assert kind == "InvalidInput" and int(peak_mb) < 300, out.stdout + out.stderr
+
+
+def test_a_header_row_without_an_end_is_refused() -> None:
+    with pytest.raises(InvalidInput, match="header row is longer than 64 KB"):
+        parse_process_file(b"a" * 100_000, "long.csv", SCHEMA)

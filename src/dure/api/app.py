@@ -5,11 +5,11 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from fastapi import FastAPI, Request
-from fastapi.responses import Response
+from fastapi import FastAPI
 
 from dure import __version__
 from dure.api import problems, web
+from dure.api.guard import RequestGuard
 from dure.api.routes import (
     alerts,
     collab,
@@ -46,28 +46,14 @@ def create_app(settings: Settings, store: Store | None = None) -> FastAPI:
         title="Dure",
         version=__version__,
         summary="Manufacturing AI for an OEM and its suppliers: inspection, process, maintenance.",
+        docs_url="/docs" if settings.api_docs else None,
+        redoc_url="/redoc" if settings.api_docs else None,
+        openapi_url="/openapi.json" if settings.api_docs else None,
     )
     app.state.install = install  # read only by api.deps.get_install
     problems.install(app)
 
-    @app.middleware("http")
-    async def _limit_body(request: Request, call_next):  # type: ignore[no-untyped-def]
-        length = request.headers.get("content-length")
-        many = request.url.path.endswith(("/images", "/inspect-batch"))
-        limit = (
-            max(settings.max_batch_bytes, settings.max_upload_bytes)
-            if many
-            else (settings.max_upload_bytes)
-        )
-        # Multipart overhead on top of the largest upload we accept.
-        if length and length.isdigit() and int(length) > limit + (1 << 20):
-            return problems.problem(
-                413,
-                "Payload too large",
-                f"the request body of {int(length):,} bytes is over the limit of {limit:,} bytes",
-            )
-        response: Response = await call_next(request)
-        return response
+    app.add_middleware(RequestGuard, settings=settings, authenticate=install.caller_for_token)
 
     for module in (
         health,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -11,11 +12,25 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from dure.errors import DureError, InvalidInput, RejectedFile
 
+log = logging.getLogger("dure.api")
+
 MEDIA_TYPE = "application/problem+json"
+MAX_DETAIL = 2000  # characters of a problem's detail
+MAX_LISTED = 50  # problems listed under "errors"; the rest are counted
 
 
 def problem(status: int, title: str, detail: str, **extra: Any) -> JSONResponse:
-    """A problem+json response."""
+    """A problem+json response; its detail and error list are capped, so no answer about
+    a bad input can grow with the input."""
+    if len(detail) > MAX_DETAIL:
+        detail = detail[:MAX_DETAIL] + f"… ({len(detail) - MAX_DETAIL:,} more characters)"
+    errors = extra.get("errors")
+    if isinstance(errors, list) and len(errors) > MAX_LISTED:
+        extra = {
+            **extra,
+            "errors": errors[:MAX_LISTED],
+            "errors_not_listed": len(errors) - MAX_LISTED,
+        }
     body = {"type": "about:blank", "title": title, "status": status, "detail": detail, **extra}
     return JSONResponse(body, status_code=status, media_type=MEDIA_TYPE)
 
@@ -57,4 +72,15 @@ def install(app: FastAPI) -> None:
     @app.exception_handler(StarletteHTTPException)
     async def _http(_: Request, exc: StarletteHTTPException) -> JSONResponse:
         detail = exc.detail if isinstance(exc.detail, str) else "request failed"
-        return problem(exc.status_code, detail, detail)
+        response = problem(exc.status_code, detail, detail)
+        if exc.headers:
+            response.headers.update(exc.headers)  # e.g. Allow on a 405
+        return response
+
+    @app.exception_handler(Exception)
+    async def _internal(request: Request, exc: Exception) -> JSONResponse:
+        # The cause goes to the server's log; the caller learns only that it failed.
+        log.exception("internal error on %s %s", request.method, request.url.path)
+        return problem(
+            500, "Internal error", "the server failed to answer this request; it is logged"
+        )

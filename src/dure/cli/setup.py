@@ -74,7 +74,9 @@ def up(ctx: click.Context, host: str, port: int, with_demo: bool) -> None:
         summary = build_demo(store, settings.home)
         click.echo(f"demo world ready; tokens in {summary.tokens_file}")
     click.echo(f"serving on http://{host}:{port}  (API docs: http://{host}:{port}/docs)")
-    uvicorn.run(create_app(settings, store), host=host, port=port, log_level="info")
+    uvicorn.run(
+        create_app(settings, store), host=host, port=port, log_level="info", server_header=False
+    )
 
 
 # ---- organisations, users, tokens -----------------------------------------------------

@@ -14,6 +14,9 @@ from PIL import Image, UnidentifiedImageError
 from dure.errors import InvalidInput, PayloadTooLarge
 
 FORMATS = {"PNG": "image/png", "JPEG": "image/jpeg", "BMP": "image/bmp", "TIFF": "image/tiff"}
+# What decoding one image may cost in memory: a small file can declare a huge canvas
+# (a 249 KB PNG of 8000×8000 RGBA took 830 MB), so the canvas is costed before decoding.
+MAX_DECODED_BYTES = 200_000_000
 _SAFE_NAME = re.compile(r"^[\w\-. ()\[\]가-힣]{1,200}$")
 
 
@@ -46,7 +49,14 @@ def safe_filename(name: str | None) -> str:
     return base
 
 
-def check_image(data: bytes, filename: str, *, max_bytes: int, max_pixels: int) -> CheckedImage:
+def check_image(
+    data: bytes,
+    filename: str,
+    *,
+    max_bytes: int,
+    max_pixels: int,
+    max_decoded_bytes: int = MAX_DECODED_BYTES,
+) -> CheckedImage:
     """Check ``data`` and decode it once, fully; raise InvalidInput naming the file for
     anything unusable (PayloadTooLarge for too many bytes or pixels, checked first). The
     file's structure (chunks, checksums, end marker) is verified before its pixels are
@@ -67,6 +77,13 @@ def check_image(data: bytes, filename: str, *, max_bytes: int, max_pixels: int) 
                     raise PayloadTooLarge(
                         filename, f"{width}x{height} pixels is over the limit of {max_pixels:,}"
                     )
+                decoded = width * height * _bytes_per_pixel(probe.mode)
+                if decoded > max_decoded_bytes:
+                    raise PayloadTooLarge(
+                        filename,
+                        f"{width}x{height} {probe.mode} decodes to {decoded / 1e6:,.0f} MB, over "
+                        f"the limit of {max_decoded_bytes / 1e6:,.0f} MB",
+                    )
                 if fmt not in FORMATS:
                     raise InvalidInput(
                         filename,
@@ -86,6 +103,17 @@ def check_image(data: bytes, filename: str, *, max_bytes: int, max_pixels: int) 
     except (OSError, SyntaxError, ValueError, EOFError) as exc:
         raise InvalidInput(filename, f"the image is damaged or truncated ({_reason(exc)})") from exc
     return CheckedImage(FORMATS[fmt], width, height, mode, pixels)
+
+
+def _bytes_per_pixel(mode: str) -> int:
+    """Bytes one pixel of ``mode`` costs decoded, with the copy that turns it into an
+    array (images with several bands are converted once more)."""
+    try:
+        bands = Image.getmodebands(mode)
+    except (KeyError, ValueError):
+        bands = 4
+    depth = 2 if mode.startswith("I;16") else 4 if mode in ("I", "F") else 1
+    return bands * depth * (2 if bands > 1 else 1)
 
 
 def decode_image(data: bytes, name: str) -> np.ndarray:

@@ -17,6 +17,10 @@ import pyarrow.parquet as pq
 from dure.errors import InvalidInput
 
 MAX_REPORTED_ERRORS = 50
+# A table is refused before it is parsed when its header would cost more than a file
+# should: a million-column header once took 17 GB to parse.
+MAX_COLUMNS = 1000
+MAX_HEADER_BYTES = 64 << 10
 
 
 @dataclass(frozen=True)
@@ -69,9 +73,16 @@ def read_table(data: bytes, filename: str) -> pa.Table:
     suffix = Path(filename).suffix.lower()
     if suffix in {".parquet", ".pq"}:
         try:
+            width = len(pq.read_schema(io.BytesIO(data)).names)
+            if width > MAX_COLUMNS:
+                raise InvalidInput(
+                    "header", f"{filename}: {width:,} columns; at most {MAX_COLUMNS:,} are read"
+                )
             return pq.read_table(io.BytesIO(data))
         except (pa.ArrowException, OSError) as exc:
-            raise InvalidInput("file", f"{filename}: not a readable Parquet file ({exc})") from exc
+            raise InvalidInput(
+                "file", f"{filename}: not a readable Parquet file ({_arrow_reason(exc)})"
+            ) from exc
     if suffix not in {".csv", ".txt", ".tsv"}:
         raise InvalidInput(
             "file", f"{filename}: use a .csv or .parquet file, not {suffix or 'no extension'}"
@@ -125,7 +136,15 @@ def read_typed(data: bytes, filename: str, types: dict[str, pa.DataType]) -> pa.
 
 
 def _header_names(data: bytes, delimiter: str) -> list[str]:
-    first = data.split(b"\n", 1)[0].decode("utf-8-sig").strip("\r")
+    end = data.find(b"\n", 0, MAX_HEADER_BYTES + 1)
+    if end < 0 and len(data) > MAX_HEADER_BYTES:
+        raise InvalidInput("header", f"the header row is longer than {MAX_HEADER_BYTES // 1024} KB")
+    first = data[: end if end >= 0 else len(data)].decode("utf-8-sig").strip("\r")
+    if first.count(delimiter) >= MAX_COLUMNS:
+        raise InvalidInput(
+            "header",
+            f"{first.count(delimiter) + 1:,} columns; at most {MAX_COLUMNS:,} are read",
+        )
     names = [n.strip().strip('"') for n in first.split(delimiter)]
     seen: set[str] = set()
     for n in names:
