@@ -14,7 +14,7 @@ from typing import Annotated
 from fastapi import Depends, Query, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
-from dure.domain.pages import Page
+from dure.domain.pages import MAX_OFFSET, Page
 from dure.domain.users import Caller, Role
 from dure.errors import Forbidden, Unauthenticated
 from dure.services.collaboration.context import Collab
@@ -96,7 +96,7 @@ def require(role: Role) -> Callable[[Caller], Caller]:
 
 def page_params(
     limit: Annotated[int, Query(ge=1, le=1000, description="items per page")] = 50,
-    offset: Annotated[int, Query(ge=0, description="items to skip")] = 0,
+    offset: Annotated[int, Query(ge=0, le=MAX_OFFSET, description="items to skip")] = 0,
 ) -> Page:
     """Pagination query parameters."""
     return Page(limit=limit, offset=offset)

@@ -29,7 +29,9 @@ def install(app: FastAPI, folder: Path) -> None:
     @app.get("/{path:path}", include_in_schema=False)
     def dashboard(path: str) -> Response:
         if path.startswith(("api/", "peer/")) or path in ("api", "peer"):
-            return problems.problem(404, "Not found", f"no route /{path}")
+            return problems.problem(404, "Not found", f"no route /{path[:200]}")
+        if "\x00" in path or len(path) > 1024:
+            return problems.problem(404, "Not found", "no such page")
         index = root / "index.html"
         if not index.is_file():
             return HTMLResponse(NOT_BUILT, status_code=503)

@@ -8,6 +8,7 @@ from typing import Generic, TypeVar
 from dure.errors import InvalidInput
 
 E = TypeVar("E")
+MAX_OFFSET = 1_000_000_000
 
 
 @dataclass(frozen=True)
@@ -20,8 +21,8 @@ class Page:
     def __post_init__(self) -> None:
         if not 1 <= self.limit <= 1000:
             raise InvalidInput("limit", f"must be between 1 and 1000, got {self.limit}")
-        if self.offset < 0:
-            raise InvalidInput("offset", f"must be 0 or more, got {self.offset}")
+        if not 0 <= self.offset <= MAX_OFFSET:
+            raise InvalidInput("offset", f"must be between 0 and {MAX_OFFSET:,}, got {self.offset}")
 
 
 @dataclass(frozen=True)

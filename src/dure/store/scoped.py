@@ -9,6 +9,7 @@ caller's own rows, need a minimum role, and are audited in the same transaction.
 from __future__ import annotations
 
 import dataclasses
+import re
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, ClassVar, Generic, TypeVar
@@ -209,13 +210,14 @@ class ScopedRepository(Generic[E]):
         self.require_write()
         if getattr(item, "org_id", None) != self.caller.org_id:
             item = dataclasses.replace(item, org_id=self.caller.org_id)  # type: ignore[type-var]
+        check_text(item)
         self.check_references(item)
         try:
             with self.conn.begin_nested():
                 values = {**to_row(item, self.table), **self.extra_columns(item)}
                 self.conn.execute(insert(self.table).values(**values))
         except IntegrityError as exc:
-            raise Conflict(f"{self.resource} clashes with an existing one: {_why(exc)}") from exc
+            raise Conflict(_clash(self.resource, exc)) from exc
         self.audit.record("create", self.resource, getattr(item, "id"))  # noqa: B009
         return item
 
@@ -226,6 +228,7 @@ class ScopedRepository(Generic[E]):
         if getattr(current, "org_id") != self.caller.org_id:  # noqa: B009
             raise Forbidden(f"{self.resource} {entity_id!r} belongs to another organisation")
         changed = dataclasses.replace(current, **changes)  # type: ignore[type-var]
+        check_text(changed)
         self.check_references(changed)
         values = {k: v for k, v in to_row(changed, self.table).items() if k in changes}
         if values:
@@ -269,6 +272,27 @@ def active_grants(conn: Connection, grantee_org_id: str, scope: GrantScope) -> l
     return [ActiveGrant(r.id, r.grantor_org_id, r.part_id) for r in rows]
 
 
-def _why(exc: IntegrityError) -> str:
-    text = str(exc.orig).splitlines()[0] if exc.orig is not None else str(exc)
-    return text[:200]
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+
+
+def check_text(item: object) -> None:
+    """InvalidInput naming the first text field that holds a NUL or another control
+    character (tabs and line breaks are allowed); PostgreSQL cannot even store a NUL."""
+    for f in dataclasses.fields(item):  # type: ignore[arg-type]
+        value = getattr(item, f.name)
+        if isinstance(value, str) and _CONTROL.search(value):
+            raise InvalidInput(f.name, "holds a control character (such as NUL): remove it")
+
+
+def _clash(resource: str, exc: IntegrityError) -> str:
+    """What clashed, by column, without the database's own words (they name tables)."""
+    text = str(exc.orig) if exc.orig is not None else str(exc)
+    columns = re.findall(r"UNIQUE constraint failed: ([\w., ]+)", text)  # SQLite
+    names = [c.split(".")[-1] for c in columns[0].split(", ")] if columns else []
+    if not names:  # PostgreSQL: Key (a, b)=(...) already exists
+        keys = re.search(r"Key \(([^)]*)\)=", text)
+        names = [n.strip() for n in keys.group(1).split(",")] if keys else []
+    names = [n for n in names if n != "org_id"]
+    if names:
+        return f"a {resource} with this {' and '.join(names)} already exists"
+    return f"the {resource} clashes with one already stored"

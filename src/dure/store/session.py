@@ -154,7 +154,7 @@ def _translated() -> Iterator[None]:
     except DureError:
         raise
     except IntegrityError as exc:
-        raise Conflict(f"clashes with what is stored: {_first_line(exc)}") from exc
+        raise Conflict("the request clashes with what is already stored") from exc
     except DBAPIError as exc:
         if isinstance(exc, OperationalError) or exc.connection_invalidated:
             raise StoreUnavailable(f"the store cannot be reached: {_first_line(exc)}") from exc

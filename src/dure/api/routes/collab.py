@@ -89,7 +89,7 @@ async def import_package(request: Request, caller: CallerDep, ctx: CollabDep) ->
 class AdaptIn(BaseModel):
     refit_memory: bool = Field(False, description="rebuild the memory bank from your images")
     false_alarm_rate: float = 0.01
-    seed: int = 0
+    seed: int = Field(0, ge=0, le=2**31 - 1)
 
 
 @router.post("/api/model-versions/{version_id}/adapt", status_code=201)

@@ -56,6 +56,8 @@ def adapt(
         raise Forbidden("adapting a model needs the engineer role or higher")
     if not 0 < false_alarm_rate < 0.5:
         raise InvalidInput("false_alarm_rate", "between 0 and 0.5")
+    if not 0 <= seed < 2**32:
+        raise InvalidInput("seed", "a whole number from 0 to 4294967295")
     with ctx.store.session(caller) as session:
         base = usable_model(session, version_id)
         if base.org_id != caller.org_id:

@@ -6,6 +6,7 @@ Days are the factory's days: the browser names its time zone (IANA, e.g. Asia/Se
 
 from __future__ import annotations
 
+import math
 from collections import Counter
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -119,7 +120,8 @@ def _control_chart(rows: list[InspectionRecord], thresholds: dict[str, float]) -
         (row, row.score / thresholds[row.model_version_id])
         for row in rows
         if row.score is not None and thresholds.get(row.model_version_id or "")
-    ][-CHART_POINTS:]
+    ]
+    points = [(row, v) for row, v in points if math.isfinite(v)][-CHART_POINTS:]
     if len(points) < 3:
         return {"points": [], "why": "fewer than three scored parts on this line"}
     ratios = np.asarray([p[1] for p in points])

@@ -45,6 +45,11 @@ def tradeoff_curve(card: dict[str, Any], points: int = 60) -> list[dict[str, Any
     return [tradeoff(card, float(v)) for v in values]
 
 
+# Scores are distances of features (order 1 to 1e3): outside this range a threshold is a
+# typing slip, and 5e-324 once turned every score on the line chart into infinity.
+MIN_THRESHOLD, MAX_THRESHOLD = 1e-6, 1e9
+
+
 def set_threshold(session: Session, model_id: str, value: float) -> ModelVersion:
     """Save a threshold a person chose on one of the caller's ready inspection models.
 
@@ -53,6 +58,10 @@ def set_threshold(session: Session, model_id: str, value: float) -> ModelVersion
     """
     if not isinstance(value, int | float) or not math.isfinite(value) or value <= 0:
         raise InvalidInput("value", "a threshold is a positive number")
+    if not MIN_THRESHOLD <= value <= MAX_THRESHOLD:
+        raise InvalidInput(
+            "value", f"use a threshold between {MIN_THRESHOLD:g} and {MAX_THRESHOLD:g}"
+        )
     model = own_inspection_model(session, model_id)
     if model.status != "ready":
         raise InvalidInput("model_id", f"model {model_id} is {model.status}: train it first")

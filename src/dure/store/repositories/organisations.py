@@ -12,6 +12,7 @@ from dure.domain.users import Caller, Role
 from dure.errors import Conflict, Forbidden, InvalidInput, NotFound
 from dure.store.audit_log import AuditLog
 from dure.store.rows import to_entity, to_row
+from dure.store.scoped import check_text
 from dure.store.tables import organisations, supplier_links
 
 _SLUG = re.compile(r"^[a-z0-9][a-z0-9-]{1,62}$")
@@ -90,6 +91,7 @@ class OrganisationRepository:
             )
         if not org.name.strip():
             raise InvalidInput("name", "an organisation needs a name")
+        check_text(org)
         try:
             with self.conn.begin_nested():
                 self.conn.execute(insert(organisations).values(**to_row(org, organisations)))
