@@ -40,6 +40,14 @@ class Settings(BaseSettings):
     flower_advertise: str | None = Field(
         default=None, description="host:port suppliers' Flower clients connect to"
     )
+    allow_private_addresses: bool = Field(
+        default=False,
+        description="let partner links, webhooks and brokers reach loopback and private networks",
+    )
+    outbound_networks: list[str] = Field(
+        default_factory=list,
+        description="networks (CIDR) outgoing requests may reach although they are private",
+    )
     flower_python: Path | None = Field(
         default=None,
         description="a Python with flwr==1.41 for the federated agent (default: .venv-flower)",

@@ -17,6 +17,7 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import update
 
+from dure.collab.outbound import OutboundPolicy
 from dure.collab.packages import new_signing_key
 from dure.collab.signing import KeyRing, PeerRefused, SignedRequest, fingerprint, sign_request
 from dure.domain.ids import utcnow
@@ -55,7 +56,13 @@ def _install(settings: Settings, name: str, kind: str, slug: str) -> Install:
         org = create_org(s, name, kind, slug)
     with store.session(system_caller(org)) as s:
         create_user(s, f"admin@{slug}.example", "Admin", "admin")
-    ctx = Collab(store, KeyRing(settings.key_dir), f"http://{slug}.example", settings.work_dir)
+    ctx = Collab(
+        store,
+        KeyRing(settings.key_dir),
+        f"http://{slug}.example",
+        settings.work_dir,
+        outbound=OutboundPolicy(allow_private=True),  # the test's installs are local
+    )
     return Install(ctx, org)
 
 

@@ -8,11 +8,14 @@ import numpy as np
 import paho.mqtt.client as mqtt
 
 from dure.bench.mosquitto import Mosquitto
+from dure.collab.outbound import OutboundPolicy
 from dure.services.alerts.raising import add_target
 from dure.services.maintenance.spc_checks import check_channel_spc
 from dure.store.session import Store
 from tests.ingest.live import wait_for
 from tests.services.test_alerts import _press_with_readings
+
+LOCAL = OutboundPolicy(allow_private=True)  # the broker runs on loopback
 
 
 def test_alerts_reach_an_mqtt_topic(store: Store, mosquitto: Mosquitto) -> None:
@@ -26,9 +29,9 @@ def test_alerts_reach_an_mqtt_topic(store: Store, mosquitto: Mosquitto) -> None:
         values = np.concatenate([np.random.default_rng(0).normal(5, 0.1, 120), [9.0]])
         caller, channel = _press_with_readings(store, values)
         with store.session(caller) as s:
-            add_target(s, "mqtt", f"mqtt://127.0.0.1:{mosquitto.port}/plant/alerts")
+            add_target(s, "mqtt", f"mqtt://127.0.0.1:{mosquitto.port}/plant/alerts", LOCAL)
         wait_for(lambda: sub.is_connected(), 10, "the listener")
-        result = check_channel_spc(store, caller, channel.id)
+        result = check_channel_spc(store, caller, channel.id, outbound=LOCAL)
         wait_for(lambda: len(got) == len(result.new_alerts), 10, "the alerts on MQTT")
     finally:
         sub.loop_stop()

@@ -11,6 +11,7 @@ from http.server import BaseHTTPRequestHandler, HTTPServer
 import numpy as np
 import pytest
 
+from dure.collab.outbound import OutboundPolicy
 from dure.domain.alerts import AlertStatus
 from dure.domain.plant import Asset, SensorChannel
 from dure.errors import InvalidInput
@@ -22,6 +23,8 @@ from dure.store.repositories.sensor_readings import ReadingColumns
 from dure.store.session import Store
 
 T0 = 1_795_000_000_000_000
+
+LOCAL = OutboundPolicy(allow_private=True)  # the test receivers run on loopback
 
 
 class Hook:
@@ -74,8 +77,8 @@ def test_a_shift_raises_alerts_once_sends_them_and_counts_repeats(store: Store, 
     values = np.concatenate([rng.normal(800, 2, 150), rng.normal(812, 2, 50)])  # a 6-sigma shift
     caller, channel = _press_with_readings(store, values)
     with store.session(caller) as s:
-        add_target(s, "webhook", hook.url)
-    first = check_channel_spc(store, caller, channel.id, baseline=100, recent=100)
+        add_target(s, "webhook", hook.url, LOCAL)
+    first = check_channel_spc(store, caller, channel.id, baseline=100, recent=100, outbound=LOCAL)
     assert "WE1 one point beyond 3 sigma" in first.violations
     assert "WE4 eight in a row on one side" in first.violations
     assert len(first.new_alerts) == len(first.violations)
@@ -83,7 +86,7 @@ def test_a_shift_raises_alerts_once_sends_them_and_counts_repeats(store: Store, 
     assert any(
         m["message"].startswith("force: WE1 one point beyond 3 sigma") for m in hook.received
     )
-    again = check_channel_spc(store, caller, channel.id, baseline=100, recent=100)
+    again = check_channel_spc(store, caller, channel.id, baseline=100, recent=100, outbound=LOCAL)
     assert again.new_alerts == [] and len(hook.received) == len(first.violations)
     with store.session(caller) as s:
         alerts = s.alerts.list().items
@@ -110,9 +113,9 @@ def test_bad_targets_and_short_channels_are_refused(store: Store) -> None:
     caller, channel = _press_with_readings(store, np.arange(10.0))
     with store.session(caller) as s:
         with pytest.raises(InvalidInput, match="mqtt://host:port/topic"):
-            add_target(s, "mqtt", "broker.local:1883")
+            add_target(s, "mqtt", "broker.local:1883", LOCAL)
         with pytest.raises(InvalidInput, match="http:// or https://"):
-            add_target(s, "webhook", "ftp://x/y")
+            add_target(s, "webhook", "ftp://x/y", LOCAL)
     with pytest.raises(InvalidInput, match="has 10 readings; SPC needs 20"):
         check_channel_spc(store, caller, channel.id)
 
@@ -127,6 +130,12 @@ def test_alerts_over_http(client, store: Store, world) -> None:  # type: ignore[
     resp = client.post(
         "/api/alert-targets",
         json={"kind": "mqtt", "address": "mqtt://127.0.0.1:1883/plant/alerts"},
+        headers=world.a.auth("admin"),
+    )
+    assert resp.status_code == 422 and "private network" in resp.json()["detail"]
+    resp = client.post(
+        "/api/alert-targets",
+        json={"kind": "mqtt", "address": "mqtt://1.1.1.1:1883/plant/alerts"},  # a public address
         headers=world.a.auth("admin"),
     )
     assert resp.status_code == 201, resp.text

@@ -109,6 +109,8 @@ def _serve(install: Install, env: dict[str, str], log_dir: Path) -> None:
         {
             "DURE_HOME": str(install.home),
             "DURE_PUBLIC_URL": f"http://127.0.0.1:{install.public_port}",
+            # the installs of the test bed reach each other on loopback
+            "DURE_ALLOW_PRIVATE_ADDRESSES": "true",
             **env,
         }
     )

@@ -54,12 +54,8 @@ class PeerClient:
         except httpx.HTTPError as exc:
             raise PartnerUnreachable(f"{self.url} did not answer: {exc}") from None
         if response.status_code >= 400:
-            try:
-                detail = response.json().get("detail", response.text)
-            except ValueError:
-                detail = response.text[:300]
             raise PartnerUnreachable(
-                f"{self.url}{path} refused: {response.status_code} {detail}",
+                f"{self.url}{path} refused: {response.status_code} {_reason(response)}",
                 response.status_code,
             )
         return response.content if raw else response.json()
@@ -71,3 +67,15 @@ class PeerClient:
     def post(self, path: str, body: Any = None) -> Any:
         """POST ``body`` as JSON to ``path`` on the partner's install."""
         return self.request("POST", path, body)
+
+
+def _reason(response: httpx.Response) -> str:
+    """A refusal's reason when the partner answered as a Dure install does (problem+json);
+    nothing of any other body is repeated (it may be a page the URL should never reach)."""
+    if not response.headers.get("content-type", "").startswith("application/problem+json"):
+        return "(not a Dure install's answer)"
+    try:
+        detail = response.json().get("detail")
+    except ValueError:
+        return "(not a Dure install's answer)"
+    return str(detail)[:300] if isinstance(detail, str) else ""

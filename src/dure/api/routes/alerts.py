@@ -6,7 +6,7 @@ from typing import Any
 
 from fastapi import APIRouter, Query
 
-from dure.api.deps import CallerDep, PageDep, SessionDep, StoreDep
+from dure.api.deps import CallerDep, InstallDep, PageDep, SessionDep
 from dure.api.schemas import AlertTargetIn
 from dure.domain.alerts import Alert, AlertStatus, AlertTarget
 from dure.domain.pages import Listing
@@ -44,22 +44,24 @@ def list_alert_targets(session: SessionDep, page: PageDep) -> Listing[AlertTarge
 
 
 @router.post("/api/alert-targets", status_code=201)
-def add_alert_target(body: AlertTargetIn, session: SessionDep) -> AlertTarget:
+def add_alert_target(body: AlertTargetIn, session: SessionDep, install: InstallDep) -> AlertTarget:
     """Send new alerts to a webhook or an MQTT topic (admins)."""
-    return add_target(session, body.kind, body.address)
+    return add_target(session, body.kind, body.address, install.outbound)
 
 
 @router.post("/api/channels/{channel_id}/spc-check")
 def spc_check(
     channel_id: str,
-    store: StoreDep,
+    install: InstallDep,
     caller: CallerDep,
     baseline: int = Query(100, ge=20, le=100_000),
     recent: int = Query(100, ge=8, le=100_000),
 ) -> dict[str, Any]:
     """Individuals chart of the channel (limits from its first readings) and Western
     Electric rules on its newest ones; each broken rule raises (or counts) an alert."""
-    result = check_channel_spc(store, caller, channel_id, baseline, recent)
+    result = check_channel_spc(
+        install.store, caller, channel_id, baseline, recent, outbound=install.outbound
+    )
     return {
         "channel_id": result.channel_id,
         "points": result.points,
@@ -74,14 +76,16 @@ def spc_check(
 @router.post("/api/assets/{asset_id}/anomaly-check")
 def anomaly_check(
     asset_id: str,
-    store: StoreDep,
+    install: InstallDep,
     caller: CallerDep,
     baseline: int = Query(500, ge=20, le=1_000_000),
     recent: int = Query(200, ge=1, le=1_000_000),
 ) -> dict[str, Any]:
     """Learn the machine's normal from its first readings, score its newest ones per
     channel and across channels; anomalies raise (or count) alerts."""
-    result = check_asset_anomalies(store, caller, asset_id, baseline, recent)
+    result = check_asset_anomalies(
+        install.store, caller, asset_id, baseline, recent, outbound=install.outbound
+    )
     return {
         "asset_id": result.asset_id,
         "channels": result.channels,

@@ -6,7 +6,7 @@ from typing import Any
 
 from fastapi import APIRouter, Query
 
-from dure.api.deps import CallerDep, StoreDep
+from dure.api.deps import CallerDep, InstallDep, StoreDep
 from dure.domain.model_versions import ModelVersion
 from dure.services.process.quality_models import predict_defects, train_process_model
 
@@ -22,10 +22,15 @@ def train_model(part_id: str, store: StoreDep, caller: CallerDep) -> ModelVersio
 
 @router.post("/api/process-models/{model_id}/predict")
 def predict(
-    model_id: str, store: StoreDep, caller: CallerDep, recent: int = Query(100, ge=1, le=1000)
+    model_id: str,
+    install: InstallDep,
+    caller: CallerDep,
+    recent: int = Query(100, ge=1, le=1000),
 ) -> dict[str, Any]:
     """Score the part's newest process records; likely defects raise alerts."""
-    predictions, alerts = predict_defects(store, caller, model_id, recent)
+    predictions, alerts = predict_defects(
+        install.store, caller, model_id, recent, outbound=install.outbound
+    )
     return {
         "predictions": [
             {

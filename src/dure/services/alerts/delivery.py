@@ -12,13 +12,24 @@ import urllib.request
 from typing import Any
 from urllib.parse import urlsplit
 
+from dure.collab.outbound import OutboundPolicy
 from dure.domain.alerts import Alert, AlertTarget
 from dure.domain.users import Caller
+from dure.errors import InvalidInput
 from dure.store.session import Store
 
+STRICT = OutboundPolicy()  # no loopback or private addresses
 
-def deliver(store: Store, caller: Caller, alerts: list[Alert], timeout_s: float = 5.0) -> None:
-    """Send each alert to every target of its organisation; record the outcome on it."""
+
+def deliver(
+    store: Store,
+    caller: Caller,
+    alerts: list[Alert],
+    outbound: OutboundPolicy,
+    timeout_s: float = 5.0,
+) -> None:
+    """Send each alert to every target of its organisation (a target whose host now
+    resolves where the outbound policy forbids is not sent to); record the outcome."""
     if not alerts:
         return
     with store.session(caller) as session:
@@ -28,7 +39,7 @@ def deliver(store: Store, caller: Caller, alerts: list[Alert], timeout_s: float 
     results: dict[str, dict[str, Any]] = {}
     for alert in alerts:
         body = json.dumps(_payload(alert)).encode()
-        results[alert.id] = {t.id: _send(t, body, timeout_s) for t in targets}
+        results[alert.id] = {t.id: _send(t, body, timeout_s, outbound) for t in targets}
     with store.session(caller) as session:
         for alert_id, outcome in results.items():
             session.alerts.record_delivery(alert_id, outcome)
@@ -46,7 +57,11 @@ def _payload(alert: Alert) -> dict[str, Any]:
     }
 
 
-def _send(target: AlertTarget, body: bytes, timeout_s: float) -> str:
+def _send(target: AlertTarget, body: bytes, timeout_s: float, outbound: OutboundPolicy) -> str:
+    try:
+        outbound.check(target.address, "address")
+    except InvalidInput as exc:
+        return f"not sent: {exc.reason}"
     try:
         if target.kind == "webhook":
             request = urllib.request.Request(

@@ -5,13 +5,16 @@ from __future__ import annotations
 
 from urllib.parse import urlsplit
 
+from dure.collab.outbound import OutboundPolicy
 from dure.domain.alerts import Alert, AlertKind, AlertTarget
 from dure.errors import InvalidInput
 from dure.store.session import Session
 
 
-def add_target(session: Session, kind: str, address: str) -> AlertTarget:
-    """Send new alerts to a webhook (``https://…``) or an MQTT topic (``mqtt://host:port/topic``)."""
+def add_target(session: Session, kind: str, address: str, outbound: OutboundPolicy) -> AlertTarget:
+    """Send new alerts to a webhook (``https://…``) or an MQTT topic (``mqtt://host:port/topic``)
+    whose host the outbound policy lets this install reach."""
+    session.alert_targets.require_write()
     parts = urlsplit(address)
     if kind == "webhook" and parts.scheme not in ("http", "https"):
         raise InvalidInput("address", "a webhook address starts with http:// or https://")
@@ -19,6 +22,7 @@ def add_target(session: Session, kind: str, address: str) -> AlertTarget:
         raise InvalidInput("address", "write the MQTT target as mqtt://host:port/topic/path")
     if kind not in ("webhook", "mqtt"):
         raise InvalidInput("kind", f"{kind!r}: use webhook or mqtt")
+    outbound.check(address, "address")
     return session.alert_targets.add(
         AlertTarget(org_id=session.caller.org_id, kind=kind, address=address)
     )

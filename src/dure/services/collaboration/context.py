@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from dure.collab.outbound import OutboundPolicy
 from dure.collab.peer_client import PeerClient
 from dure.collab.signing import KeyRing, fingerprint
 from dure.domain.collab import Partner
@@ -25,6 +26,7 @@ class Collab:
     public_url: str
     work_dir: Path
     flower: dict[str, Any] = field(default_factory=dict)
+    outbound: OutboundPolicy = field(default_factory=OutboundPolicy)
 
     def own_key(self, org_id: str) -> str:
         """The organisation's public key, made (and recorded) on first use."""
@@ -44,7 +46,9 @@ class Collab:
             return public
 
     def client(self, partner: Partner) -> PeerClient:
-        """A signed HTTP client from our organisation to this partner."""
+        """A signed HTTP client from our organisation to this partner (its address
+        checked against the outbound policy at every use)."""
+        self.outbound.check(partner.url, "partner.url")
         return PeerClient(
             partner.url,
             partner.org_id,

@@ -209,6 +209,7 @@ def join_round(
         settings.check()
     except (KeyError, TypeError, ValueError) as exc:
         raise InvalidInput("round", f"not a federated round invitation: {exc}") from None
+    ctx.outbound.check(f"tcp://{address}", "round.address")
     as_us = Caller(org_id=own_org_id, user_id=None, role=Role.ENGINEER, org_kind="supplier")
     with ctx.store.session(as_us) as own:
         part = own.parts.own_by_number(part_number)

@@ -158,6 +158,7 @@ def accept_invitation(ctx: Collab, caller: Caller, text: str, token_days: int = 
     doc = read_invitation(text)
     if doc["org_id"] == caller.org_id:
         raise InvalidInput("invitation", "this is your own organisation's invitation")
+    ctx.outbound.check(doc["url"], "invitation.url")
     public = ctx.own_key(caller.org_id)
     with ctx.store.session(caller) as session:
         me = session.organisations.get(caller.org_id)
@@ -202,6 +203,7 @@ def receive_link(ctx: Collab, request: SignedRequest) -> dict[str, Any]:
             "body", "a link request needs code, org, url, public_key, token"
         ) from None
     request.check_time()
+    ctx.outbound.check(url, "url")
     with ctx.store.system() as system:
         invitation = system.peers.invitation_by_code_hash(hash_token(code))
     if invitation is None or invitation.org_id != request.receiver:

@@ -8,11 +8,12 @@ from typing import Any
 
 import numpy as np
 
+from dure.collab.outbound import OutboundPolicy
 from dure.domain.alerts import Alert, AlertKind
 from dure.domain.users import Caller
 from dure.errors import InvalidInput
 from dure.models.timeseries.anomaly import ChannelDetector, CrossChannelDetector
-from dure.services.alerts.delivery import deliver
+from dure.services.alerts.delivery import STRICT, deliver
 from dure.services.alerts.raising import raise_alert
 from dure.services.maintenance.spc_checks import MIN_BASELINE
 from dure.store.session import Store
@@ -37,6 +38,8 @@ def check_asset_anomalies(
     baseline: int = 500,
     recent: int = 200,
     false_alarm_rate: float = 0.001,
+    *,
+    outbound: OutboundPolicy = STRICT,
 ) -> AnomalyCheck:
     """Learn a machine's normal from the first ``baseline`` readings of its channels, then
     score the newest ``recent``: a channel out of its range (per-channel detector) or
@@ -89,7 +92,7 @@ def check_asset_anomalies(
                 )
                 raised.append(alert)
                 new.extend([alert] if is_new else [])
-    deliver(store, caller, new)
+    deliver(store, caller, new, outbound)
     return AnomalyCheck(asset_id, names, len(current), int(alarms.sum()), raised, new)
 
 

@@ -6,13 +6,14 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from dure.collab.outbound import OutboundPolicy
 from dure.domain.alerts import Alert, AlertKind
 from dure.domain.times import iso_us
 from dure.domain.users import Caller
 from dure.errors import InvalidInput
 from dure.models.spc.charts import Chart, individuals
 from dure.models.spc.rules import violations
-from dure.services.alerts.delivery import deliver
+from dure.services.alerts.delivery import STRICT, deliver
 from dure.services.alerts.raising import raise_alert
 from dure.store.session import Store
 
@@ -34,7 +35,13 @@ class SpcCheck:
 
 
 def check_channel_spc(
-    store: Store, caller: Caller, channel_id: str, baseline: int = 100, recent: int = 100
+    store: Store,
+    caller: Caller,
+    channel_id: str,
+    baseline: int = 100,
+    recent: int = 100,
+    *,
+    outbound: OutboundPolicy = STRICT,
 ) -> SpcCheck:
     """Individuals chart of a channel: limits from its first ``baseline`` readings (phase
     I), Western Electric rules on the newest ``recent`` (phase II); each broken rule
@@ -74,5 +81,5 @@ def check_channel_spc(
             raised.append(alert)
             if is_new:
                 new.append(alert)
-    deliver(store, caller, new)
+    deliver(store, caller, new, outbound)
     return SpcCheck(channel_id, n, centre, lower, upper, found, raised, new)

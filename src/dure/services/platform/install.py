@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from dure.collab.outbound import OutboundPolicy
 from dure.collab.signing import KeyRing
 from dure.domain.users import Caller
 from dure.services.collaboration.context import Collab
@@ -33,6 +34,7 @@ class Install:
     jobs: JobRunner
     connectors: ConnectorSupervisor
     collab: Collab
+    outbound: OutboundPolicy
 
     @classmethod
     def open(cls, settings: Settings, store: Store | None = None) -> Install:
@@ -40,6 +42,9 @@ class Install:
         one is given); nothing runs until ``start``."""
         store = store or Store.open(settings)
         inspectors = InspectorCache(store.blobs, settings.model_dir)
+        outbound = OutboundPolicy.from_settings(
+            settings.allow_private_addresses, settings.outbound_networks
+        )
         return cls(
             settings=settings,
             store=store,
@@ -56,7 +61,9 @@ class Install:
                     "advertise": settings.flower_advertise,
                     "python": settings.flower_python,
                 },
+                outbound=outbound,
             ),
+            outbound=outbound,
         )
 
     def start(self) -> None:

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from dure.collab.outbound import OutboundPolicy
 from dure.domain.alerts import Alert, AlertKind
 from dure.domain.model_versions import ModelVersion
 from dure.domain.pages import Page
@@ -23,7 +24,7 @@ from dure.domain.users import Caller
 from dure.errors import InvalidInput
 from dure.models.tabular.defects import DefectClassifier
 from dure.models.tabular.splits import ordered_folds
-from dure.services.alerts.delivery import deliver
+from dure.services.alerts.delivery import STRICT, deliver
 from dure.services.alerts.raising import raise_alert
 from dure.services.inspection.records import store_blob
 from dure.services.platform.model_files import MEDIA_TYPE, model_bytes, model_from_bytes
@@ -149,7 +150,12 @@ class DefectPrediction:
 
 
 def predict_defects(
-    store: Store, caller: Caller, model_id: str, recent: int = 100
+    store: Store,
+    caller: Caller,
+    model_id: str,
+    recent: int = 100,
+    *,
+    outbound: OutboundPolicy = STRICT,
 ) -> tuple[list[DefectPrediction], list[Alert]]:
     """Score the part's newest process records; a likely defect raises an alert (one per
     part and defect type, counted on repeats) naming the record and its top causes."""
@@ -189,5 +195,5 @@ def predict_defects(
                     f"({p_bad:.0%}); look at {text}",
                 )
                 new.extend([alert] if is_new else [])
-    deliver(store, caller, new)
+    deliver(store, caller, new, outbound)
     return out, new
