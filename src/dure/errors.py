@@ -7,6 +7,7 @@
      │    └── ModelFileError            a saved model unlike its card (changed, foreign)
      ├── Unauthenticated               no or bad credentials: 401
      ├── Forbidden                     known caller, not allowed: 403
+     ├── TooManyAttempts               too many failed log-ins: 429
      ├── NotFound                      absent, or not visible to the caller: 404
      ├── Conflict                      clashes with what is stored: 409
      ├── NotFittedError                a model used before fit
@@ -62,6 +63,13 @@ class Forbidden(DureError):
 
     status = 403
     title = "Forbidden"
+
+
+class TooManyAttempts(DureError):
+    """Too many failed log-ins for an account or from an address: wait, then try again."""
+
+    status = 429
+    title = "Too many attempts"
 
 
 class NotFound(DureError):

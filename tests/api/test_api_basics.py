@@ -4,8 +4,11 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta, timezone
 
+from sqlalchemy import update
+
 from dure.domain.users import Caller, Role
 from dure.store.session import Store
+from dure.store.tables import api_tokens
 from tests.factories import World
 
 
@@ -40,7 +43,13 @@ def test_tokens_are_stored_hashed(store: Store, world: World) -> None:
 def test_expired_and_revoked_tokens_are_refused(client, store: Store, world: World) -> None:  # type: ignore[no-untyped-def]
     caller = Caller(org_id=world.a.org.id, user_id=world.a.ids["user_viewer"], role=Role.VIEWER)
     with store.session(caller) as s:
-        _, expired = s.tokens.issue("old", expires_at=datetime.now(UTC) - timedelta(minutes=1))
+        old, expired = s.tokens.issue("old", expires_at=datetime.now(UTC) + timedelta(hours=1))
+    with store.engine.begin() as conn:  # the hour has passed
+        conn.execute(
+            update(api_tokens)
+            .where(api_tokens.c.id == old.id)
+            .values(expires_at=datetime.now(UTC) - timedelta(minutes=1))
+        )
     resp = client.get("/api/parts", headers={"Authorization": f"Bearer {expired}"})
     assert resp.status_code == 401 and "expired" in resp.json()["detail"]
     mine = client.get("/api/tokens", headers=world.a.auth("viewer")).json()["items"]

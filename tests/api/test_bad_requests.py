@@ -40,7 +40,12 @@ def test_a_clash_names_the_field_not_the_database(client, world: World) -> None:
     taken = "admin@sup-b.test"  # a user of another organisation
     response = client.post(
         "/api/users",
-        json={"email": taken, "display_name": "Copy", "role": "viewer", "password": "x" * 16},
+        json={
+            "email": taken,
+            "display_name": "Copy",
+            "role": "viewer",
+            "password": "press-line-seven",
+        },
         headers=world.a.auth("admin"),
     )
     assert response.status_code == 409, response.text

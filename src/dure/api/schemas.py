@@ -32,7 +32,7 @@ class UserIn(Body):
     email: str = Field(min_length=3, max_length=254)
     display_name: str = Field(min_length=1, max_length=200)
     role: str = Field(pattern="^(admin|engineer|operator|viewer)$")
-    password: str | None = Field(default=None, min_length=8, max_length=200)
+    password: str | None = Field(default=None, min_length=10, max_length=200)
 
 
 class UserOut(BaseModel):

@@ -65,6 +65,8 @@ class Caller:
     user_id: str | None
     role: Role
     org_kind: str = "supplier"
+    # when the token the caller came with expires (None: no expiry, or no token)
+    token_expires_at: datetime | None = None
 
     def can(self, needed: Role) -> bool:
         """True when the caller's role is at least ``needed``."""

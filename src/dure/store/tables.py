@@ -94,6 +94,16 @@ api_tokens = Table(
     _created(),
 )
 
+# Failed log-ins, kept a while to slow guessing: per account (by e-mail) and per address.
+login_failures = Table(
+    "login_failures",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("email", String(254), nullable=False, index=True),
+    Column("address", String(64), nullable=False, index=True),
+    Column("at", TS, nullable=False, index=True),
+)
+
 sites = Table(
     "sites", metadata, _id(), _org(), Column("name", String(200), nullable=False), _created()
 )

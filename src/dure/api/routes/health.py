@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter, Response
+from fastapi import APIRouter, Request, Response
 
 from dure import __version__
 from dure.api.deps import CallerDep, InstallDep, SessionDep, StoreDep
@@ -33,9 +33,11 @@ def health(install: InstallDep, response: Response) -> Health:
 
 
 @router.post("/api/auth/login", status_code=201)
-def login(body: LoginIn, store: StoreDep) -> TokenCreated:
-    """Exchange an e-mail and password for a token that lasts 12 hours."""
-    token, secret = log_in(store, body.email, body.password)
+def login(body: LoginIn, store: StoreDep, request: Request) -> TokenCreated:
+    """Exchange an e-mail and password for a token that lasts 12 hours. Failed log-ins are
+    counted per account and per address: past the limit the answer is 429 for a while."""
+    address = request.client.host if request.client else ""
+    token, secret = log_in(store, body.email, body.password, address)
     return TokenCreated(**token_out(token).model_dump(), token=secret)
 
 

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import hashlib
-import hmac
-import secrets
 from datetime import UTC, datetime, timedelta
 
+from dure.domain.ids import utcnow
 from dure.domain.organisations import Organisation, OrgKind
 from dure.domain.users import ApiToken, Caller, Role, User
-from dure.errors import InvalidInput, Unauthenticated
+from dure.errors import InvalidInput, TooManyAttempts, Unauthenticated
+from dure.services.platform.passwords import hash_password, verify_password
 from dure.store.session import Session, Store
 from dure.store.system import SystemSession
 
@@ -29,24 +28,6 @@ def create_org(session: Session | SystemSession, name: str, kind: str, slug: str
     return session.organisations.add(Organisation(name=name, kind=org_kind, slug=slug))
 
 
-def hash_password(password: str) -> str:
-    """A salted scrypt hash of ``password`` in ``scrypt$salt$hash`` form."""
-    if len(password) < 8:
-        raise InvalidInput("password", "use at least 8 characters")
-    salt = secrets.token_bytes(16)
-    digest = hashlib.scrypt(password.encode(), salt=salt, n=2**14, r=8, p=1)
-    return f"scrypt${salt.hex()}${digest.hex()}"
-
-
-def verify_password(password: str, stored: str | None) -> bool:
-    """True when ``password`` matches a hash made by ``hash_password``."""
-    if not stored or not stored.startswith("scrypt$"):
-        return False
-    _, salt, digest = stored.split("$")
-    check = hashlib.scrypt(password.encode(), salt=bytes.fromhex(salt), n=2**14, r=8, p=1)
-    return hmac.compare_digest(check.hex(), digest)
-
-
 def create_user(
     session: Session, email: str, display_name: str, role: str, password: str | None = None
 ) -> User:
@@ -62,7 +43,7 @@ def create_user(
         email=email.strip().lower(),
         display_name=display_name,
         role=user_role,
-        password_hash=hash_password(password) if password else None,
+        password_hash=hash_password(password, email) if password else None,
     )
     return session.users.add(user)
 
@@ -75,18 +56,51 @@ def create_token(
 
 
 LOGIN_HOURS = 12
+# Guessing is slowed per account and per address: past these many failed log-ins within
+# the window, log-in waits until the oldest failure leaves the window.
+LOGIN_WINDOW = timedelta(minutes=15)
+MAX_FAILURES_PER_ACCOUNT = 5
+MAX_FAILURES_PER_ADDRESS = 20
 
 
-def log_in(store: Store, email: str, password: str) -> tuple[ApiToken, str]:
-    """A 12-hour token for a user's e-mail and password; the same answer for any mismatch."""
-    with store.system() as system:
+def log_in(store: Store, email: str, password: str, address: str = "") -> tuple[ApiToken, str]:
+    """A 12-hour token for a user's e-mail and password; the same answer, in the same
+    time, for an unknown e-mail and a wrong password. Failed log-ins are counted per
+    account and per address (and audited under the account's organisation); past the
+    limit the answer is 429 until the window has passed."""
+    now = utcnow()
+    with store.system(read_only=True) as system:
+        by_email, by_address = system.identities.login_failures(email, address, now - LOGIN_WINDOW)
         user = system.identities.user_by_email(email)
         kind = system.identities.org_kind(user.org_id) if user else None
-    if user is None or user.disabled or not verify_password(password, user.password_hash):
+    if by_email >= MAX_FAILURES_PER_ACCOUNT or by_address >= MAX_FAILURES_PER_ADDRESS:
+        with store.system() as system:
+            system.identities.note_login_failure(email, address, LOGIN_WINDOW * 4)
+            if user is not None:
+                system.audit.record(
+                    "log_in_refused", "user", user.id, org_id=user.org_id,
+                    detail={"address": address, "why": "too many failed log-ins"},
+                )  # fmt: skip
+        minutes = int(LOGIN_WINDOW.total_seconds() // 60)
+        raise TooManyAttempts(
+            f"too many failed log-ins for this account or from this address; try again in "
+            f"{minutes} minutes"
+        )
+    good = verify_password(password, user.password_hash if user else None)
+    if user is None or user.disabled or not good:
+        with store.system() as system:
+            system.identities.note_login_failure(email, address, LOGIN_WINDOW * 4)
+            if user is not None:
+                system.audit.record(
+                    "log_in_failed", "user", user.id, org_id=user.org_id,
+                    detail={"address": address},
+                )  # fmt: skip
         raise Unauthenticated("wrong e-mail or password")
     caller = Caller(org_id=user.org_id, user_id=user.id, role=Role(user.role), org_kind=kind)
     with store.session(caller) as s:
         expires = datetime.now(UTC) + timedelta(hours=LOGIN_HOURS)
         token, secret = s.tokens.issue("log-in", expires_at=expires)
-        s.audit.record("log_in", "user", user.id)
+        s.audit.record("log_in", "user", user.id, detail={"address": address})
+    with store.system() as system:
+        system.identities.forget_login_failures(email)
     return token, secret

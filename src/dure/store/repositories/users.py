@@ -4,18 +4,20 @@ from __future__ import annotations
 
 import hashlib
 import secrets
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import ColumnElement, Connection, select, update
+from sqlalchemy import ColumnElement, Connection, delete, func, insert, select, update
 
 from dure.domain.ids import utcnow
 from dure.domain.users import ApiToken, Caller, Role, User
-from dure.errors import Forbidden, InvalidInput, Unauthenticated
+from dure.errors import Conflict, Forbidden, InvalidInput, Unauthenticated
 from dure.store.rows import to_entity
 from dure.store.scoped import ScopedRepository
-from dure.store.tables import api_tokens, organisations, users
+from dure.store.tables import api_tokens, login_failures, organisations, users
 
 TOKEN_PREFIX = "dure_"
+DEFAULT_TOKEN_DAYS = 90
+MAX_TOKEN_DAYS = 3 * 365
 
 
 def hash_token(token: str) -> str:
@@ -24,12 +26,33 @@ def hash_token(token: str) -> str:
 
 
 class UserRepository(ScopedRepository[User]):
-    """Users of the caller's organisation; only admins create or change them."""
+    """Users of the caller's organisation; only admins create or change them, and the last
+    admin of an organisation can be neither demoted nor disabled."""
 
     table = users
     entity = User
     resource = "user"
     write_role = Role.ADMIN
+
+    def update_fields(self, entity_id: str, **changes: object) -> User:
+        """Change a user; refused when it would leave the organisation without an admin."""
+        current = self.get(entity_id)
+        demoted = "role" in changes and Role(str(changes["role"])) is not Role.ADMIN
+        disabled = bool(changes.get("disabled"))
+        if Role(current.role) is Role.ADMIN and (demoted or disabled) and not current.disabled:
+            admins = self.conn.execute(
+                select(func.count()).where(
+                    users.c.org_id == self.caller.org_id,
+                    users.c.role == Role.ADMIN.value,
+                    users.c.disabled.is_(False),
+                )
+            ).scalar_one()
+            if admins <= 1:
+                raise Conflict(
+                    f"{current.email} is the organisation's last admin: make another user an "
+                    "admin first"
+                )
+        return super().update_fields(entity_id, **changes)
 
     def add(self, item: User) -> User:
         if "@" not in item.email or len(item.email) > 254:
@@ -69,7 +92,29 @@ class TokenRepository(ScopedRepository[ApiToken]):
     def issue(
         self, name: str, user_id: str | None = None, expires_at: datetime | None = None
     ) -> tuple[ApiToken, str]:
-        """Create a token for ``user_id`` (default: the caller); returns it and its secret once."""
+        """Create a token for ``user_id`` (default: the caller); returns it and its secret once.
+
+        Without ``expires_at`` it lasts ``DEFAULT_TOKEN_DAYS`` (or as long as the creating
+        token, when that ends sooner); it may not last longer than
+        ``MAX_TOKEN_DAYS``, nor longer than the token the caller came with (a 12-hour log-in
+        cannot mint a permanent token)."""
+        now = utcnow()
+        limit = self.caller.token_expires_at
+        if expires_at is None:
+            expires_at = now + timedelta(days=DEFAULT_TOKEN_DAYS)
+            expires_at = min(expires_at, limit) if limit is not None else expires_at
+        if expires_at.tzinfo is None:
+            expires_at = expires_at.replace(tzinfo=UTC)
+        if expires_at <= now:
+            raise InvalidInput("expires_at", "lies in the past: give a time to come")
+        if expires_at > now + timedelta(days=MAX_TOKEN_DAYS):
+            raise InvalidInput("expires_at", f"a token lasts at most {MAX_TOKEN_DAYS} days")
+        if limit is not None and expires_at > limit:
+            raise InvalidInput(
+                "expires_at",
+                f"a token cannot outlive the one creating it (yours expires "
+                f"{limit:%Y-%m-%d %H:%M} UTC); log in with a longer-lived token or ask an admin",
+            )
         user_id = user_id or self.caller.user_id
         if user_id is None:
             raise InvalidInput("user_id", "say which user the token is for")
@@ -118,7 +163,11 @@ def _authenticate(conn: Connection, secret: str) -> tuple[Caller, str, bool]:
     # Use is noted at most once a minute, so that reading does not turn every request into a write.
     stale = token.last_used_at is None or now - token.last_used_at > timedelta(minutes=1)
     caller = Caller(
-        org_id=token.org_id, user_id=token.user_id, role=Role(row.role), org_kind=row.kind
+        org_id=token.org_id,
+        user_id=token.user_id,
+        role=Role(row.role),
+        org_kind=row.kind,
+        token_expires_at=token.expires_at,
     )
     return caller, token.id, stale
 
@@ -173,6 +222,33 @@ class Identities:
             select(users).where(users.c.email == email.strip().lower())
         ).first()
         return None if row is None else to_entity(User, row)
+
+    def login_failures(self, email: str, address: str, since: datetime) -> tuple[int, int]:
+        """Failed log-ins since ``since``: for this e-mail, and from this address."""
+        f = login_failures.c
+        by_email = self._conn.execute(
+            select(func.count()).where(f.email == email.strip().lower(), f.at >= since)
+        ).scalar_one()
+        by_address = self._conn.execute(
+            select(func.count()).where(f.address == address, f.at >= since)
+        ).scalar_one()
+        return int(by_email), int(by_address)
+
+    def note_login_failure(self, email: str, address: str, keep: timedelta) -> None:
+        """Remember a failed log-in (those older than ``keep`` are forgotten)."""
+        now = utcnow()
+        self._conn.execute(delete(login_failures).where(login_failures.c.at < now - keep))
+        self._conn.execute(
+            insert(login_failures).values(
+                email=email.strip().lower()[:254], address=address[:64], at=now
+            )
+        )
+
+    def forget_login_failures(self, email: str) -> None:
+        """A successful log-in clears the account's failures."""
+        self._conn.execute(
+            delete(login_failures).where(login_failures.c.email == email.strip().lower())
+        )
 
     def org_kind(self, org_id: str) -> str | None:
         """The kind (oem, supplier, operator) of an organisation, None if it is unknown."""
