@@ -184,7 +184,10 @@ def token() -> None:
 @click.option("--org", "org_slug", required=True, help="Organisation short name.")
 @click.option("--name", default="cli", show_default=True, help="What the token is for.")
 @click.option(
-    "--days", type=int, default=None, help="Expire after this many days (default: never)."
+    "--days",
+    type=click.IntRange(1, 3 * 365),
+    default=None,
+    help="Expire after this many days (default: 90; at most 3 years).",
 )
 @click.pass_context
 @friendly
