@@ -116,6 +116,28 @@ def test_teach_train_and_inspect_over_http(client, world: World) -> None:  # typ
     finished = _wait(client, batch.json()["id"], auth)
     assert finished["status"] == "succeeded" and len(finished["result"]["inspection_ids"]) == 2
     assert client.get(f"/api/jobs/{batch.json()['id']}", headers=world.b.auth()).status_code == 404
+    # the same batch sent again (its answer lost, say) is the first job, and adds nothing
+    again = client.post(
+        f"/api/inspection-models/{model_id}/inspect-batch",
+        files=_files([(910, "good"), (911, "dent")]),
+        headers=auth,
+    )
+    assert again.status_code == 200 and again.json()["id"] == batch.json()["id"]
+    keyed = {**auth, "Idempotency-Key": "lot 7 tray 3"}
+    sent = [
+        client.post(
+            f"/api/inspection-models/{model_id}/inspect-batch", files=_files(images), headers=keyed
+        )
+        for images in ([(912, "good")], [(912, "good")], [(913, "good")])
+    ]
+    assert [r.status_code for r in sent] == [202, 200, 409], [r.text for r in sent]
+    assert "Idempotency-Key" in sent[2].json()["detail"]
+    too_long = client.post(
+        f"/api/inspection-models/{model_id}/inspect-batch",
+        files=_files([(912, "good")]),
+        headers={**auth, "Idempotency-Key": "k" * 201},
+    )
+    assert too_long.status_code == 422 and "idempotency-key" in too_long.text.lower()
 
 
 def test_viewers_cannot_train(client, world: World) -> None:  # type: ignore[no-untyped-def]

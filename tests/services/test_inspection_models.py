@@ -14,7 +14,9 @@ from dure.domain.parts import LabelledImage, PartNumber
 from dure.domain.users import Caller, Role
 from dure.errors import Conflict, InvalidInput
 from dure.services.demo.sheet_metal import sheet_image
-from dure.services.inspection.inspect import inspect_image, queue_batch
+from dure.services.inspection import batches
+from dure.services.inspection.batches import BATCH_CHUNK, queue_batch
+from dure.services.inspection.inspect import inspect_image
 from dure.services.inspection.records import ImageLimits, Placement, store_blob
 from dure.services.inspection.teaching import (
     TrainingSettings,
@@ -152,7 +154,9 @@ def test_batch_job_inspects_every_image(store: Store, world: World, runner, trai
     files = [(f"p{k}.png", _png(sheet_image(950 + k, "good", SIZE).pixels)) for k in range(3)]
     files.append(("grey.png", _png(np.full((SIZE, SIZE), 120, np.uint8))))
     with store.session(_caller(world)) as s:
-        job = queue_batch(s, trained, files, LIMITS, Placement(station_id=world.a.ids["station"]))
+        job = queue_batch(
+            s, trained, files, LIMITS, Placement(station_id=world.a.ids["station"])
+        ).job
     runner.run_next()
     with store.session(_caller(world)) as s:
         done = s.jobs.get(job.id)
@@ -161,6 +165,120 @@ def test_batch_job_inspects_every_image(store: Store, world: World, runner, trai
     assert done.result["ok"] + done.result["ng"] == 3 and done.result["refused"] == 1
     assert done.result["refused_images"][0]["filename"] == "grey.png"
     assert all(r.station_id == world.a.ids["station"] and r.heatmap_sha256 for r in records)
+
+
+def _good_images(first: int, n: int) -> list[tuple[str | None, bytes]]:
+    return [
+        (f"p{k}.png", _png(sheet_image(k, "good", SIZE).pixels)) for k in range(first, first + n)
+    ]
+
+
+def _records_by(store: Store, model_id: str) -> list[str]:
+    with store.engine.connect() as conn:
+        rows = conn.execute(
+            select(t.inspection_records.c.serial).where(
+                t.inspection_records.c.model_version_id == model_id
+            )
+        ).all()
+    return sorted(r[0] for r in rows)
+
+
+def test_a_batch_sent_again_adds_nothing(store: Store, world: World, runner, trained) -> None:
+    files = _good_images(970, 3)
+    placement = Placement(station_id=world.a.ids["station"])
+    with store.session(_caller(world)) as s:
+        first = queue_batch(s, trained, files, LIMITS, placement)
+    runner.run_next()
+    with store.session(_caller(world)) as s:  # e.g. the answer was lost on the network
+        again = queue_batch(s, trained, files, LIMITS, placement)
+    assert again.replayed and again.job.id == first.job.id
+    assert again.job.status == JobStatus.SUCCEEDED
+    assert runner.run_next() is None
+    assert _records_by(store, trained) == ["p970.png", "p971.png", "p972.png"]
+    # a key of the caller's names the batch; the same key for other images is a conflict
+    with store.session(_caller(world)) as s:
+        keyed = queue_batch(s, trained, files[:2], LIMITS, placement, key="lot-42/1")
+        assert not keyed.replayed and keyed.job.id != first.job.id
+        assert queue_batch(s, trained, files[:2], LIMITS, placement, key="lot-42/1").replayed
+        with pytest.raises(Conflict, match="Idempotency-Key: already used"):
+            queue_batch(s, trained, files[:1], LIMITS, placement, key="lot-42/1")
+        with pytest.raises(InvalidInput, match="Idempotency-Key"):
+            queue_batch(s, trained, files[:1], LIMITS, placement, key="bad\x00key")
+
+
+def test_a_stopped_batch_goes_on_where_it_stopped(
+    store: Store, world: World, runner, trained, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    n = BATCH_CHUNK + 4
+    files = _good_images(1000, n)
+    with store.session(_caller(world)) as s:
+        job = queue_batch(s, trained, files, LIMITS, Placement()).job
+    real, calls = batches.run_model, []
+
+    def killed_in_the_second_chunk(*args):  # type: ignore[no-untyped-def]
+        calls.append(1)
+        if len(calls) > BATCH_CHUNK + 1:
+            raise SystemExit("kill -9")  # nothing of the runner's handling runs
+        return real(*args)
+
+    monkeypatch.setattr(batches, "run_model", killed_in_the_second_chunk)
+    with pytest.raises(SystemExit):
+        runner.run_next()
+    assert len(_records_by(store, trained)) == BATCH_CHUNK  # the first chunk was written
+    with store.system() as system:  # the server starts again
+        assert system.job_queue.settle_interrupted() == 1
+    with store.session(_caller(world)) as s:
+        assert s.jobs.get(job.id).status == JobStatus.QUEUED
+    monkeypatch.setattr(batches, "run_model", real)
+    runner.run_next()
+    with store.session(_caller(world)) as s:
+        done = s.jobs.get(job.id)
+    assert done.status == JobStatus.SUCCEEDED, done.error
+    assert done.attempts == 2 and done.result["resumed"] == BATCH_CHUNK
+    assert len(set(done.result["inspection_ids"])) == n
+    assert _records_by(store, trained) == sorted(name for name, _ in files)  # each once
+
+
+def test_a_failed_batch_sent_again_is_finished_not_doubled(
+    store: Store, world: World, runner, trained, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    files = _good_images(1040, BATCH_CHUNK + 2)
+    with store.session(_caller(world)) as s:
+        job = queue_batch(s, trained, files, LIMITS, Placement()).job
+    real, calls = batches.run_model, []
+
+    def fails_in_the_second_chunk(*args):  # type: ignore[no-untyped-def]
+        calls.append(1)
+        if len(calls) > BATCH_CHUNK:
+            raise RuntimeError("out of memory")
+        return real(*args)
+
+    monkeypatch.setattr(batches, "run_model", fails_in_the_second_chunk)
+    runner.run_next()
+    with store.session(_caller(world)) as s:
+        assert s.jobs.get(job.id).status == JobStatus.FAILED
+        again = queue_batch(s, trained, files, LIMITS, Placement())
+    assert not again.replayed and again.job.id == job.id
+    assert again.job.status == JobStatus.QUEUED
+    monkeypatch.setattr(batches, "run_model", real)
+    runner.run_next()
+    with store.session(_caller(world)) as s:
+        assert s.jobs.get(job.id).status == JobStatus.SUCCEEDED
+    assert _records_by(store, trained) == sorted(name for name, _ in files)
+
+
+def test_a_batch_interrupted_too_often_fails(store: Store, world: World, trained) -> None:
+    with store.session(_caller(world)) as s:
+        job = queue_batch(s, trained, _good_images(1080, 1), LIMITS, Placement()).job
+    for attempt in range(1, 4):
+        with store.system() as system:
+            claimed = system.job_queue.claim_next(job.id)
+            assert claimed is not None and claimed.attempts == attempt
+        with store.system() as system:
+            system.job_queue.settle_interrupted()
+    with store.session(_caller(world)) as s:
+        settled = s.jobs.get(job.id)
+    assert settled.status == JobStatus.FAILED and "interrupted" in (settled.error or "")
 
 
 def test_a_bad_file_refuses_the_whole_batch(store: Store, world: World, runner, trained) -> None:

@@ -24,6 +24,14 @@ class JobKind(StrEnum):
 
     TRAIN_INSPECTION_MODEL = "train_inspection_model"
     INSPECT_BATCH = "inspect_batch"
+    ADAPT_MODEL = "adapt_model"
+
+
+# Kinds whose work is kept step by step, so a job interrupted by a stopped server is
+# queued again and goes on where it stopped (the others are marked failed).
+RESUMABLE_KINDS = frozenset({JobKind.INSPECT_BATCH})
+# How many times a job may be started before an interruption fails it for good.
+MAX_ATTEMPTS = 3
 
 
 @dataclass(kw_only=True)
@@ -40,6 +48,8 @@ class Job:
     result: dict[str, Any] = field(default_factory=dict)
     error: str | None = None
     created_by: str | None = None
+    idempotency_key: str | None = None
+    attempts: int = 0
     started_at: datetime | None = None
     finished_at: datetime | None = None
     id: str = field(default_factory=new_id)

@@ -53,6 +53,8 @@ class InspectionRecord:
     reviewed_by: str | None = None
     reviewed_at: datetime | None = None
     taken_at: datetime = field(default_factory=utcnow)
+    # what made the record when it must be made once ("<job id>:<image index>" in a batch)
+    source_key: str | None = None
     id: str = field(default_factory=new_id)
     created_at: datetime = field(default_factory=utcnow)
 

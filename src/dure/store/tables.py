@@ -229,9 +229,13 @@ inspection_records = Table(
     Column("reviewed_by", ID),
     Column("reviewed_at", TS),
     Column("taken_at", TS, nullable=False),
+    # what made the record, for records that must be made once: "<job id>:<image index>"
+    # for a batch's image (a batch resumed or sent again adds nothing)
+    Column("source_key", String(100)),
     _created(),
     Index(None, "org_id", "taken_at"),
     Index(None, "org_id", "part_id"),
+    Index("uq_inspection_records_org_id_source_key", "org_id", "source_key", unique=True),
 )
 
 process_records = Table(
@@ -370,9 +374,14 @@ jobs = Table(
     Column("created_by", ID),
     Column("started_at", TS),
     Column("finished_at", TS),
+    # the caller's key (or one derived from the content) that makes sending a job twice
+    # return the first; how many times a worker has started the job
+    Column("idempotency_key", String(200)),
+    Column("attempts", Integer, nullable=False, server_default=text("0")),
     _created(),
     Index(None, "org_id", "created_at"),
     Index(None, "status"),
+    Index("uq_jobs_org_id_idempotency_key", "org_id", "idempotency_key", unique=True),
 )
 
 # Live data connectors (MQTT, OPC UA): configuration, and the runner's last status.

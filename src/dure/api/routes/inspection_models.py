@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated
 
-from fastapi import APIRouter, BackgroundTasks, File, Form, UploadFile
+from fastapi import APIRouter, BackgroundTasks, File, Form, Header, Response, UploadFile
 from fastapi.concurrency import run_in_threadpool
 from pydantic import BaseModel, Field
 
@@ -25,7 +25,8 @@ from dure.domain.model_versions import ModelVersion
 from dure.domain.pages import Listing
 from dure.domain.parts import LabelledImage
 from dure.services.imports.images import ImageImportResult, add_labelled_images
-from dure.services.inspection.inspect import inspect_image, queue_batch
+from dure.services.inspection.batches import MAX_KEY_CHARS, queue_batch
+from dure.services.inspection.inspect import inspect_image
 from dure.services.inspection.records import ImageLimits, Placement
 from dure.services.inspection.teaching import (
     TASK,
@@ -150,33 +151,54 @@ async def inspect_one(
     )
 
 
-@router.post("/api/inspection-models/{model_id}/inspect-batch", status_code=202)
+@router.post(
+    "/api/inspection-models/{model_id}/inspect-batch",
+    status_code=202,
+    responses={200: {"description": "sent before: the first send's job", "model": Job}},
+)
 async def inspect_batch(
     model_id: str,
     session: SessionDep,
     settings: SettingsDep,
     jobs: JobsDep,
     after: BackgroundTasks,
+    response: Response,
     images: Annotated[list[UploadFile], File(description="PNG, JPEG, BMP or TIFF files")],
     part_id: Annotated[str | None, Form(description="needed for a shared model")] = None,
     lot_id: Annotated[str | None, Form()] = None,
     station_id: Annotated[str | None, Form()] = None,
     taken_at: Annotated[datetime | None, Form()] = None,
+    idempotency_key: Annotated[
+        str | None,
+        Header(
+            min_length=1,
+            max_length=MAX_KEY_CHARS,
+            description="your key for this batch; without one, a key is made from the "
+            "model, placement and images, so the same batch sent twice is inspected once",
+        ),
+    ] = None,
 ) -> Job:
-    """Queue a batch of images for inspection; the job's result lists the records."""
+    """Queue a batch of images for inspection; the job's result lists the records.
+
+    Sending the same batch again (same key) adds nothing: the first job is answered
+    (200), or queued again to go on where it stopped if it failed (202)."""
     files = [
         (f.filename, await read_upload(f, settings.max_upload_bytes, "images")) for f in images
     ]
-    job = await run_in_threadpool(
+    queued = await run_in_threadpool(
         queue_batch,
         session,
         model_id,
         files,
         ImageLimits(settings.max_upload_bytes, settings.max_image_pixels),
         Placement(part_id, lot_id, station_id, taken_at),
+        idempotency_key,
     )
-    after.add_task(jobs.wake)
-    return job
+    if queued.replayed:
+        response.status_code = 200
+    else:
+        after.add_task(jobs.wake)
+    return queued.job
 
 
 @router.get("/api/jobs")

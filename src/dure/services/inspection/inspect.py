@@ -1,4 +1,4 @@
-"""Inspecting part images with a trained model: one at once, or a batch in the background.
+"""Inspecting part images with a trained model, one at once (batches: ``batches``).
 
 One path for both: the image is decoded once (by its check), the model and the part's
 placement are checked before any inference, the model runs outside any transaction, and
@@ -8,17 +8,14 @@ the record is written once with its verdict (``records.save_inspected``).
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
-from typing import Any
 
 import numpy as np
 
-from dure.domain.jobs import Job, JobKind
 from dure.domain.model_versions import ModelVersion
 from dure.domain.records import InspectionRecord
 from dure.domain.users import Caller
 from dure.errors import Conflict, InvalidInput
-from dure.ingest.images import check_image, decode_image, safe_filename
+from dure.ingest.images import check_image, safe_filename
 from dure.models.vision.heatmaps import overlay_png
 from dure.models.vision.inspector import Finding
 from dure.services.inspection.records import (
@@ -31,9 +28,6 @@ from dure.services.inspection.records import (
 from dure.services.inspection.teaching import TASK
 from dure.services.platform.model_files import InspectorCache
 from dure.store.session import Session, Store
-
-MAX_BATCH = 500
-BATCH_CHUNK = 16
 
 
 @dataclass(frozen=True)
@@ -69,9 +63,7 @@ def _part_for(session: Session, model: ModelVersion, placement: Placement) -> st
     raise InvalidInput("part_id", "name your part: this model is shared with you by its owner")
 
 
-def _placed_model(
-    session: Session, model_id: str, placement: Placement
-) -> tuple[ModelVersion, str]:
+def placed_model(session: Session, model_id: str, placement: Placement) -> tuple[ModelVersion, str]:
     """The usable model and the part it inspects, the part, lot and station checked."""
     model = usable_model(session, model_id)
     part_id = _part_for(session, model, placement)
@@ -79,7 +71,7 @@ def _placed_model(
     return model, part_id
 
 
-def _run_model(
+def run_model(
     cache: InspectorCache, model: ModelVersion, image: np.ndarray, name: str
 ) -> tuple[Finding, bytes]:
     """The model's finding on one image and its heat-map picture (CPU work, no store)."""
@@ -107,8 +99,8 @@ def inspect_image(
     name = safe_filename(filename)
     image = check_image(data, name, max_bytes=limits.max_bytes, max_pixels=limits.max_pixels)
     with store.session(caller) as session:
-        model, part_id = _placed_model(session, model_id, placement)
-    finding, heatmap = _run_model(cache, model, image.pixels, name)
+        model, part_id = placed_model(session, model_id, placement)
+    finding, heatmap = run_model(cache, model, image.pixels, name)
     with store.session(caller) as session:
         sha = store_blob(session, data, image.media_type, name)
         record = save_inspected(
@@ -122,93 +114,3 @@ def inspect_image(
             serial=serial,
         )
     return InspectionOutcome(record, finding.threshold, finding.type_confidence)
-
-
-def queue_batch(
-    session: Session,
-    model_id: str,
-    files: list[tuple[str | None, bytes]],
-    limits: ImageLimits,
-    placement: Placement,
-) -> Job:
-    """Check every image, store them, and queue a job that inspects them all.
-
-    If any image is refused nothing is stored and no job is queued.
-    """
-    if not files:
-        raise InvalidInput("images", "the batch holds no images")
-    if len(files) > MAX_BATCH:
-        raise InvalidInput("images", f"{len(files)} images; send at most {MAX_BATCH} per batch")
-    model, part_id = _placed_model(session, model_id, placement)
-    checked = []
-    for filename, data in files:
-        name = safe_filename(filename)
-        image = check_image(data, name, max_bytes=limits.max_bytes, max_pixels=limits.max_pixels)
-        checked.append((name, data, image.media_type))
-    stored = [
-        {"filename": name, "sha256": store_blob(session, data, media, name)}
-        for name, data, media in checked
-    ]
-    return session.jobs.add(
-        Job(
-            org_id=session.caller.org_id,
-            kind=JobKind.INSPECT_BATCH,
-            subject_id=model.id,
-            created_by=session.caller.user_id,
-            params={
-                "images": stored,
-                "part_id": part_id,
-                "lot_id": placement.lot_id,
-                "station_id": placement.station_id,
-                "taken_at": placement.taken_at.isoformat() if placement.taken_at else None,
-            },
-        )
-    )
-
-
-def run_batch(store: Store, caller: Caller, job: Job, cache: InspectorCache) -> dict[str, Any]:
-    """Inspect a queued batch in chunks: each chunk is scored outside any transaction, then
-    its records are written together.
-
-    An image the model refuses (e.g. colour for a grey model) is reported in the result
-    and does not stop the others.
-    """
-    images = job.params["images"]
-    taken_at = job.params.get("taken_at")
-    placement = Placement(
-        job.params["part_id"],
-        job.params.get("lot_id"),
-        job.params.get("station_id"),
-        datetime.fromisoformat(taken_at) if taken_at else None,
-    )
-    counts = {"ok": 0, "ng": 0, "refused": 0}
-    ids: list[str] = []
-    refused: list[dict[str, str]] = []
-    for start in range(0, len(images), BATCH_CHUNK):
-        with store.session(caller) as session:
-            model, part_id = _placed_model(session, job.subject_id, placement)
-        inspected = []
-        for item in images[start : start + BATCH_CHUNK]:
-            try:
-                pixels = decode_image(store.blobs.get(item["sha256"]), item["filename"])
-                inspected.append((item, *_run_model(cache, model, pixels, item["filename"])))
-            except InvalidInput as exc:
-                counts["refused"] += 1
-                refused.append({"filename": item["filename"], "reason": exc.detail})
-        with store.session(caller) as session:
-            for item, finding, heatmap in inspected:
-                record = save_inspected(
-                    session,
-                    model,
-                    finding,
-                    heatmap,
-                    part_id=part_id,
-                    image_sha256=item["sha256"],
-                    placement=placement,
-                    serial=item["filename"],
-                )
-                counts[record.verdict.value if record.verdict else "ok"] += 1
-                ids.append(record.id)
-            done = min(start + BATCH_CHUNK, len(images))
-            session.jobs.report(job.id, done / len(images), f"inspected {done} of {len(images)}")
-    return {**counts, "inspection_ids": ids, "refused_images": refused}

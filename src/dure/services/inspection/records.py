@@ -91,6 +91,7 @@ def save_inspected(
     image_sha256: str,
     placement: Placement,
     serial: str | None,
+    source_key: str | None = None,
 ) -> InspectionRecord:
     """Store the heat-map and the inspected record with its verdict: one insert."""
     record = new_record(
@@ -102,6 +103,7 @@ def save_inspected(
         model=model,
         finding=finding,
     )
+    record.source_key = source_key
     record.heatmap_sha256 = store_blob(
         session, heatmap_png, "image/png", f"heatmap-{record.id}.png"
     )

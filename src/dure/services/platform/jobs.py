@@ -23,7 +23,7 @@ from typing import Any
 from dure.domain.jobs import Job, JobKind
 from dure.domain.users import Caller
 from dure.errors import DureError
-from dure.services.inspection.inspect import run_batch
+from dure.services.inspection.batches import run_batch
 from dure.services.inspection.teaching import run_training
 from dure.services.platform.model_files import InspectorCache
 from dure.store.session import Store
@@ -81,7 +81,7 @@ class JobRunner:
     def start(self) -> None:
         """Close jobs (and trainings) a previous process left running, start the workers."""
         with self.store.system() as system:
-            closed = system.job_queue.fail_interrupted()
+            closed = system.job_queue.settle_interrupted()
         if closed:
             log.warning("marked %d interrupted job(s) as failed", closed)
         for worker in self.workers.values():

@@ -6,10 +6,10 @@ import dataclasses
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import Connection, func, select, update
+from sqlalchemy import Connection, and_, func, select, update
 
 from dure.domain.ids import utcnow
-from dure.domain.jobs import Job, JobKind, JobStatus
+from dure.domain.jobs import MAX_ATTEMPTS, RESUMABLE_KINDS, Job, JobKind, JobStatus
 from dure.domain.times import as_utc
 from dure.store import tables as t
 from dure.store.rows import to_entity
@@ -52,6 +52,27 @@ class JobRepository(ScopedRepository[Job]):
             finished_at=utcnow(),
         )
 
+    def with_key(self, key: str) -> Job | None:
+        """The caller's job sent with idempotency key ``key``, if there is one."""
+        row = self.conn.execute(
+            select(t.jobs).where(
+                t.jobs.c.org_id == self.caller.org_id, t.jobs.c.idempotency_key == key
+            )
+        ).first()
+        return None if row is None else to_entity(Job, row)
+
+    def retry(self, job_id: str) -> Job:
+        """Queue a failed job again (it was sent again): it goes on where it stopped."""
+        return self._advance(
+            job_id,
+            status=JobStatus.QUEUED,
+            progress=0.0,
+            message="sent again; goes on where it stopped",
+            error=None,
+            finished_at=None,
+            attempts=0,
+        )
+
     def _advance(self, job_id: str, **changes: Any) -> Job:
         # Progress is the runner's business, not the caller's role: no write-role check.
         current = self.get(job_id)
@@ -72,13 +93,29 @@ class JobQueue:
     def __init__(self, conn: Connection) -> None:
         self._conn = conn
 
-    def fail_interrupted(self) -> int:
-        """Mark every running job as failed: the process running it stopped before it
-        finished, and so do the models those jobs were training (they can be trained again).
-        Called when the job runner starts (queued jobs stay queued and run)."""
+    def settle_interrupted(self) -> int:
+        """Settle the jobs that were running when a process stopped, and return how many.
+
+        A resumable job (a batch, whose records are written chunk by chunk) is queued
+        again to go on where it stopped, unless it has been started ``MAX_ATTEMPTS``
+        times. The others are marked failed, and so are the models they were training
+        (they can be trained again). Called when the job runner starts (queued jobs stay
+        queued and run)."""
+        running = t.jobs.c.status == JobStatus.RUNNING.value
+        resumable = and_(
+            t.jobs.c.kind.in_([k.value for k in RESUMABLE_KINDS]),
+            t.jobs.c.attempts < MAX_ATTEMPTS,
+        )
+        resumed = self._conn.execute(
+            update(t.jobs)
+            .where(running, resumable)
+            .values(
+                status=JobStatus.QUEUED.value,
+                message="interrupted by a stopped server; goes on where it stopped",
+            )
+        )
         trainings = select(t.jobs.c.subject_id).where(
-            t.jobs.c.status == JobStatus.RUNNING.value,
-            t.jobs.c.kind == JobKind.TRAIN_INSPECTION_MODEL.value,
+            running, t.jobs.c.kind == JobKind.TRAIN_INSPECTION_MODEL.value
         )
         self._conn.execute(
             update(t.model_versions)
@@ -88,9 +125,9 @@ class JobQueue:
             )
             .values(status="failed")
         )
-        result = self._conn.execute(
+        failed = self._conn.execute(
             update(t.jobs)
-            .where(t.jobs.c.status == JobStatus.RUNNING.value)
+            .where(running)
             .values(
                 status=JobStatus.FAILED.value,
                 message="failed",
@@ -98,7 +135,7 @@ class JobQueue:
                 finished_at=utcnow(),
             )
         )
-        return int(result.rowcount or 0)
+        return int(resumed.rowcount or 0) + int(failed.rowcount or 0)
 
     def claim_next(
         self, job_id: str | None = None, kinds: Sequence[JobKind] | None = None
@@ -125,11 +162,20 @@ class JobQueue:
             claimed = self._conn.execute(
                 update(t.jobs)
                 .where(t.jobs.c.id == job.id, t.jobs.c.status == JobStatus.QUEUED.value)
-                .values(status=JobStatus.RUNNING.value, started_at=now, message="started")
+                .values(
+                    status=JobStatus.RUNNING.value,
+                    started_at=now,
+                    message="started",
+                    attempts=t.jobs.c.attempts + 1,
+                )
             )
             if claimed.rowcount == 1:
                 return dataclasses.replace(
-                    job, status=JobStatus.RUNNING, started_at=now, message="started"
+                    job,
+                    status=JobStatus.RUNNING,
+                    started_at=now,
+                    message="started",
+                    attempts=job.attempts + 1,
                 )
 
     def queued(self) -> dict[str, Any]:

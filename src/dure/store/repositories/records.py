@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import UTC, datetime
 
 from sqlalchemy import and_, func, or_, select
@@ -44,6 +45,20 @@ class InspectionRepository(ScopedRepository[InspectionRecord]):
             ).first()
             if owned is None:
                 raise InvalidInput(field, f"{sha!r} is not an uploaded blob of yours")
+
+    def made_from(self, source_keys: Sequence[str]) -> dict[str, InspectionRecord]:
+        """The caller's records made from ``source_keys`` (see ``InspectionRecord.source_key``),
+        by key: what a resumed or resent batch has already done."""
+        if not source_keys:
+            return {}
+        rows = self.conn.execute(
+            select(t.inspection_records).where(
+                t.inspection_records.c.org_id == self.caller.org_id,
+                t.inspection_records.c.source_key.in_(list(source_keys)),
+            )
+        ).all()
+        records = [to_entity(InspectionRecord, row) for row in rows]
+        return {r.source_key: r for r in records if r.source_key is not None}
 
     def check_placement(self, part_id: str, lot_id: str | None, station_id: str | None) -> None:
         """Raise unless the caller may write inspections and owns the part, lot and station
