@@ -9,10 +9,11 @@ import pytest
 from PIL import Image
 from sqlalchemy import func, select
 
-from dure.domain.jobs import JobStatus
+from dure.domain.jobs import JobKind, JobStatus
 from dure.domain.parts import LabelledImage, PartNumber
 from dure.domain.users import Caller, Role
-from dure.errors import Conflict, InvalidInput
+from dure.errors import Conflict, Forbidden, InvalidInput
+from dure.services.collaboration.adaptation import queue_adaptation
 from dure.services.demo.sheet_metal import sheet_image
 from dure.services.inspection import batches
 from dure.services.inspection.batches import BATCH_CHUNK, queue_batch
@@ -331,3 +332,25 @@ def test_interrupted_jobs_fail_and_queued_jobs_wait(store: Store, world: World, 
     assert model.status == "failed"  # not "training" for ever: it can be trained again
     with store.session(_caller(world)) as s:
         queue_training(s, model.id)
+
+
+def test_adapting_is_a_job_checked_at_once(store: Store, world: World, runner, trained) -> None:
+    with store.session(_caller(world)) as s:
+        with pytest.raises(InvalidInput, match="false_alarm_rate"):
+            queue_adaptation(s, trained, false_alarm_rate=0.7)
+        viewer = Caller(org_id=world.a.org.id, user_id=None, role=Role.VIEWER, org_kind="supplier")
+    with store.session(viewer) as s, pytest.raises(Forbidden):
+        queue_adaptation(s, trained)
+    with store.session(_caller(world)) as s:
+        job = queue_adaptation(s, trained, seed=3)
+    assert job.status == JobStatus.QUEUED and job.kind == JobKind.ADAPT_MODEL
+    runner.run_next()
+    with store.session(_caller(world)) as s:
+        done = s.jobs.get(job.id)
+        assert done.status == JobStatus.SUCCEEDED, done.error
+        made = s.model_versions.get(done.result["model_version_id"])
+    assert made.status == "ready" and made.base_version_id == trained
+    assert made.card["adaptation"]["after"]["false_alarm_rate"] <= 1
+    assert done.result["before"]["good_images"] == made.card["adaptation"]["own_good_images"][
+        "evaluate"
+    ]

@@ -178,6 +178,10 @@ def _wait(predicate: Any, what: str, timeout: float = 600) -> Any:
     raise RuntimeError(f"timed out waiting for {what}")
 
 
+def _finished(job: dict[str, Any]) -> dict[str, Any] | None:
+    return job if job["status"] in ("succeeded", "failed") else None
+
+
 def run_testbed(out_dir: Path, image_size: int = 96, rounds: int = 5) -> dict[str, Any]:
     """Run the whole cycle; returns (and writes to ``out_dir``) what happened and crossed."""
     out_dir = Path(out_dir)
@@ -258,10 +262,7 @@ def run_testbed(out_dir: Path, image_size: int = 96, rounds: int = 5) -> dict[st
             json={"part_id": oem.part_id, "image_size": image_size},
         )
         job = oem.call("POST", f"/api/inspection-models/{model['id']}/train")
-        _wait(
-            lambda: oem.call("GET", f"/api/jobs/{job['id']}")["status"] in ("succeeded", "failed"),
-            "training v1",
-        )
+        _wait(lambda: _finished(oem.call("GET", f"/api/jobs/{job['id']}")), "training v1")
         v1 = oem.call("GET", f"/api/inspection-models/{model['id']}")
         if v1["status"] != "ready":
             raise RuntimeError(
@@ -305,9 +306,16 @@ def run_testbed(out_dir: Path, image_size: int = 96, rounds: int = 5) -> dict[st
                 for m in sup.call("GET", "/api/model-versions")["items"]
                 if m["card"].get("package")
             ][0]
-            adapted = sup.call(
+            queued = sup.call(
                 "POST", f"/api/model-versions/{imported['id']}/adapt", json={"refit_memory": k == 0}
             )
+            job = _wait(
+                lambda s=sup, j=queued["id"]: _finished(s.call("GET", f"/api/jobs/{j}")),
+                f"{sup.slug}'s adaptation",
+            )
+            if job["status"] != "succeeded":
+                raise RuntimeError(f"{sup.slug} could not adapt v1: {job['error']}")
+            adapted = sup.call("GET", f"/api/model-versions/{job['result']['model_version_id']}")
             steps.setdefault("adapted", {})[sup.slug] = {
                 "version": adapted["id"],
                 "base": adapted["base_version_id"],

@@ -5,13 +5,13 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, BackgroundTasks, Depends, Request
 from pydantic import BaseModel, Field
 
-from dure.api.deps import CallerDep, CollabDep, PageDep, SessionDep, require
+from dure.api.deps import CallerDep, CollabDep, JobsDep, PageDep, SessionDep, require
 from dure.collab.flower import RoundSettings
 from dure.domain.collab import FederatedRound, KpiReport, ModelPackage
-from dure.domain.model_versions import ModelVersion
+from dure.domain.jobs import Job
 from dure.domain.pages import Listing
 from dure.domain.users import Caller, Role
 from dure.services.collaboration import adaptation, federation, kpi_reports, partners, shared_models
@@ -92,12 +92,17 @@ class AdaptIn(BaseModel):
     seed: int = Field(0, ge=0, le=2**31 - 1)
 
 
-@router.post("/api/model-versions/{version_id}/adapt", status_code=201)
-def adapt_model(version_id: str, body: AdaptIn, caller: CallerDep, ctx: CollabDep) -> ModelVersion:
-    """A local version of a shared model, calibrated (or refit) on your own good images."""
-    return adaptation.adapt(
-        ctx, caller, version_id, body.refit_memory, body.false_alarm_rate, body.seed
+@router.post("/api/model-versions/{version_id}/adapt", status_code=202)
+def adapt_model(
+    version_id: str, body: AdaptIn, session: SessionDep, jobs: JobsDep, after: BackgroundTasks
+) -> Job:
+    """Queue a job making a local version of a shared model, calibrated (or refit) on your
+    own good images; the job's result names the new version and the rates before/after."""
+    job = adaptation.queue_adaptation(
+        session, version_id, body.refit_memory, body.false_alarm_rate, body.seed
     )
+    after.add_task(jobs.wake)
+    return job
 
 
 class KpiIn(BaseModel):

@@ -5,8 +5,8 @@ process is run too, and queued jobs survive a restart. Jobs that were running wh
 process stopped are marked failed when the runner starts (their work is not resumable),
 and so are the models they were training.
 
-Work is split into lanes, one worker each, so a long training never holds back the
-inspection of a batch. A worker that meets an error outside a job (the store busy or
+Work is split into lanes, one worker each, so a long training (or adaptation) never
+holds back the inspection of a batch. A worker that meets an error outside a job (the store busy or
 down) logs it, waits (1 s, doubling to 60 s) and goes on; ``status`` says how each
 worker is doing and how long the queue is, for ``/api/health``.
 """
@@ -23,6 +23,7 @@ from typing import Any
 from dure.domain.jobs import Job, JobKind
 from dure.domain.users import Caller
 from dure.errors import DureError
+from dure.services.collaboration.adaptation import run_adaptation
 from dure.services.inspection.batches import run_batch
 from dure.services.inspection.teaching import run_training
 from dure.services.platform.model_files import InspectorCache
@@ -34,7 +35,7 @@ BACKOFF_FIRST_S = 1.0
 BACKOFF_MAX_S = 60.0
 # Which kinds of job each worker takes.
 LANES: dict[str, tuple[JobKind, ...]] = {
-    "training": (JobKind.TRAIN_INSPECTION_MODEL,),
+    "training": (JobKind.TRAIN_INSPECTION_MODEL, JobKind.ADAPT_MODEL),
     "inspection": (JobKind.INSPECT_BATCH,),
 }
 
@@ -174,6 +175,8 @@ class JobRunner:
             return run_training(self.store, caller, job, self.work_root)
         if job.kind == JobKind.INSPECT_BATCH:
             return run_batch(self.store, caller, job, self.cache)
+        if job.kind == JobKind.ADAPT_MODEL:
+            return run_adaptation(self.store, caller, job, self.cache, self.work_root)
         raise DureError(f"unknown job kind {job.kind!r}")
 
     def _finish(
