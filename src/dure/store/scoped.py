@@ -17,6 +17,7 @@ from typing import Any, ClassVar, Generic, TypeVar
 from sqlalchemy import (
     ColumnElement,
     Connection,
+    Row,
     Table,
     and_,
     false,
@@ -94,7 +95,7 @@ class ScopedRepository(Generic[E]):
         ).first()
         if row is None:
             raise NotFound(f"{self.resource} {entity_id!r} does not exist or is not yours")
-        item: E = to_entity(self.entity, row)
+        item: E = self.from_row(row)
         self._audit_shared_reads([item])
         return item
 
@@ -120,7 +121,7 @@ class ScopedRepository(Generic[E]):
         order = self.table.c[self.order_by]
         query = query.order_by(order.desc(), self.table.c.id).limit(page.limit + 1)
         rows = self.conn.execute(query.offset(page.offset)).all()
-        items: list[E] = [to_entity(self.entity, r) for r in rows[: page.limit]]
+        items: list[E] = [self.from_row(r) for r in rows[: page.limit]]
         self._audit_shared_reads(items)
         more = len(rows) > page.limit
         return Listing(items, page.limit, page.offset, page.offset + page.limit if more else None)
@@ -132,7 +133,7 @@ class ScopedRepository(Generic[E]):
         query = self._filtered(query, filters)
         order = self.table.c[self.order_by]
         rows = self.conn.execute(query.order_by(order, self.table.c.id)).all()
-        return [to_entity(self.entity, r) for r in rows]
+        return [self.from_row(r) for r in rows]
 
     def own_between(self, start: datetime | None, end: datetime | None, **filters: Any) -> list[E]:
         """The caller's own rows whose order column lies in ``[start, end)``, oldest first."""
@@ -145,7 +146,7 @@ class ScopedRepository(Generic[E]):
         rows = self.conn.execute(
             self._filtered(query, filters).order_by(order, self.table.c.id)
         ).all()
-        return [to_entity(self.entity, r) for r in rows]
+        return [self.from_row(r) for r in rows]
 
     def own(self, entity_id: str, field: str) -> E:
         """One of the caller's own rows; InvalidInput naming ``field`` when it is not
@@ -159,7 +160,7 @@ class ScopedRepository(Generic[E]):
             raise InvalidInput(
                 field, f"{entity_id!r} is not one of your organisation's {self.table.name}"
             )
-        return to_entity(self.entity, row)  # type: ignore[no-any-return]
+        return self.from_row(row)
 
     def _filtered(self, query: Any, filters: dict[str, Any]) -> Any:
         for name, value in filters.items():
@@ -214,7 +215,7 @@ class ScopedRepository(Generic[E]):
         self.check_references(item)
         try:
             with self.conn.begin_nested():
-                values = {**to_row(item, self.table), **self.extra_columns(item)}
+                values = {**self.to_columns(item), **self.extra_columns(item)}
                 self.conn.execute(insert(self.table).values(**values))
         except IntegrityError as exc:
             raise Conflict(_clash(self.resource, exc)) from exc
@@ -230,7 +231,7 @@ class ScopedRepository(Generic[E]):
         changed = dataclasses.replace(current, **changes)  # type: ignore[type-var]
         check_text(changed)
         self.check_references(changed)
-        values = {k: v for k, v in to_row(changed, self.table).items() if k in changes}
+        values = {k: v for k, v in self.to_columns(changed).items() if k in changes}
         if values:
             self.conn.execute(
                 update(self.table)
@@ -239,6 +240,15 @@ class ScopedRepository(Generic[E]):
             )
             self.audit.record("update", self.resource, entity_id, detail={"fields": sorted(values)})
         return changed
+
+    def from_row(self, row: Row[Any]) -> E:
+        """Hook: the entity a row of the table holds (e.g. with its secrets opened)."""
+        item: E = to_entity(self.entity, row)
+        return item
+
+    def to_columns(self, item: E) -> dict[str, Any]:
+        """Hook: the column values that store ``item`` (e.g. with its secrets sealed)."""
+        return to_row(item, self.table)
 
     def check_references(self, item: E) -> None:
         """Hook: raise when ``item`` points at rows the caller does not own."""

@@ -22,7 +22,8 @@ from dure.errors import Conflict, DureError, StoreRefused, StoreUnavailable
 from dure.settings import Settings
 from dure.store.audit_log import AuditLog, write_events
 from dure.store.blobs import BlobStore
-from dure.store.engine import NO_WAIT, READ_ONLY, make_engine, migrate
+from dure.store.engine import NO_WAIT, READ_ONLY, make_engine, migrate, sqlite_file
+from dure.store.permissions import keep_private
 from dure.store.repositories.alerts import AlertRepository, AlertTargetRepository
 from dure.store.repositories.catalogue import (
     AuditRepository,
@@ -57,6 +58,7 @@ from dure.store.repositories.plant import (
 from dure.store.repositories.records import InspectionRepository, ProcessRecordRepository
 from dure.store.repositories.sensor_readings import SensorReadingRepository
 from dure.store.repositories.users import TokenRepository, UserRepository
+from dure.store.secrets import SecretBox
 from dure.store.system import SystemSession
 
 
@@ -66,6 +68,7 @@ class Store:
 
     engine: Engine
     blobs: BlobStore
+    secrets: SecretBox
 
     @classmethod
     def open(cls, settings: Settings, *, upgrade: bool = True) -> Store:
@@ -74,7 +77,10 @@ class Store:
         engine = make_engine(settings.resolved_database_url)
         if upgrade:
             migrate(engine)
-        return cls(engine=engine, blobs=BlobStore(settings.blob_dir))
+        keep_private(settings.home, sqlite_file(settings.resolved_database_url))
+        return cls(
+            engine=engine, blobs=BlobStore(settings.blob_dir), secrets=SecretBox(settings.key_dir)
+        )
 
     @contextmanager
     def session(self, caller: Caller, *, read_only: bool = False) -> Iterator[Session]:
@@ -88,10 +94,10 @@ class Store:
         with _translated():
             if not read_only:
                 with self.engine.begin() as conn:
-                    yield Session(conn, caller, self.blobs)
+                    yield Session(conn, caller, self.blobs, self.secrets)
                 return
             with self._reading() as conn:
-                session = Session(conn, caller, self.blobs, read_only=True)
+                session = Session(conn, caller, self.blobs, self.secrets, read_only=True)
                 yield session
             if session.audit.pending:  # reads of shared data: audited before any answer
                 with self.engine.begin() as conn:
@@ -172,11 +178,17 @@ class Session:
     """Repositories bound to one connection and one caller."""
 
     def __init__(
-        self, conn: Connection, caller: Caller, blobs: BlobStore, read_only: bool = False
+        self,
+        conn: Connection,
+        caller: Caller,
+        blobs: BlobStore,
+        secrets: SecretBox,
+        read_only: bool = False,
     ) -> None:
         self._conn = conn
         self.caller = caller
         self.blob_store = blobs
+        self.secrets = secrets
         self.read_only = read_only
         self.audit = AuditLog(conn, caller, deferred=read_only)
 
@@ -269,7 +281,7 @@ class Session:
 
     @cached_property
     def connectors(self) -> ConnectorRepository:
-        return self._scoped(ConnectorRepository)
+        return ConnectorRepository(self._conn, self.caller, self.audit, self.secrets)
 
     @cached_property
     def partners(self) -> PartnerRepository:

@@ -7,15 +7,21 @@ import json
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from sqlalchemy import Connection, func, insert, select, update
+from sqlalchemy import Connection, Row, func, insert, select, update
 
 from dure.domain.connectors import Connector, StreamRejection
 from dure.domain.ids import utcnow
+from dure.domain.users import Caller
 from dure.errors import NotFound
 from dure.store import tables as t
+from dure.store.audit_log import AuditLog
 from dure.store.bulk import insert_rows
-from dure.store.rows import to_entity
+from dure.store.rows import to_entity, to_row
 from dure.store.scoped import ScopedRepository
+from dure.store.secrets import SecretBox
+
+# Configuration fields that hold a secret: sealed in the database, clear in the entity.
+SECRET_FIELDS = ("password",)
 
 _IN_CHUNK = 500
 
@@ -32,6 +38,30 @@ class ConnectorRepository(ScopedRepository[Connector]):
     entity = Connector
     resource = "connector"
 
+    def __init__(self, conn: Connection, caller: Caller, audit: AuditLog, secrets: SecretBox):
+        super().__init__(conn, caller, audit)
+        self.secrets = secrets
+
+    def from_row(self, row: Row[Any]) -> Connector:
+        """The connector with its secrets opened (they are sealed in the database)."""
+        connector = to_entity(Connector, row)
+        config = dict(connector.config)
+        for name in SECRET_FIELDS:
+            if isinstance(config.get(name), str):
+                config[name] = self.secrets.open(config[name])
+        connector.config = config
+        return connector
+
+    def to_columns(self, item: Connector) -> dict[str, Any]:
+        """The connector's columns with its secrets sealed."""
+        values = to_row(item, self.table)
+        config = dict(values["config"])
+        for name in SECRET_FIELDS:
+            if isinstance(config.get(name), str):
+                config[name] = self.secrets.seal(config[name])
+        values["config"] = config
+        return values
+
     def get_by_name(self, name: str) -> Connector:
         """The caller's connector called ``name``."""
         row = self.conn.execute(
@@ -41,7 +71,7 @@ class ConnectorRepository(ScopedRepository[Connector]):
         ).first()
         if row is None:
             raise NotFound(f"no connector named {name!r}; create it with dure connect or the API")
-        return to_entity(Connector, row)
+        return self.from_row(row)
 
     def beat(self, connector_id: str, status: dict[str, Any]) -> None:
         """Record the runner's status (not audited: it is written every few seconds)."""
