@@ -78,3 +78,21 @@ def test_an_internal_error_is_problem_json_without_internals(
     assert response.status_code == 500
     assert response.headers["content-type"] == "application/problem+json"
     assert "secret" not in response.text and "sqlite" not in response.text
+
+
+def test_a_wrong_method_says_which_are_allowed(client, world: World) -> None:  # type: ignore[no-untyped-def]
+    response = client.put("/api/inspections", headers=world.a.auth("viewer"))
+    assert response.status_code == 405
+    assert response.headers["allow"] == "GET"
+    assert response.headers["content-type"] == "application/problem+json"
+
+
+def test_an_unreadable_image_is_named_without_python_internals(client, world: World) -> None:  # type: ignore[no-untyped-def]
+    response = client.post(
+        f"/api/parts/{world.a.ids['part']}/images",
+        files=[("images", ("scan-7.png", b"GIF89a but not really", "image/png"))],
+        headers=world.a.auth("engineer"),
+    )
+    assert response.status_code == 422, response.text
+    detail = response.json()["detail"]
+    assert "scan-7.png" in detail and "object at 0x" not in detail and "BytesIO" not in detail

@@ -139,5 +139,11 @@ def _pixels(image: Image.Image) -> np.ndarray:
     return np.asarray(image)
 
 
+_OBJECT_REPR = re.compile(r"<[\w.]+ object at 0x[0-9a-fA-F]+>")
+
+
 def _reason(exc: BaseException) -> str:
-    return str(exc).splitlines()[0][:200] if str(exc) else type(exc).__name__
+    if isinstance(exc, UnidentifiedImageError):
+        return "its content is not a picture format Pillow knows"  # Pillow names a Python object
+    text = _OBJECT_REPR.sub("the file", str(exc).splitlines()[0][:200]) if str(exc) else ""
+    return text or type(exc).__name__
