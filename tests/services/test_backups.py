@@ -10,8 +10,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from alembic import command
 from click.testing import CliRunner
-from sqlalchemy import delete, select
+from sqlalchemy import delete, inspect, select, text
 
 from dure.cli import main
 from dure.collab.signing import KeyRing
@@ -21,6 +22,7 @@ from dure.services.platform.accounts import create_org
 from dure.services.platform.backups import create_backup, restore_backup
 from dure.settings import Settings
 from dure.store.dumps import find_tool
+from dure.store.engine import alembic_config
 from dure.store.session import Store
 from dure.store.tables import metadata, process_records
 from tests.factories import World
@@ -126,6 +128,32 @@ def test_a_backup_restores_into_a_new_empty_install(
     finally:
         restored.engine.dispose()
     assert _files(fresh) == files
+
+
+def test_an_older_backup_is_brought_up_to_this_schema(
+    world: World,
+    store: Store,
+    settings: Settings,
+    install_settings: Callable[..., Settings],
+    tmp_path: Path,
+) -> None:
+    command.downgrade(alembic_config(store.engine), "0006")  # as an older Dure left it
+    try:
+        create_backup(settings, tmp_path / "old")
+    finally:  # the PostgreSQL pass shares this database with the next tests
+        command.upgrade(alembic_config(store.engine), "head")
+    assert json.loads((tmp_path / "old" / "manifest.json").read_text())["alembic_revision"] == (
+        "0006"
+    )
+    fresh = install_settings("fresh")
+    assert restore_backup(fresh, tmp_path / "old").revision == "0006"
+    restored = Store.open(fresh, upgrade=False)
+    try:
+        with restored.engine.connect() as conn:
+            assert conn.execute(text("SELECT version_num FROM alembic_version")).scalar() == "0007"
+            assert inspect(conn).has_table("login_failures")
+    finally:
+        restored.engine.dispose()
 
 
 def _tamper_blob(backup: Path, manifest: dict[str, Any]) -> str:

@@ -24,7 +24,7 @@ from sqlalchemy.exc import OperationalError
 
 from dure.errors import InvalidInput, StoreUnavailable
 from dure.store import tables as t
-from dure.store.engine import alembic_config, make_engine
+from dure.store.engine import alembic_config, make_engine, migrate
 
 DUMP_FILES = {"sqlite": "database.sqlite", "postgresql": "database.pgdump"}
 
@@ -58,7 +58,17 @@ def dump_database(url: str, dest: Path) -> tuple[Path, str]:
 
 
 def load_database(url: str, dump: Path) -> None:
-    """Replace the whole database at ``url`` with the copy in ``dump`` (all or nothing)."""
+    """Replace the whole database at ``url`` with the copy in ``dump`` (all or nothing),
+    then migrate an older copy's schema up to this code's."""
+    _replace_database(url, dump)
+    engine = make_engine(url)
+    try:
+        migrate(engine)
+    finally:
+        engine.dispose()
+
+
+def _replace_database(url: str, dump: Path) -> None:
     if backend_of(url) == "sqlite":
         path = _sqlite_path(url)
         path.parent.mkdir(parents=True, exist_ok=True)

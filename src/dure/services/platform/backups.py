@@ -37,7 +37,6 @@ from dure.store.dumps import (
     known_revision,
     load_database,
 )
-from dure.store.session import Store
 
 FORMAT = "dure-backup"
 FORMAT_VERSION = 1
@@ -136,7 +135,6 @@ def restore_backup(settings: Settings, src: Path, *, force: bool = False) -> Bac
         os.replace(staged[name], target)
         shutil.rmtree(replaced, ignore_errors=True)
     _lock_down(folders["keys"])
-    Store.open(settings).engine.dispose()  # an older backup's schema brought up to date
     return _summary(src, manifest)
 
 
