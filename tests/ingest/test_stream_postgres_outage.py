@@ -10,6 +10,7 @@ the publisher got an acknowledgement for must be stored exactly once.
 
 from __future__ import annotations
 
+import contextlib
 import glob
 import json
 import os
@@ -128,9 +129,8 @@ def test_postgresql_stopped_mid_stream_loses_and_doubles_nothing(
         pub.stop()
         wait_for(lambda: all(is_acked(i) for _, i in pub.sent[-100:]), 60, "the last acks")
         acked = pub.acknowledged()
-        wait_for(
-            lambda: shop.stored_messages(connector.id) >= len(acked), 120, f"{len(acked)} messages"
-        )
+        with contextlib.suppress(AssertionError):  # a shortfall is counted and shown below
+            wait_for(lambda: shop.stored_messages(connector.id) >= len(acked), 60, "all stored")
         time.sleep(1)  # anything still arriving would show up as an excess below
         assert ingest.poll() is None, f"ingest died:\n{log.read_text()[-3000:]}"
         status = shop.status(connector.id)
