@@ -5,6 +5,8 @@ from __future__ import annotations
 import glob
 import json
 import stat
+import threading
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -128,6 +130,49 @@ def test_a_backup_restores_into_a_new_empty_install(
     finally:
         restored.engine.dispose()
     assert _files(fresh) == files
+
+
+def test_a_backup_taken_while_the_install_writes_is_whole(
+    world: World,
+    store: Store,
+    settings: Settings,
+    install_settings: Callable[..., Settings],
+    tmp_path: Path,
+) -> None:
+    stop, written = threading.Event(), []
+
+    def keep_writing() -> None:
+        while not stop.is_set():
+            with store.system() as s:
+                written.append(create_org(s, "Busy", "supplier", f"busy-{new_id()[:8]}").id)
+
+    writer = threading.Thread(target=keep_writing)
+    writer.start()
+    try:
+        _wait(lambda: len(written) >= 3)
+        create_backup(settings, tmp_path / "live")
+        after = len(written)
+        _wait(lambda: len(written) >= after + 3)
+    finally:
+        stop.set()
+        writer.join()
+    fresh = install_settings("fresh")
+    restore_backup(fresh, tmp_path / "live")
+    restored = Store.open(fresh)
+    try:
+        orgs = _rows(restored)["organisations"]
+    finally:
+        restored.engine.dispose()
+    kept = sum(any(org_id in row for row in orgs) for org_id in written)
+    assert 0 < kept < len(written)  # a snapshot taken mid-way, restored whole
+    assert written[:kept] == [w for w in written if any(w in row for row in orgs)]
+
+
+def _wait(condition: Callable[[], bool], timeout_s: float = 30) -> None:
+    deadline = time.monotonic() + timeout_s
+    while not condition():
+        assert time.monotonic() < deadline, "the writer stalled"
+        time.sleep(0.01)
 
 
 def test_an_older_backup_is_brought_up_to_this_schema(
