@@ -32,6 +32,16 @@ class Settings(BaseSettings):
     run_connectors: bool = Field(
         default=False, description="run the enabled MQTT/OPC UA connectors (dure up turns it on)"
     )
+    stream_retention_days: float = Field(
+        default=7,
+        gt=0,
+        description=(
+            "days a live connector remembers the id of a message it stored, so that a "
+            "redelivery is recognised and not stored twice; older ids are pruned. Keep it "
+            "longer than any redelivery can come: longer than the broker keeps an "
+            "unacknowledged message (its session expiry) and than a connector may stay stopped"
+        ),
+    )
 
     public_url: str | None = Field(
         default=None, description="how partner installs reach this one (default: the served URL)"

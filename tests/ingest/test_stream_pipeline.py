@@ -4,10 +4,13 @@ spooling while the store is down, back-pressure when the spool is full."""
 from __future__ import annotations
 
 import json
+import logging
 import threading
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
+
+import pytest
 
 from dure.domain.connectors import StreamMessage, StreamRejection
 from dure.errors import StoreRefused
@@ -207,3 +210,26 @@ def test_one_message_the_store_refuses_does_not_stop_the_stream(
     assert len(source.acked) == 3
     reasons = [r["reason"] for r in shop.rejects(sink.connector.id)]
     assert reasons == ["the store refused this message: text fields cannot contain NUL"]
+
+
+def test_an_outage_is_retried_with_backoff_and_logged_when_it_starts_and_ends(
+    store: Store, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    shop = press_shop(store)
+    pipe, source, sink, _ = _pipeline(shop, tmp_path, [[_item(i)] for i in range(3)], down=4)
+    pipe.max_retry_s = 0.04
+    pauses: list[float] = []
+    write = sink.write
+
+    def timed_write(messages, rejections):  # type: ignore[no-untyped-def]
+        pauses.append(pipe._pause)
+        return write(messages, rejections)
+
+    sink.write = timed_write  # type: ignore[method-assign]
+    with caplog.at_level(logging.WARNING, logger="dure.ingest"):
+        stats = pipe.run(until=_until_drained(source, pipe))
+    assert pauses[:5] == [0.01, 0.01, 0.02, 0.04, 0.04]  # doubling, up to the cap
+    said = [r.getMessage() for r in caplog.records]
+    assert sum("store unavailable" in m for m in said) == 1  # once, not once per retry
+    assert sum("store reachable again" in m for m in said) == 1
+    assert stats.store_errors == 4 and [v for _, v in shop.readings("force")] == [0.0, 1.0, 2.0]

@@ -7,6 +7,7 @@ from typing import Any
 
 import click
 
+from dure.cli.backups import backup, restore
 from dure.cli.bench import bench, testbed
 from dure.cli.connect import connect
 from dure.cli.imports import import_
@@ -57,6 +58,8 @@ for _command in (
     connect,
     bench,
     testbed,
+    backup,
+    restore,
 ):
     main.add_command(_command)
 

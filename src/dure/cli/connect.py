@@ -186,6 +186,25 @@ def connect_list(ctx: click.Context, org_slug: str) -> None:
             )
 
 
+@connect.command("prune")
+@click.option(
+    "--days",
+    type=click.FloatRange(min=0, min_open=True),
+    default=None,
+    help="Retention window in days (default: DURE_STREAM_RETENTION_DAYS, 7).",
+)
+@click.pass_context
+@friendly
+def connect_prune(ctx: click.Context, days: float | None) -> None:
+    """Forget the message ids connectors stored longer ago than the retention window
+    (running connectors do this themselves every ten minutes)."""
+    from dure.services.live.retention import prune_all
+
+    window = days if days is not None else settings_of(ctx).stream_retention_days
+    gone = prune_all(open_store(ctx), window)
+    click.echo(f"pruned {gone} message ids older than {window:g} days")
+
+
 def _read_config(path: Path) -> dict[str, Any]:
     try:
         data = json.loads(path.read_text())

@@ -5,7 +5,9 @@ spool holds it, so a crash at any point loses nothing the sender was told is saf
 store de-duplicates by message id, so redeliveries are stored once. While the spool holds
 anything, new batches queue behind it: readings of a channel reach the store in the order
 they arrived. When the spool is full, batches are no longer acknowledged and the broker
-stops sending (its receive maximum is the back-pressure).
+stops sending (its receive maximum is the back-pressure). While the store is down, the
+spool is retried with a doubling pause (``retry_s`` up to ``max_retry_s``); the outage is
+logged when it starts, every minute while it lasts, and when the store is back.
 """
 
 from __future__ import annotations
@@ -164,16 +166,20 @@ class StreamPipeline:
         clock_us: Callable[[], int] = lambda: time.time_ns() // 1000,
         heartbeat_s: float = 2.0,
         retry_s: float = 1.0,
+        max_retry_s: float = 8.0,
     ) -> None:
         self.source, self.decoder, self.sink, self.spool = source, decoder, sink, spool
         self.policy = policy
         self.clock_us = clock_us
         self.heartbeat_s = heartbeat_s
-        self.retry_s = retry_s
+        self.retry_s, self.max_retry_s = retry_s, max(retry_s, max_retry_s)
         self.stats = StreamStats()
         self._stop = threading.Event()
         self._next_retry = 0.0
         self._next_beat = 0.0
+        self._pause = retry_s  # before the next try of a store that is down
+        self._down_since: float | None = None
+        self._down_logged = 0.0
 
     def stop(self) -> None:
         """Ask ``run`` to finish its current batch and return."""
@@ -222,7 +228,7 @@ class StreamPipeline:
             # holds the rest (back-pressure); on stop it is redelivered after restart.
             if self._stop.is_set():
                 return
-            time.sleep(self.retry_s)
+            time.sleep(self._pause)
             self._forward_spool(force=True)
         self.source.ack([item.token for item in items if item.token is not None])
 
@@ -245,6 +251,13 @@ class StreamPipeline:
 
     def _write(self, messages: list[StreamMessage], rejections: list[StreamRejection]) -> None:
         result = self.sink.write(messages, rejections)
+        if self._down_since is not None:
+            log.warning(
+                "store reachable again after %.1f s; forwarding %d spooled batches",
+                time.monotonic() - self._down_since,
+                len(self.spool),
+            )
+            self._down_since, self._pause = None, self.retry_s
         self.stats.add(result)
         done = self.clock_us()
         times = np.fromiter((r.ts_us for m in messages for r in m.readings), dtype=np.int64)
@@ -261,12 +274,24 @@ class StreamPipeline:
                 self.stats.forwarded_batches += 1
         except StoreUnavailable as exc:
             self._note_error(exc)
-            self._next_retry = time.monotonic() + self.retry_s
+            self._next_retry = time.monotonic() + self._pause
+            self._pause = min(self._pause * 2, self.max_retry_s)
 
     def _note_error(self, exc: Exception) -> None:
         self.stats.store_errors += 1
         self.stats.last_error = str(exc)[:500]
-        log.warning("store unavailable, spooling: %s", exc)
+        now = time.monotonic()
+        if self._down_since is None:
+            self._down_since = self._down_logged = now
+            log.warning("store unavailable, spooling (retrying with backoff): %s", exc)
+        elif now - self._down_logged >= 60:
+            self._down_logged = now
+            log.warning(
+                "store still unavailable after %.0f s, %d batches spooled: %s",
+                now - self._down_since,
+                len(self.spool),
+                exc,
+            )
 
     def _beat(self, force: bool = False) -> None:
         if not force and time.monotonic() < self._next_beat:

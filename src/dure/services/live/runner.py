@@ -1,4 +1,5 @@
-"""Run one connector: its source, the disk spool under the data folder, the store sink."""
+"""Run one connector: its source, the disk spool under the data folder, the store sink
+(which also prunes the connector's message ids past the retention window)."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from dure.ingest.streams.opcua import OpcuaSource, opcua_decoder
 from dure.ingest.streams.pipeline import StreamPipeline, StreamStats
 from dure.ingest.streams.spool import DiskSpool
 from dure.services.live.connectors import typed_config
+from dure.services.live.retention import MessageRetention
 from dure.services.live.sink import StoreSink
 from dure.settings import Settings
 from dure.store.session import Store
@@ -25,7 +27,8 @@ def build_pipeline(store: Store, settings: Settings, connector: Connector) -> St
     else:
         source, decoder = OpcuaSource(config), opcua_decoder  # type: ignore[arg-type,assignment]
     spool = DiskSpool(settings.home / "spool" / connector.id, config.policy.spool_max_mb << 20)
-    sink = StoreSink(store, connector, config.policy)
+    retention = MessageRetention(store, connector.id, settings.stream_retention_days)
+    sink = StoreSink(store, connector, config.policy, retention)
     return StreamPipeline(source, decoder, sink, spool, config.policy)
 
 

@@ -3,7 +3,8 @@
 One transaction per batch that skips message ids stored before, maps (asset, channel)
 names to sensor channels (creating unknown channels of known assets when the connector
 allows it), inserts the readings, remembers the message ids and keeps every refusal with
-its reason. A store that cannot be reached raises StoreUnavailable (the pipeline spools);
+its reason. Its heartbeat also prunes message ids past the retention window (when
+given one). A store that cannot be reached raises StoreUnavailable (the pipeline spools);
 a batch the store refuses for its content is stored message by message.
 """
 
@@ -23,6 +24,7 @@ from dure.domain.users import Caller, Role
 from dure.errors import Forbidden, StoreRefused
 from dure.ingest.streams.config import StreamPolicy
 from dure.ingest.streams.pipeline import WriteResult
+from dure.services.live.retention import MessageRetention
 from dure.store.repositories.sensor_readings import ReadingColumns
 from dure.store.session import Session, Store
 
@@ -46,10 +48,17 @@ class _Channel:
 class StoreSink:
     """Writes batches of one connector, acting as the user who created it."""
 
-    def __init__(self, store: Store, connector: Connector, policy: StreamPolicy) -> None:
+    def __init__(
+        self,
+        store: Store,
+        connector: Connector,
+        policy: StreamPolicy,
+        retention: MessageRetention | None = None,
+    ) -> None:
         self.store = store
         self.connector = connector
         self.policy = policy
+        self.retention = retention
         self._channels: dict[tuple[str, str], _Channel] = {}
         self._caller: Caller | None = None
         self._caller_at = 0.0
@@ -96,9 +105,13 @@ class StoreSink:
         return result
 
     def heartbeat(self, status: dict[str, Any]) -> None:
-        """Write the runner's status onto the connector row (StoreUnavailable when down)."""
-        with self.store.session(self._current_caller()) as session:
+        """Write the runner's status onto the connector row, then prune a batch of old
+        message ids when due (StoreUnavailable when the store is down)."""
+        caller = self._current_caller()
+        with self.store.session(caller) as session:
             session.connectors.beat(self.connector.id, status)
+        if self.retention is not None:
+            self.retention.prune_some(caller)
 
     def _current_caller(self) -> Caller:
         # Re-read the creator's role now and then: a disabled user's connector stops.

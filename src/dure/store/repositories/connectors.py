@@ -7,7 +7,7 @@ import json
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from sqlalchemy import Connection, Row, func, insert, select, update
+from sqlalchemy import Connection, Row, delete, func, insert, select, tuple_, update
 
 from dure.domain.connectors import Connector, StreamRejection
 from dure.domain.ids import utcnow
@@ -103,6 +103,11 @@ class ConnectorRepository(ScopedRepository[Connector]):
             self.conn, t.stream_messages, ("connector_key", "message_id", "received_us"), rows
         )
 
+    def forget_before(self, connector_id: str, before_us: int, limit: int) -> int:
+        """Forget at most ``limit`` of this connector's message ids received before
+        ``before_us``; how many went."""
+        return forget_message_ids(self.conn, before_us, limit, connector_key(connector_id))
+
     def count_stored(self, connector_id: str) -> int:
         """How many distinct messages this connector has stored."""
         c = t.stream_messages.c
@@ -142,11 +147,29 @@ class ConnectorRepository(ScopedRepository[Connector]):
         return [dict(r._mapping) for r in rows]
 
 
+def forget_message_ids(conn: Connection, before_us: int, limit: int, key: int | None = None) -> int:
+    """Delete at most ``limit`` message ids received before ``before_us`` (of the connector
+    ``key``, or of every connector); how many went. Bounded, so a transaction stays short."""
+    c = t.stream_messages.c
+    old = select(c.connector_key, c.message_id).where(c.received_us < before_us)
+    if key is not None:
+        old = old.where(c.connector_key == key)
+    gone = conn.execute(
+        delete(t.stream_messages).where(tuple_(c.connector_key, c.message_id).in_(old.limit(limit)))
+    )
+    return int(gone.rowcount)
+
+
 class ConnectorRoster:
     """Every organisation's enabled connectors, for the supervisor that runs them all."""
 
     def __init__(self, conn: Connection) -> None:
         self._conn = conn
+
+    def forget_before(self, before_us: int, limit: int) -> int:
+        """Forget at most ``limit`` message ids (of any connector) received before
+        ``before_us``; how many went."""
+        return forget_message_ids(self._conn, before_us, limit)
 
     def enabled(self) -> list[tuple[str, str, str, str]]:
         """(id, name, org slug, config digest) of every enabled connector."""
