@@ -13,6 +13,7 @@ from typing import Any
 
 import pytest
 from alembic import command
+from alembic.script import ScriptDirectory
 from click.testing import CliRunner
 from sqlalchemy import delete, inspect, select, text
 
@@ -28,6 +29,10 @@ from dure.store.engine import alembic_config
 from dure.store.session import Store
 from dure.store.tables import metadata, process_records
 from tests.factories import World
+
+# the schema this code migrates to, and the one before it (as an older Dure left it)
+HEAD = ScriptDirectory.from_config(alembic_config(None)).get_current_head()  # type: ignore[arg-type]
+OLDER = f"{int(HEAD) - 1:04d}"
 
 
 def _rows(store: Store) -> dict[str, list[str]]:
@@ -78,11 +83,11 @@ def test_a_backup_brings_back_rows_blobs_models_and_keys(
     dure = _cli(settings)
     backup = tmp_path / "backup"
     said = dure("backup", str(backup))
-    assert f"backed up {store.backend} database (schema 0007)" in said
+    assert f"backed up {store.backend} database (schema {HEAD})" in said
 
     manifest = json.loads((backup / "manifest.json").read_text())
     assert manifest["format_version"] == 1 and manifest["backend"] == store.backend
-    assert manifest["alembic_revision"] == "0007" and manifest["created_at"]
+    assert manifest["alembic_revision"] == HEAD and manifest["created_at"]
     keys = [n for n in manifest["files"] if n.startswith("keys/")]
     assert keys and any(n.startswith("blobs/") for n in manifest["files"])
     assert stat.S_IMODE(backup.stat().st_mode) == 0o700
@@ -106,7 +111,7 @@ def test_a_backup_brings_back_rows_blobs_models_and_keys(
     assert _rows(store)["organisations"] != rows["organisations"]  # nothing changed
 
     said = dure("restore", str(backup), "--force")
-    assert f"restored {store.backend} database (schema 0007)" in said
+    assert f"restored {store.backend} database (schema {HEAD})" in said
     assert _rows(store) == rows
     assert _files(settings) == files
     assert stat.S_IMODE(settings.key_dir.stat().st_mode) == 0o700
@@ -182,20 +187,20 @@ def test_an_older_backup_is_brought_up_to_this_schema(
     install_settings: Callable[..., Settings],
     tmp_path: Path,
 ) -> None:
-    command.downgrade(alembic_config(store.engine), "0006")  # as an older Dure left it
+    command.downgrade(alembic_config(store.engine), OLDER)  # as an older Dure left it
     try:
         create_backup(settings, tmp_path / "old")
     finally:  # the PostgreSQL pass shares this database with the next tests
         command.upgrade(alembic_config(store.engine), "head")
     assert json.loads((tmp_path / "old" / "manifest.json").read_text())["alembic_revision"] == (
-        "0006"
+        OLDER
     )
     fresh = install_settings("fresh")
-    assert restore_backup(fresh, tmp_path / "old").revision == "0006"
+    assert restore_backup(fresh, tmp_path / "old").revision == OLDER
     restored = Store.open(fresh, upgrade=False)
     try:
         with restored.engine.connect() as conn:
-            assert conn.execute(text("SELECT version_num FROM alembic_version")).scalar() == "0007"
+            assert conn.execute(text("SELECT version_num FROM alembic_version")).scalar() == HEAD
             assert inspect(conn).has_table("login_failures")
     finally:
         restored.engine.dispose()

@@ -410,6 +410,7 @@ stream_messages = Table(
     Column("message_id", String(128), nullable=False),
     Column("received_us", BigInteger, nullable=False),
     PrimaryKeyConstraint("connector_key", "message_id"),
+    Index(None, "received_us"),  # retention prunes by age
     sqlite_with_rowid=False,
 )
 
