@@ -13,12 +13,17 @@ from dure.domain.users import Caller, Role
 from dure.errors import Conflict, InvalidInput, StoreRefused, StoreUnavailable
 from dure.store.blobs import BlobStore
 from dure.store.engine import make_engine
+from dure.store.secrets import SecretBox
 from dure.store.session import Store, _translated
 from tests.factories import World
 
 
 def test_an_unreachable_database_is_unavailable_not_an_internal_error(tmp_path: Path) -> None:
-    store = Store(make_engine("postgresql+psycopg://dure@127.0.0.1:9/none"), BlobStore(tmp_path))
+    store = Store(
+        make_engine("postgresql+psycopg://dure@127.0.0.1:9/none"),
+        BlobStore(tmp_path),
+        SecretBox(tmp_path / "keys"),
+    )
     with pytest.raises(StoreUnavailable, match="cannot be reached"):
         store.ping()
     with pytest.raises(StoreUnavailable):
