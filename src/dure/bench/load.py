@@ -14,6 +14,7 @@ from __future__ import annotations
 import io
 import json
 import os
+import resource
 import shutil
 import subprocess
 import sys
@@ -25,6 +26,8 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import numpy as np
+import psutil
 from PIL import Image
 
 from dure.bench.common import machine
@@ -205,7 +208,7 @@ class Background:
     def _submitted(self, job: dict[str, Any], started: float) -> None:
         self.jobs[job["id"]] = {
             "kind": job["kind"],
-            "submitted_at_s": round(time.monotonic() - started, 1),
+            "submitted_at_s": round(time.time() - started, 1),
             "status": job["status"],
             "seen": [],
         }
@@ -216,7 +219,7 @@ class Background:
             seen["status"], seen["progress"] = job["status"], round(job["progress"], 3)
             seen["error"] = job.get("error")
             if not seen["seen"] or seen["seen"][-1][1] != job["status"]:
-                seen["seen"].append((round(time.monotonic() - started, 1), job["status"]))
+                seen["seen"].append((round(time.time() - started, 1), job["status"]))
 
     def report(self) -> dict[str, Any]:
         """The jobs' states as seen during the window, and whether each ran in it."""
@@ -239,6 +242,79 @@ class Background:
         }
 
 
+class CpuClock:
+    """CPU seconds the server, the load generator (children waited for) and the whole
+    machine spent while the load ran: who had the processors."""
+
+    def __init__(self, server: subprocess.Popen[bytes] | None) -> None:
+        self.server = psutil.Process(server.pid) if server is not None else None
+
+    def _server_s(self) -> float:
+        if self.server is None:
+            return 0.0
+        times = self.server.cpu_times()
+        return float(times.user + times.system)
+
+    @staticmethod
+    def _children_s() -> float:
+        usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+        return usage.ru_utime + usage.ru_stime
+
+    def __enter__(self) -> CpuClock:
+        self.server_s, self.children_s = self._server_s(), self._children_s()
+        psutil.cpu_percent(None)
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.server_s = self._server_s() - self.server_s
+        self.children_s = self._children_s() - self.children_s
+        self.busy_percent = psutil.cpu_percent(None)
+
+    def figures(self, seconds: float) -> dict[str, float]:
+        """CPU cores used on average by the server and by locust; the machine's busy %."""
+        return {
+            "server_cpu_cores_used": round(self.server_s / seconds, 2),
+            "locust_cpu_cores_used": round(self.children_s / seconds, 2),
+            "machine_cpu_busy_percent": self.busy_percent,
+        }
+
+
+def _percentiles(values: list[float]) -> dict[str, Any]:
+    if not values:
+        return {"requests": 0, "p50_ms": None, "p99_ms": None}
+    p50, p99 = np.percentile(values, [50, 99])
+    return {"requests": len(values), "p50_ms": round(float(p50), 1), "p99_ms": round(float(p99), 1)}
+
+
+def reads_over_time(samples: list[list[Any]], started: float, step_s: int = 10) -> list[Any]:
+    """Reads' p50 and p99 (exact, ms) in each ``step_s`` seconds of the run."""
+    buckets: dict[int, list[float]] = {}
+    for at, method, ms in samples:
+        if method == "GET":
+            buckets.setdefault(int((at - started) // step_s), []).append(ms)
+    return [{"from_s": k * step_s, **_percentiles(v)} for k, v in sorted(buckets.items())]
+
+
+def reads_with_background(
+    samples: list[list[Any]], started: float, background: dict[str, Any]
+) -> dict[str, Any]:
+    """Reads' p50 and p99 while a background job was seen running, and the rest of the run."""
+    spans = []
+    for job in background["jobs"]:
+        seen = job["seen"]
+        begin = next((s["at_s"] for s in seen if s["status"] == "running"), None)
+        end = next((s["at_s"] for s in seen if s["status"] in ("succeeded", "failed")), None)
+        if begin is not None:
+            spans.append((begin, end if end is not None else float("inf")))
+    during: list[float] = []
+    rest: list[float] = []
+    for at, method, ms in samples:
+        if method == "GET":
+            t = at - started
+            (during if any(a <= t <= b for a, b in spans) else rest).append(ms)
+    return {"while_jobs_ran": _percentiles(during), "otherwise": _percentiles(rest)}
+
+
 def _engineer_images(folder: Path) -> None:
     folder.mkdir(parents=True, exist_ok=True)
     for k in range(ENGINEER_IMAGES):
@@ -259,7 +335,7 @@ def _run_locust(
             stdout=out,
             stderr=subprocess.STDOUT,
         )
-        started = time.monotonic()
+        started = time.time()
         if background is not None:
             thread = threading.Thread(target=background.run, args=(started,), daemon=True)
             thread.start()
@@ -275,7 +351,9 @@ def _run_locust(
     if code != 0 or not out_file.exists():
         tail = log.read_text(errors="replace")[-2000:]
         raise RuntimeError(f"the locust process failed ({code}): {tail}")
-    return json.loads(out_file.read_text())  # type: ignore[no-any-return]
+    stats: dict[str, Any] = json.loads(out_file.read_text())
+    stats["started"] = started
+    return stats
 
 
 def run_load_bench(
@@ -320,7 +398,8 @@ def run_load_bench(
             bg = Background(server.url, tokens[BACKGROUND_ORG]["engineer"], background)
             bg.prepare()
         load_before = os.getloadavg()
-        stats = _run_locust(plan, workdir, bg)
+        with CpuClock(server.proc) as cpu:
+            stats = _run_locust(plan, workdir, bg)
         load_after = os.getloadavg()
         if server.proc is not None and server.proc.poll() is not None:
             raise RuntimeError(f"the server died during the load: {server.log_tail()}")
@@ -328,6 +407,7 @@ def run_load_bench(
         server.stop()
         if scratch is not None:
             shutil.rmtree(scratch, ignore_errors=True)
+    samples, started = stats.pop("samples"), stats.pop("started")
     goal = READ_GOAL_BACKGROUND_MS if background else READ_GOAL_MS
     reads_p99 = stats["reads"]["p99_ms"]
     return {
@@ -339,6 +419,10 @@ def run_load_bench(
         "background": bg.report() if bg else None,
         "server_start_s": round(start_s, 1),
         **stats,
+        "reads_over_time": reads_over_time(samples, started),
+        "reads_with_background": (
+            reads_with_background(samples, started, bg.report()) if bg else None
+        ),
         "goal": {
             "reads_p99_ms_at_most": goal,
             "errors": 0,
@@ -349,6 +433,7 @@ def run_load_bench(
             "cpu_count": os.cpu_count(),
             "load_average_before": [round(x, 2) for x in load_before],
             "load_average_after": [round(x, 2) for x in load_after],
+            **cpu.figures(stats["seconds"]),
         },
         "note": (
             "timings are measured, not asserted: they depend on the machine and on what "
@@ -403,6 +488,19 @@ def load_table(results: dict[str, Any]) -> list[str]:
                 f"{job['submitted_at_s']} s: {states}; ran in the window: {job['ran_in_window']}"
             )
         lines += [f"background error: {e}" for e in results["background"]["errors"]]
+        split = results["reads_with_background"]
+        lines.append(
+            "reads while a background job ran: "
+            + "; otherwise: ".join(
+                f"{f['requests']} requests, p50 {f['p50_ms']} ms, p99 {f['p99_ms']} ms"
+                for f in (split["while_jobs_ran"], split["otherwise"])
+            )
+        )
+    m = results["machine"]
+    lines.append(
+        f"CPU cores used: server {m['server_cpu_cores_used']}, locust "
+        f"{m['locust_cpu_cores_used']}; machine {m['machine_cpu_busy_percent']} % busy"
+    )
     goal = results["goal"]
     p99 = results["reads"]["p99_ms"]
     lines.append(

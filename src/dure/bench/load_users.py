@@ -5,7 +5,8 @@ monkey-patches the standard library with gevent on import, which must never touc
 process that starts the server. PLAN is the JSON written by ``dure.bench.load``: the
 server's address, the readers' tokens and ids, the images engineers send, users,
 spawn rate and duration. OUT receives the statistics per endpoint, reads, writes and in
-all, with the first error messages of each endpoint.
+all, with the first error messages of each endpoint, and every request's end time
+(wall clock), method and milliseconds.
 
 Three kinds of user, each holding one demo organisation's token:
 operators review flagged parts (queue, image, heat-map, decision), engineers inspect
@@ -31,6 +32,7 @@ from locust.stats import RequestStats, StatsEntry
 
 PLAN: dict[str, Any] = {}
 BODIES: list[tuple[str, bytes]] = []  # (content type, multipart body) of each image
+SAMPLES: list[tuple[float, str, float]] = []  # (wall-clock end, method, milliseconds)
 MAX_ERRORS_KEPT = 3
 
 
@@ -178,6 +180,12 @@ def collect(stats: RequestStats, seconds: float) -> dict[str, Any]:
     return out
 
 
+@events.request.add_listener
+def _keep(request_type: str, response_time: float, **_: Any) -> None:
+    """Every request's end time and duration, to see when slow ones happened."""
+    SAMPLES.append((time.time(), request_type, response_time))
+
+
 def run(plan_file: Path, out_file: Path) -> None:
     """Run the planned load against the server and write its statistics to ``out_file``."""
     PLAN.update(json.loads(plan_file.read_text()))
@@ -198,7 +206,8 @@ def run(plan_file: Path, out_file: Path) -> None:
         cls.__name__: {"role": cls.role, "weight": cls.weight}
         for cls in (Operator, Engineer, DashboardViewer)
     }
-    out_file.write_text(json.dumps(result, indent=2))
+    result["samples"] = [[round(t, 3), m, round(ms, 2)] for t, m, ms in SAMPLES]
+    out_file.write_text(json.dumps(result))
 
 
 if __name__ == "__main__":
