@@ -289,7 +289,7 @@ def _percentiles(values: list[float]) -> dict[str, Any]:
 def reads_over_time(samples: list[list[Any]], started: float, step_s: int = 10) -> list[Any]:
     """Reads' p50 and p99 (exact, ms) in each ``step_s`` seconds of the run."""
     buckets: dict[int, list[float]] = {}
-    for at, method, ms in samples:
+    for at, method, _, ms in samples:
         if method == "GET":
             buckets.setdefault(int((at - started) // step_s), []).append(ms)
     return [{"from_s": k * step_s, **_percentiles(v)} for k, v in sorted(buckets.items())]
@@ -308,11 +308,27 @@ def reads_with_background(
             spans.append((begin, end if end is not None else float("inf")))
     during: list[float] = []
     rest: list[float] = []
-    for at, method, ms in samples:
+    for at, method, _, ms in samples:
         if method == "GET":
             t = at - started
             (during if any(a <= t <= b for a, b in spans) else rest).append(ms)
     return {"while_jobs_ran": _percentiles(during), "otherwise": _percentiles(rest)}
+
+
+INSPECT = "POST /api/inspection-models/[id]/inspect"
+
+
+def reads_by_inspections_in_flight(samples: list[list[Any]]) -> list[dict[str, Any]]:
+    """Reads' p50 and p99 by how many single-image inspections overlapped them: whether
+    scoring in the server's process is what slows reading down."""
+    rows = np.asarray([(at - ms / 1000, at, ms) for at, _, _, ms in samples]).reshape(-1, 3)
+    is_read = np.asarray([method == "GET" for _, method, _, _ in samples], dtype=bool)
+    inspects = rows[np.asarray([name == INSPECT for _, _, name, _ in samples], dtype=bool)]
+    groups: dict[str, list[float]] = {"0": [], "1": [], "2-3": [], "4+": []}
+    for begin, end, ms in rows[is_read]:
+        n = int(np.sum((inspects[:, 0] < end) & (inspects[:, 1] > begin)))
+        groups["0" if n == 0 else "1" if n == 1 else "2-3" if n <= 3 else "4+"].append(ms)
+    return [{"inspections_in_flight": k, **_percentiles(v)} for k, v in groups.items()]
 
 
 def _engineer_images(folder: Path) -> None:
@@ -420,6 +436,7 @@ def run_load_bench(
         "server_start_s": round(start_s, 1),
         **stats,
         "reads_over_time": reads_over_time(samples, started),
+        "reads_by_inspections_in_flight": reads_by_inspections_in_flight(samples),
         "reads_with_background": (
             reads_with_background(samples, started, bg.report()) if bg else None
         ),
@@ -496,6 +513,14 @@ def load_table(results: dict[str, Any]) -> list[str]:
                 for f in (split["while_jobs_ran"], split["otherwise"])
             )
         )
+    lines.append(
+        "reads by single-image inspections in flight: "
+        + "; ".join(
+            f"{g['inspections_in_flight']}: p50 {g['p50_ms']}, p99 {g['p99_ms']} ms "
+            f"({g['requests']})"
+            for g in results["reads_by_inspections_in_flight"]
+        )
+    )
     m = results["machine"]
     lines.append(
         f"CPU cores used: server {m['server_cpu_cores_used']}, locust "

@@ -6,7 +6,7 @@ process that starts the server. PLAN is the JSON written by ``dure.bench.load``:
 server's address, the readers' tokens and ids, the images engineers send, users,
 spawn rate and duration. OUT receives the statistics per endpoint, reads, writes and in
 all, with the first error messages of each endpoint, and every request's end time
-(wall clock), method and milliseconds.
+(wall clock), method, name and milliseconds.
 
 Three kinds of user, each holding one demo organisation's token:
 operators review flagged parts (queue, image, heat-map, decision), engineers inspect
@@ -32,7 +32,7 @@ from locust.stats import RequestStats, StatsEntry
 
 PLAN: dict[str, Any] = {}
 BODIES: list[tuple[str, bytes]] = []  # (content type, multipart body) of each image
-SAMPLES: list[tuple[float, str, float]] = []  # (wall-clock end, method, milliseconds)
+SAMPLES: list[tuple[float, str, str, float]] = []  # (wall-clock end, method, name, ms)
 MAX_ERRORS_KEPT = 3
 
 
@@ -181,9 +181,9 @@ def collect(stats: RequestStats, seconds: float) -> dict[str, Any]:
 
 
 @events.request.add_listener
-def _keep(request_type: str, response_time: float, **_: Any) -> None:
+def _keep(request_type: str, name: str, response_time: float, **_: Any) -> None:
     """Every request's end time and duration, to see when slow ones happened."""
-    SAMPLES.append((time.time(), request_type, response_time))
+    SAMPLES.append((time.time(), request_type, name, response_time))
 
 
 def run(plan_file: Path, out_file: Path) -> None:
@@ -206,7 +206,7 @@ def run(plan_file: Path, out_file: Path) -> None:
         cls.__name__: {"role": cls.role, "weight": cls.weight}
         for cls in (Operator, Engineer, DashboardViewer)
     }
-    result["samples"] = [[round(t, 3), m, round(ms, 2)] for t, m, ms in SAMPLES]
+    result["samples"] = [[round(t, 3), m, n, round(ms, 2)] for t, m, n, ms in SAMPLES]
     out_file.write_text(json.dumps(result))
 
 
