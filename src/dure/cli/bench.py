@@ -261,6 +261,52 @@ def bench_stream(
     write_json(out, results)
 
 
+@bench.command("load")
+@click.option("--users", type=int, default=50, show_default=True, help="Concurrent users.")
+@click.option(
+    "--spawn-rate", type=float, default=10, show_default=True, help="Users started per second."
+)
+@click.option("--duration", default="120s", show_default=True, help="How long, e.g. 120s or 2m.")
+@click.option(
+    "--postgres-url",
+    default=None,
+    envvar="DURE_BENCH_POSTGRES_URL",
+    help="Serve from this empty PostgreSQL database instead of SQLite.",
+)
+@click.option(
+    "--background",
+    default="",
+    help="Meanwhile another tenant runs: batch (240 images), training, or batch,training.",
+)
+@click.option("--workdir", type=click.Path(file_okay=False, path_type=Path), default=None)
+@out_option
+@friendly
+def bench_load(
+    users: int,
+    spawn_rate: float,
+    duration: str,
+    postgres_url: str | None,
+    background: str,
+    workdir: Path | None,
+    out: Path | None,
+) -> None:
+    """Operators, engineers and dashboards on one demo install (locust, loopback).
+
+    Prints requests/s, p50, p95, p99, max and errors per endpoint, for reads and writes,
+    and whether reads met p99 <= 500 ms (200 ms with --background) with 0 errors.
+    Timings are not asserted; the exit code is 0 either way.
+    """
+    from dure.bench.load import load_table, parse_duration, run_load_bench
+
+    kinds = tuple(k.strip() for k in background.split(",") if k.strip())
+    results = run_load_bench(
+        users, spawn_rate, parse_duration(duration), postgres_url, kinds, workdir
+    )
+    for line in load_table(results):
+        click.echo(line)
+    write_json(out, results)
+
+
 @bench.command("federated")
 @click.option("--dataset", type=click.Choice(["neu-det"]), default="neu-det", show_default=True)
 @click.option("--data-root", type=click.Path(path_type=Path), default=Path("../shared/data"))
