@@ -63,6 +63,11 @@ class Settings(BaseSettings):
         description="a Python with flwr==1.41 for the federated agent (default: .venv-flower)",
     )
 
+    supervisor_pid: int | None = Field(
+        default=None,
+        description="set by `dure up` for the connector processes it starts: a connector "
+        "stops when that process is gone (even killed with -9)",
+    )
     api_docs: bool = Field(
         default=True, description="serve the OpenAPI document and its /docs and /redoc pages"
     )

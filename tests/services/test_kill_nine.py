@@ -55,9 +55,12 @@ class Server:
             return False
 
     def kill(self) -> None:
+        """kill -9; the connector processes it started must stop by themselves."""
         assert self.proc is not None
+        assert wait_for(lambda: started_by(self.proc.pid), 30, "its connectors to start")
         self.proc.send_signal(signal.SIGKILL)
         self.proc.wait()
+        wait_for(lambda: not started_by(self.proc.pid), 15, "its orphaned connectors to stop")
 
     def stop(self) -> None:
         if self.proc is not None and self.proc.poll() is None:
@@ -66,6 +69,19 @@ class Server:
                 self.proc.wait(timeout=20)
             except subprocess.TimeoutExpired:
                 self.kill()
+
+
+def started_by(pid: int) -> list[int]:
+    """The live processes that a `dure up` with ``pid`` started (its connectors)."""
+    marker = f"DURE_SUPERVISOR_PID={pid}".encode()
+    found = []
+    for environ in Path("/proc").glob("[0-9]*/environ"):
+        try:
+            if marker in environ.read_bytes().split(b"\0"):
+                found.append(int(environ.parent.name))
+        except OSError:  # gone meanwhile, or not ours
+            continue
+    return found
 
 
 def wait_for(condition: Callable[[], Any], timeout: float, what: str) -> Any:

@@ -3,8 +3,11 @@
 
 from __future__ import annotations
 
+import logging
+import os
 import signal
 import threading
+import time
 from collections.abc import Callable
 
 from dure.domain.connectors import Connector, ConnectorKind
@@ -17,6 +20,9 @@ from dure.services.live.retention import MessageRetention
 from dure.services.live.sink import StoreSink
 from dure.settings import Settings
 from dure.store.session import Store
+
+log = logging.getLogger(__name__)
+ORPHAN_CHECK_S = 1.0
 
 
 def build_pipeline(store: Store, settings: Settings, connector: Connector) -> StreamPipeline:
@@ -43,4 +49,21 @@ def run_connector(
     if threading.current_thread() is threading.main_thread():
         for sig in (signal.SIGTERM, signal.SIGINT):
             signal.signal(sig, lambda *_: pipeline.stop())
+    if settings.supervisor_pid is not None:
+        _stop_when_orphaned(settings.supervisor_pid, pipeline.stop)
     return pipeline.run(until)
+
+
+def _stop_when_orphaned(supervisor_pid: int, stop: Callable[[], None]) -> None:
+    """Stop (as on SIGTERM) once the `dure up` that started this connector is gone: a
+    killed server must not leave connectors running beside the ones its restart starts."""
+
+    def watch() -> None:
+        while os.getppid() == supervisor_pid:
+            time.sleep(ORPHAN_CHECK_S)
+        log.warning(
+            "the dure up that started this connector (pid %d) is gone: stopping", supervisor_pid
+        )
+        stop()
+
+    threading.Thread(target=watch, name="dure-orphan-watch", daemon=True).start()

@@ -8,6 +8,7 @@ acknowledged) and when their configuration changes, and stopped when disabled.
 from __future__ import annotations
 
 import logging
+import os
 import subprocess
 import sys
 import threading
@@ -77,7 +78,7 @@ class ConnectorSupervisor:
             self._stop.wait(self.poll_s)
 
     def _spawn(self, name: str, slug: str) -> subprocess.Popen[bytes]:
-        env = self.settings.child_environment()
+        env = self.settings.child_environment(DURE_SUPERVISOR_PID=str(os.getpid()))
         logs = self.settings.home / "logs"
         logs.mkdir(parents=True, exist_ok=True)
         out = open(logs / f"connector-{slug}-{name}.log", "ab")  # noqa: SIM115 - the child owns it
