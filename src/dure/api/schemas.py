@@ -3,12 +3,37 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StringConstraints
 
+from dure.domain.grants import GrantScope
 from dure.domain.records import InspectionRecord
 from dure.domain.users import ApiToken
+
+NO_CONTROL = r"^[^\x00-\x08\x0b\x0c\x0e-\x1f\x7f]*$"
+Text = Annotated[str, StringConstraints(pattern=NO_CONTROL)]
+EMAIL = r"^[^\x00-\x08\x0b\x0c\x0e-\x1f\x7f]*@[^\x00-\x08\x0b\x0c\x0e-\x1f\x7f]*$"
+"""Text the store keeps: tabs and line breaks are fine, NUL and other control characters
+are refused (the store refuses them too, and PostgreSQL cannot hold a NUL)."""
+
+
+def _iso_only(value: object) -> object:
+    """Refuse a bare number where a date and time is wanted (pydantic would read it as
+    seconds since 1970; the schema says ISO 8601)."""
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        raise ValueError("give an ISO 8601 date and time, not a number")
+    if isinstance(value, str):
+        try:
+            float(value)
+        except ValueError:
+            return value
+        raise ValueError("give an ISO 8601 date and time, not a number")
+    return value
+
+
+Instant = Annotated[datetime, BeforeValidator(_iso_only)]
+"""A date and time in ISO 8601, as the schema's date-time format says."""
 
 
 class Body(BaseModel):
@@ -18,9 +43,9 @@ class Body(BaseModel):
 
 
 class OrgIn(Body):
-    name: str = Field(min_length=1, max_length=200)
+    name: Text = Field(min_length=1, max_length=200)
     kind: str = Field(pattern="^(oem|supplier|operator)$")
-    slug: str = Field(min_length=2, max_length=63)
+    slug: Text = Field(min_length=2, max_length=63)
 
 
 class SupplierLinkIn(Body):
@@ -29,8 +54,8 @@ class SupplierLinkIn(Body):
 
 
 class UserIn(Body):
-    email: str = Field(min_length=3, max_length=254)
-    display_name: str = Field(min_length=1, max_length=200)
+    email: str = Field(min_length=3, max_length=254, pattern=EMAIL)
+    display_name: Text = Field(min_length=1, max_length=200)
     role: str = Field(pattern="^(admin|engineer|operator|viewer)$")
     password: str | None = Field(default=None, min_length=10, max_length=200)
 
@@ -46,15 +71,15 @@ class UserOut(BaseModel):
 
 
 class UserPatch(Body):
-    display_name: str | None = Field(default=None, min_length=1, max_length=200)
+    display_name: Text | None = Field(default=None, min_length=1, max_length=200)
     role: str | None = Field(default=None, pattern="^(admin|engineer|operator|viewer)$")
     disabled: bool | None = None
 
 
 class TokenIn(Body):
-    name: str = Field(min_length=1, max_length=200)
-    user_id: str | None = None
-    expires_at: datetime | None = None
+    name: Text = Field(min_length=1, max_length=200)
+    user_id: Text | None = None
+    expires_at: Instant | None = None
 
 
 class TokenOut(BaseModel):
@@ -84,35 +109,35 @@ class LoginIn(Body):
 
 
 class SiteIn(Body):
-    name: str = Field(min_length=1, max_length=200)
+    name: Text = Field(min_length=1, max_length=200)
 
 
 class LineIn(Body):
     site_id: str
-    name: str = Field(min_length=1, max_length=200)
+    name: Text = Field(min_length=1, max_length=200)
 
 
 class StationIn(Body):
     line_id: str
-    name: str = Field(min_length=1, max_length=200)
-    kind: str = Field(default="process", max_length=32)
+    name: Text = Field(min_length=1, max_length=200)
+    kind: Text = Field(default="process", max_length=32)
 
 
 class AssetIn(Body):
-    name: str = Field(min_length=1, max_length=200)
-    line_id: str | None = None
-    station_id: str | None = None
-    kind: str = Field(default="machine", max_length=32)
+    name: Text = Field(min_length=1, max_length=200)
+    line_id: Text | None = None
+    station_id: Text | None = None
+    kind: Text = Field(default="machine", max_length=32)
 
 
 class ChannelIn(Body):
-    name: str = Field(min_length=1, max_length=200)
-    unit: str = Field(default="", max_length=32)
+    name: Text = Field(min_length=1, max_length=200)
+    unit: Text = Field(default="", max_length=32)
 
 
 class ReadingIn(Body):
-    time: datetime
-    value: float = Field(allow_inf_nan=False)
+    time: Instant
+    value: float = Field(allow_inf_nan=False, strict=True)  # true and false are no readings
 
 
 class ReadingsIn(Body):
@@ -120,51 +145,51 @@ class ReadingsIn(Body):
 
 
 class PartIn(Body):
-    number: str = Field(min_length=1, max_length=100)
-    name: str = Field(min_length=1, max_length=200)
-    oem_part_id: str | None = None
+    number: Text = Field(min_length=1, max_length=100)
+    name: Text = Field(min_length=1, max_length=200)
+    oem_part_id: Text | None = None
 
 
 class PartPatch(Body):
-    name: str | None = Field(default=None, min_length=1, max_length=200)
+    name: Text | None = Field(default=None, min_length=1, max_length=200)
 
 
 class LotIn(Body):
     part_id: str
-    code: str = Field(min_length=1, max_length=100)
-    line_id: str | None = None
-    started_at: datetime | None = None
+    code: Text = Field(min_length=1, max_length=100)
+    line_id: Text | None = None
+    started_at: Instant | None = None
     quantity: int | None = Field(default=None, ge=0)
 
 
 class DefectTypeIn(Body):
     code: str = Field(min_length=1, max_length=64, pattern=r"^[a-z0-9_\-]+$")
-    name: str = Field(min_length=1, max_length=200)
-    description: str = ""
+    name: Text = Field(min_length=1, max_length=200)
+    description: Text = ""
     severity: int = Field(default=2, ge=1, le=3)
 
 
 class ReviewIn(Body):
     decision: str = Field(pattern="^(accept|reject|relabel)$")
-    defect_type: str | None = Field(default=None, max_length=64)
+    defect_type: Text | None = Field(default=None, max_length=64)
 
 
 class ProcessRecordIn(Body):
     part_id: str
-    recorded_at: datetime
+    recorded_at: Instant
     values: dict[str, float] = Field(min_length=1)
     units: dict[str, str] = Field(default_factory=dict)
-    lot_id: str | None = None
-    serial: str | None = Field(default=None, max_length=100)
-    line_id: str | None = None
+    lot_id: Text | None = None
+    serial: Text | None = Field(default=None, max_length=100)
+    line_id: Text | None = None
 
 
 class GrantIn(Body):
     grantee_org_id: str
-    scope: str
-    part_id: str | None = None
-    expires_at: datetime | None = None
-    note: str = Field(default="", max_length=1000)
+    scope: GrantScope
+    part_id: Text | None = None
+    expires_at: Instant | None = None
+    note: Text = Field(default="", max_length=1000)
 
 
 class ImportOut(BaseModel):
@@ -189,8 +214,8 @@ class Health(BaseModel):
 
 class InspectionModelIn(Body):
     part_id: str
-    name: str | None = Field(default=None, min_length=1, max_length=200)
-    image_size: int = Field(default=256, ge=64, le=1024)
+    name: Text | None = Field(default=None, min_length=1, max_length=200)
+    image_size: int = Field(default=256, ge=64, le=1024, multiple_of=32)
     coreset_ratio: float = Field(default=0.1, gt=0, le=1)
     false_alarm_rate: float = Field(default=0.01, gt=0, lt=0.5)
     tile: int | None = Field(
@@ -212,16 +237,20 @@ class InspectionOut(BaseModel):
 
 
 class ConnectorIn(Body):
-    name: str = Field(min_length=1, max_length=200)
+    name: Text = Field(min_length=1, max_length=200)
     kind: str = Field(pattern="^(mqtt|opcua)$")
     config: dict[str, Any]
 
 
 class ConnectorChange(Body):
-    config: dict[str, Any] | None = None
-    enabled: bool | None = None
+    """Give one or both; an absent field is left as it is (null is not a value here)."""
+
+    model_config = ConfigDict(json_schema_extra={"minProperties": 1})
+
+    config: dict[str, Any] = Field(default=None)  # type: ignore[assignment]
+    enabled: bool = Field(default=None)  # type: ignore[assignment]
 
 
 class AlertTargetIn(Body):
     kind: str = Field(pattern="^(webhook|mqtt)$")
-    address: str = Field(min_length=8, max_length=500)
+    address: Text = Field(min_length=8, max_length=500)

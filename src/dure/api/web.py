@@ -7,7 +7,7 @@ from pathlib import Path
 from fastapi import FastAPI
 from fastapi.responses import FileResponse, HTMLResponse, Response
 
-from dure.api import problems
+from dure.api import openapi, problems
 
 NOT_BUILT = """<!doctype html><meta charset="utf-8"><title>Dure</title>
 <body style="font-family:sans-serif;max-width:40em;margin:4em auto">
@@ -29,6 +29,13 @@ def install(app: FastAPI, folder: Path) -> None:
     @app.get("/{path:path}", include_in_schema=False)
     def dashboard(path: str) -> Response:
         if path.startswith(("api/", "peer/")) or path in ("api", "peer"):
+            allowed = openapi.methods_at(app, f"/{path}")
+            if allowed:
+                response = problems.problem(
+                    405, "Method not allowed", f"/{path[:200]} takes {', '.join(allowed)}"
+                )
+                response.headers["Allow"] = ", ".join(allowed)
+                return response
             return problems.problem(404, "Not found", f"no route /{path[:200]}")
         if "\x00" in path or len(path) > 1024:
             return problems.problem(404, "Not found", "no such page")

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from datetime import datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Request
 from pydantic import BaseModel, Field
 
 from dure.api.deps import CallerDep, CollabDep, PageDep, SessionDep, require
+from dure.api.schemas import Instant
 from dure.collab.flower import RoundSettings
 from dure.domain.collab import FederatedRound, KpiReport, ModelPackage
 from dure.domain.model_versions import ModelVersion
@@ -79,7 +79,20 @@ def revoke_package(package_id: str, caller: CallerDep, ctx: CollabDep) -> ModelP
     return shared_models.revoke_package(ctx, caller, package_id)
 
 
-@router.post("/api/packages/import", status_code=201)
+@router.post(
+    "/api/packages/import",
+    status_code=201,
+    openapi_extra={
+        "requestBody": {
+            "required": True,
+            "description": "a package file, as `dure` or /api/model-versions/{id}/publish made it",
+            "content": {
+                media_type: {"schema": {"type": "string", "format": "binary"}}
+                for media_type in (shared_models.PACKAGE_MEDIA_TYPE, "application/octet-stream")
+            },
+        }
+    },
+)
 async def import_package(request: Request, caller: CallerDep, ctx: CollabDep) -> ModelPackage:
     """Import a package file (the request body) after checking signer, signature and hash."""
     data = await request.body()
@@ -102,8 +115,8 @@ def adapt_model(version_id: str, body: AdaptIn, caller: CallerDep, ctx: CollabDe
 
 class KpiIn(BaseModel):
     part_id: str
-    period_start: datetime
-    period_end: datetime
+    period_start: Instant
+    period_end: Instant
     key_parameters: list[dict[str, Any]] = Field(
         default_factory=list, description='e.g. [{"name": "force_kN", "lsl": 80, "usl": 120}]'
     )
@@ -151,13 +164,13 @@ def supplier_scorecard(session: SessionDep, part_id: str | None = None) -> dict[
 class RoundIn(BaseModel):
     model_version_id: str
     participants: list[str] | None = None
-    rounds: int = 30
-    strategy: str = "fedprox"
-    mu: float = 0.1
-    epochs: int = 2
-    lr: float = 0.5
-    dp_noise: float = Field(0.0, description="Gaussian noise multiplier; 0 turns DP off")
-    dp_clip: float = Field(1.0, description="clipping norm of each supplier's update")
+    rounds: int = Field(30, ge=1, le=500)
+    strategy: Literal["fedavg", "fedprox"] = "fedprox"
+    mu: float = Field(0.1, ge=0)
+    epochs: int = Field(2, ge=1, le=50)
+    lr: float = Field(0.5, gt=0)
+    dp_noise: float = Field(0.0, ge=0, description="Gaussian noise multiplier; 0 turns DP off")
+    dp_clip: float = Field(1.0, gt=0, description="clipping norm of each supplier's update")
 
 
 @router.post("/api/federated-rounds", status_code=202)
