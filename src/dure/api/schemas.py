@@ -11,6 +11,7 @@ from dure.domain.grants import GrantScope
 from dure.domain.records import InspectionRecord
 from dure.domain.users import ApiToken
 
+MAX_INT32 = 2**31 - 1
 NO_CONTROL = r"^[^\x00-\x08\x0b\x0c\x0e-\x1f\x7f]*$"
 Text = Annotated[str, StringConstraints(pattern=NO_CONTROL)]
 EMAIL = r"^[^\x00-\x08\x0b\x0c\x0e-\x1f\x7f]*@[^\x00-\x08\x0b\x0c\x0e-\x1f\x7f]*$"
@@ -73,7 +74,7 @@ class UserOut(BaseModel):
 class UserPatch(Body):
     display_name: Text | None = Field(default=None, min_length=1, max_length=200)
     role: str | None = Field(default=None, pattern="^(admin|engineer|operator|viewer)$")
-    disabled: bool | None = None
+    disabled: bool | None = Field(default=None, strict=True)  # 0 and 1 are no answers
 
 
 class TokenIn(Body):
@@ -159,7 +160,7 @@ class LotIn(Body):
     code: Text = Field(min_length=1, max_length=100)
     line_id: Text | None = None
     started_at: Instant | None = None
-    quantity: int | None = Field(default=None, ge=0)
+    quantity: int | None = Field(default=None, ge=0, le=MAX_INT32)  # the store's INTEGER
 
 
 class DefectTypeIn(Body):
@@ -248,7 +249,7 @@ class ConnectorChange(Body):
     model_config = ConfigDict(json_schema_extra={"minProperties": 1})
 
     config: dict[str, Any] = Field(default=None)  # type: ignore[assignment]
-    enabled: bool = Field(default=None)  # type: ignore[assignment]
+    enabled: bool = Field(default=None, strict=True)  # type: ignore[assignment]
 
 
 class AlertTargetIn(Body):

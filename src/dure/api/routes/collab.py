@@ -22,14 +22,22 @@ router = APIRouter(tags=["collaboration"])
 AdminDep = Annotated[Caller, Depends(require(Role.ADMIN))]
 
 
+TokenDays = Annotated[
+    int,
+    Field(ge=1, le=partners.MAX_TOKEN_DAYS, description="how long the partner's token is good"),
+]
+
+
 class InvitationIn(BaseModel):
-    valid_hours: int = Field(72, description="how long the code may be used")
-    token_days: int = Field(365, description="how long the partner's token is good")
+    valid_hours: int = Field(
+        72, ge=1, le=partners.MAX_INVITATION_HOURS, description="how long the code may be used"
+    )
+    token_days: TokenDays = 365
 
 
 class AcceptIn(BaseModel):
     invitation: str = Field(description="the invitation text the partner's admin gave you")
-    token_days: int = 365
+    token_days: TokenDays = 365
 
 
 @router.post("/api/partners/invitations", status_code=201)
@@ -100,8 +108,10 @@ async def import_package(request: Request, caller: CallerDep, ctx: CollabDep) ->
 
 
 class AdaptIn(BaseModel):
-    refit_memory: bool = Field(False, description="rebuild the memory bank from your images")
-    false_alarm_rate: float = 0.01
+    refit_memory: bool = Field(
+        False, strict=True, description="rebuild the memory bank from your images"
+    )
+    false_alarm_rate: float = Field(0.01, gt=0, lt=0.5)
     seed: int = Field(0, ge=0, le=2**31 - 1)
 
 
