@@ -32,7 +32,10 @@ from tests.factories import World
 SEED = 20261130
 MAX_EXAMPLES = 3  # per operation and phase: about 5,000 cases, ~1 minute on one core
 
-_REF = "names a stored thing by id in the body or form ({}): absent or foreign is a 422 naming the field"  # noqa: E501
+_REF = (
+    "names a stored thing by id in the body or form ({}): one that is absent or foreign is "
+    "a 422 naming the field"
+)
 _FILE = "judges an uploaded file's bytes ({}): a schema cannot say what decodes"
 _NULL_FORM = "takes an optional date in a multipart form: a generated null is sent as text"
 REFUSED_FOR_REASONS_NO_SCHEMA_STATES: dict[tuple[str, str], str] = {
