@@ -12,9 +12,11 @@ from dure.domain.records import InspectionRecord
 from dure.domain.users import ApiToken
 
 MAX_INT32 = 2**31 - 1
-NO_CONTROL = r"^[^\x00-\x08\x0b\x0c\x0e-\x1f\x7f]*$"
+CONTROL = r"\x00-\x08\x0b\x0c\x0e-\x1f\x7f"  # tabs and line breaks are text
+# Bodies strip the ends' whitespace (\v and \f too) before these are checked: \s* at the ends.
+NO_CONTROL = rf"^\s*[^{CONTROL}]*\s*$"
+EMAIL = rf"^\s*[^{CONTROL}]*@[^{CONTROL}]*\s*$"
 Text = Annotated[str, StringConstraints(pattern=NO_CONTROL)]
-EMAIL = r"^[^\x00-\x08\x0b\x0c\x0e-\x1f\x7f]*@[^\x00-\x08\x0b\x0c\x0e-\x1f\x7f]*$"
 """Text the store keeps: tabs and line breaks are fine, NUL and other control characters
 are refused (the store refuses them too, and PostgreSQL cannot hold a NUL)."""
 
