@@ -3,9 +3,16 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, Self
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StringConstraints
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    model_validator,
+)
 
 from dure.domain.grants import GrantScope
 from dure.domain.records import InspectionRecord
@@ -13,12 +20,15 @@ from dure.domain.users import ApiToken
 
 MAX_INT32 = 2**31 - 1
 CONTROL = r"\x00-\x08\x0b\x0c\x0e-\x1f\x7f"  # tabs and line breaks are text
-# Bodies strip the ends' whitespace (\v and \f too) before these are checked: \s* at the ends.
-NO_CONTROL = rf"^\s*[^{CONTROL}]*\s*$"
-EMAIL = rf"^\s*[^{CONTROL}]*@[^{CONTROL}]*\s*$"
+SPACE = r"\t\n\r \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000"  # str.strip's
+NO_CONTROL = rf"^[^{CONTROL}]*$"
+NOT_BLANK = rf"^[^{CONTROL}]*[^{CONTROL}{SPACE}][^{CONTROL}]*$"
+EMAIL = rf"^[^{CONTROL}]*@[^{CONTROL}]*$"
 Text = Annotated[str, StringConstraints(pattern=NO_CONTROL)]
 """Text the store keeps: tabs and line breaks are fine, NUL and other control characters
 are refused (the store refuses them too, and PostgreSQL cannot hold a NUL)."""
+Name = Annotated[str, StringConstraints(pattern=NOT_BLANK)]
+"""Text that must say something: not empty once its ends are trimmed, no control characters."""
 
 
 def _iso_only(value: object) -> object:
@@ -40,15 +50,23 @@ Instant = Annotated[datetime, BeforeValidator(_iso_only)]
 
 
 class Body(BaseModel):
-    """Base of request bodies: unknown fields are an error, not silently dropped."""
+    """Base of request bodies: unknown fields are an error, not silently dropped. Text is
+    checked as sent (so its limits are the schema's) and then its ends are trimmed."""
 
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+    model_config = ConfigDict(extra="forbid")
+
+    @model_validator(mode="after")
+    def _trim(self) -> Self:
+        for name, value in self:
+            if isinstance(value, str):
+                setattr(self, name, value.strip())
+        return self
 
 
 class OrgIn(Body):
-    name: Text = Field(min_length=1, max_length=200)
+    name: Name = Field(min_length=1, max_length=200)
     kind: str = Field(pattern="^(oem|supplier|operator)$")
-    slug: Text = Field(min_length=2, max_length=63)
+    slug: Name = Field(min_length=2, max_length=63)
 
 
 class SupplierLinkIn(Body):
@@ -58,7 +76,7 @@ class SupplierLinkIn(Body):
 
 class UserIn(Body):
     email: str = Field(min_length=3, max_length=254, pattern=EMAIL)
-    display_name: Text = Field(min_length=1, max_length=200)
+    display_name: Name = Field(min_length=1, max_length=200)
     role: str = Field(pattern="^(admin|engineer|operator|viewer)$")
     password: str | None = Field(default=None, min_length=10, max_length=200)
 
@@ -74,13 +92,13 @@ class UserOut(BaseModel):
 
 
 class UserPatch(Body):
-    display_name: Text | None = Field(default=None, min_length=1, max_length=200)
+    display_name: Name | None = Field(default=None, min_length=1, max_length=200)
     role: str | None = Field(default=None, pattern="^(admin|engineer|operator|viewer)$")
     disabled: bool | None = Field(default=None, strict=True)  # 0 and 1 are no answers
 
 
 class TokenIn(Body):
-    name: Text = Field(min_length=1, max_length=200)
+    name: Name = Field(min_length=1, max_length=200)
     user_id: Text | None = None
     expires_at: Instant | None = None
 
@@ -112,29 +130,29 @@ class LoginIn(Body):
 
 
 class SiteIn(Body):
-    name: Text = Field(min_length=1, max_length=200)
+    name: Name = Field(min_length=1, max_length=200)
 
 
 class LineIn(Body):
     site_id: str
-    name: Text = Field(min_length=1, max_length=200)
+    name: Name = Field(min_length=1, max_length=200)
 
 
 class StationIn(Body):
     line_id: str
-    name: Text = Field(min_length=1, max_length=200)
+    name: Name = Field(min_length=1, max_length=200)
     kind: Text = Field(default="process", max_length=32)
 
 
 class AssetIn(Body):
-    name: Text = Field(min_length=1, max_length=200)
+    name: Name = Field(min_length=1, max_length=200)
     line_id: Text | None = None
     station_id: Text | None = None
     kind: Text = Field(default="machine", max_length=32)
 
 
 class ChannelIn(Body):
-    name: Text = Field(min_length=1, max_length=200)
+    name: Name = Field(min_length=1, max_length=200)
     unit: Text = Field(default="", max_length=32)
 
 
@@ -148,18 +166,18 @@ class ReadingsIn(Body):
 
 
 class PartIn(Body):
-    number: Text = Field(min_length=1, max_length=100)
-    name: Text = Field(min_length=1, max_length=200)
+    number: Name = Field(min_length=1, max_length=100)
+    name: Name = Field(min_length=1, max_length=200)
     oem_part_id: Text | None = None
 
 
 class PartPatch(Body):
-    name: Text | None = Field(default=None, min_length=1, max_length=200)
+    name: Name | None = Field(default=None, min_length=1, max_length=200)
 
 
 class LotIn(Body):
     part_id: str
-    code: Text = Field(min_length=1, max_length=100)
+    code: Name = Field(min_length=1, max_length=100)
     line_id: Text | None = None
     started_at: Instant | None = None
     quantity: int | None = Field(default=None, ge=0, le=MAX_INT32)  # the store's INTEGER
@@ -167,7 +185,7 @@ class LotIn(Body):
 
 class DefectTypeIn(Body):
     code: str = Field(min_length=1, max_length=64, pattern=r"^[a-z0-9_\-]+$")
-    name: Text = Field(min_length=1, max_length=200)
+    name: Name = Field(min_length=1, max_length=200)
     description: Text = ""
     severity: int = Field(default=2, ge=1, le=3)
 
@@ -217,7 +235,7 @@ class Health(BaseModel):
 
 class InspectionModelIn(Body):
     part_id: str
-    name: Text | None = Field(default=None, min_length=1, max_length=200)
+    name: Name | None = Field(default=None, min_length=1, max_length=200)
     image_size: int = Field(default=256, ge=64, le=1024, multiple_of=32)
     coreset_ratio: float = Field(default=0.1, gt=0, le=1)
     false_alarm_rate: float = Field(default=0.01, gt=0, lt=0.5)
@@ -240,7 +258,7 @@ class InspectionOut(BaseModel):
 
 
 class ConnectorIn(Body):
-    name: Text = Field(min_length=1, max_length=200)
+    name: Name = Field(min_length=1, max_length=200)
     kind: str = Field(pattern="^(mqtt|opcua)$")
     config: dict[str, Any]
 
