@@ -58,7 +58,7 @@ class Body(BaseModel):
     @model_validator(mode="after")
     def _trim(self) -> Self:
         for name, value in self:
-            if isinstance(value, str):
+            if type(value) is str:  # not a StrEnum's member: it stays what it is
                 setattr(self, name, value.strip())
         return self
 
