@@ -10,6 +10,7 @@
      ├── TooManyAttempts               too many failed log-ins: 429
      ├── NotFound                      absent, or not visible to the caller: 404
      ├── Conflict                      clashes with what is stored: 409
+     │    └── StateConflict(field, reason)  not ready, or not of the kind it needs: 409
      ├── NotFittedError                a model used before fit
      ├── StoreUnavailable              the database cannot be reached just now: 503
      └── StoreRefused                  the database cannot hold a value (e.g. NUL in text): 422
@@ -84,6 +85,16 @@ class Conflict(DureError):
 
     status = 409
     title = "Conflict"
+
+
+class StateConflict(Conflict):
+    """What the request names is not in a state (or of a kind) that allows it: too few
+    readings yet, an untrained model, a model of another task; ``field`` names it."""
+
+    def __init__(self, field: str, reason: str) -> None:
+        super().__init__(f"{field}: {reason}")
+        self.field = field
+        self.reason = reason
 
 
 class NotFittedError(DureError):

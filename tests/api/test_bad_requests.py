@@ -96,3 +96,23 @@ def test_an_unreadable_image_is_named_without_python_internals(client, world: Wo
     assert response.status_code == 422, response.text
     detail = response.json()["detail"]
     assert "scan-7.png" in detail and "object at 0x" not in detail and "BytesIO" not in detail
+
+
+def test_a_lot_quantity_past_the_stores_integer_is_refused_not_a_crash(
+    client, world: World
+) -> None:  # type: ignore[no-untyped-def]
+    # schemathesis (issue 15 (8)): 2**63 reached SQLite and raised OverflowError, a 500
+    body = {"part_id": world.a.ids["part"], "code": "L-big", "quantity": 2**63}
+    response = client.post("/api/lots", json=body, headers=world.a.auth("engineer"))
+    assert response.status_code == 422, response.text
+    assert response.json()["field"] == "quantity"
+    body["quantity"] = 2**31 - 1
+    assert client.post("/api/lots", json=body, headers=world.a.auth("engineer")).status_code == 201
+
+
+def test_yes_or_no_fields_take_true_or_false_only(client, world: World) -> None:  # type: ignore[no-untyped-def]
+    user = world.a.ids["user_viewer"]
+    response = client.patch(
+        f"/api/users/{user}", json={"disabled": 0}, headers=world.a.auth("admin")
+    )
+    assert response.status_code == 422 and response.json()["field"] == "disabled"

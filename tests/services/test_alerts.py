@@ -14,7 +14,7 @@ import pytest
 from dure.collab.outbound import OutboundPolicy
 from dure.domain.alerts import AlertStatus
 from dure.domain.plant import Asset, SensorChannel
-from dure.errors import InvalidInput
+from dure.errors import InvalidInput, StateConflict
 from dure.services.alerts.raising import add_target
 from dure.services.maintenance.anomaly_checks import check_asset_anomalies
 from dure.services.maintenance.spc_checks import check_channel_spc
@@ -116,7 +116,7 @@ def test_bad_targets_and_short_channels_are_refused(store: Store) -> None:
             add_target(s, "mqtt", "broker.local:1883", LOCAL)
         with pytest.raises(InvalidInput, match="http:// or https://"):
             add_target(s, "webhook", "ftp://x/y", LOCAL)
-    with pytest.raises(InvalidInput, match="has 10 readings; SPC needs 20"):
+    with pytest.raises(StateConflict, match="has 10 readings; SPC needs 20"):
         check_channel_spc(store, caller, channel.id)
 
 

@@ -11,7 +11,7 @@ import pytest
 from dure.domain.alerts import AlertKind
 from dure.domain.parts import PartNumber
 from dure.domain.records import InspectionRecord, ProcessRecord, Verdict
-from dure.errors import InvalidInput
+from dure.errors import StateConflict
 from dure.services.inspection.records import store_blob
 from dure.services.platform.accounts import create_org, system_caller
 from dure.services.process.quality_models import predict_defects, train_process_model
@@ -78,7 +78,7 @@ def test_learn_then_predict_defects_and_raise_one_alert(store: Store) -> None:
 
 def test_too_few_outcomes_are_refused_with_the_count(store: Store) -> None:
     caller, part = _moulding_shop(store, n=50, inspected=20)
-    with pytest.raises(InvalidInput, match="20 process records have an inspected outcome"):
+    with pytest.raises(StateConflict, match="20 process records have an inspected outcome"):
         train_process_model(store, caller, part.id)
 
 

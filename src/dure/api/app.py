@@ -8,7 +8,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from dure import __version__
-from dure.api import problems, web
+from dure.api import openapi, problems, web
 from dure.api.guard import RequestGuard
 from dure.api.routes import (
     alerts,
@@ -51,7 +51,7 @@ def create_app(settings: Settings, store: Store | None = None) -> FastAPI:
         openapi_url="/openapi.json" if settings.api_docs else None,
     )
     app.state.install = install  # read only by api.deps.get_install
-    problems.install(app)
+    problems.install(app, lambda path: openapi.methods_at(app, path))
 
     app.add_middleware(RequestGuard, settings=settings, authenticate=install.caller_for_token)
 
@@ -74,4 +74,5 @@ def create_app(settings: Settings, store: Store | None = None) -> FastAPI:
     ):
         app.include_router(module.router)
     web.install(app, settings.dashboard_dir)  # last: it answers every other path
+    openapi.install(app)
     return app

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -10,7 +11,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from dure.errors import DureError, InvalidInput, RejectedFile
+from dure.errors import DureError, InvalidInput, RejectedFile, StateConflict
 
 log = logging.getLogger("dure.api")
 
@@ -35,13 +36,14 @@ def problem(status: int, title: str, detail: str, **extra: Any) -> JSONResponse:
     return JSONResponse(body, status_code=status, media_type=MEDIA_TYPE)
 
 
-def install(app: FastAPI) -> None:
-    """Register the handlers that turn every error into problem+json."""
+def install(app: FastAPI, methods_at: Callable[[str], list[str]]) -> None:
+    """Register the handlers that turn every error into problem+json; ``methods_at(path)``
+    names the methods a 405's Allow header lists."""
 
     @app.exception_handler(DureError)
     async def _dure(_: Request, exc: DureError) -> JSONResponse:
         extra: dict[str, Any] = {}
-        if isinstance(exc, InvalidInput):
+        if isinstance(exc, InvalidInput | StateConflict):
             extra["field"] = exc.field
         if isinstance(exc, RejectedFile):
             extra["errors"] = exc.errors
@@ -70,11 +72,13 @@ def install(app: FastAPI) -> None:
         )
 
     @app.exception_handler(StarletteHTTPException)
-    async def _http(_: Request, exc: StarletteHTTPException) -> JSONResponse:
+    async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
         detail = exc.detail if isinstance(exc.detail, str) else "request failed"
         response = problem(exc.status_code, detail, detail)
         if exc.headers:
-            response.headers.update(exc.headers)  # e.g. Allow on a 405
+            response.headers.update(exc.headers)
+        if exc.status_code == 405:  # Allow names every route's methods at this path, not one's
+            response.headers["Allow"] = ", ".join(methods_at(request.url.path))
         return response
 
     @app.exception_handler(Exception)

@@ -3,24 +3,70 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Annotated, Any, Self
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    model_validator,
+)
 
+from dure.domain.grants import GrantScope
 from dure.domain.records import InspectionRecord
 from dure.domain.users import ApiToken
 
+MAX_INT32 = 2**31 - 1
+CONTROL = r"\x00-\x08\x0b\x0c\x0e-\x1f\x7f"  # tabs and line breaks are text
+SPACE = r"\t\n\r \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000"  # str.strip's
+NO_CONTROL = rf"^[^{CONTROL}]*$"
+NOT_BLANK = rf"^[^{CONTROL}]*[^{CONTROL}{SPACE}][^{CONTROL}]*$"
+EMAIL = rf"^[^{CONTROL}]*@[^{CONTROL}]*$"
+Text = Annotated[str, StringConstraints(pattern=NO_CONTROL)]
+"""Text the store keeps: tabs and line breaks are fine, NUL and other control characters
+are refused (the store refuses them too, and PostgreSQL cannot hold a NUL)."""
+Name = Annotated[str, StringConstraints(pattern=NOT_BLANK)]
+"""Text that must say something: not empty once its ends are trimmed, no control characters."""
+
+
+def _iso_only(value: object) -> object:
+    """Refuse a bare number where a date and time is wanted (pydantic would read it as
+    seconds since 1970; the schema says ISO 8601)."""
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        raise ValueError("give an ISO 8601 date and time, not a number")
+    if isinstance(value, str):
+        try:
+            float(value)
+        except ValueError:
+            return value
+        raise ValueError("give an ISO 8601 date and time, not a number")
+    return value
+
+
+Instant = Annotated[datetime, BeforeValidator(_iso_only)]
+"""A date and time in ISO 8601, as the schema's date-time format says."""
+
 
 class Body(BaseModel):
-    """Base of request bodies: unknown fields are an error, not silently dropped."""
+    """Base of request bodies: unknown fields are an error, not silently dropped. Text is
+    checked as sent (so its limits are the schema's) and then its ends are trimmed."""
 
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+    model_config = ConfigDict(extra="forbid")
+
+    @model_validator(mode="after")
+    def _trim(self) -> Self:
+        for name, value in self:
+            if type(value) is str:  # not a StrEnum's member: it stays what it is
+                setattr(self, name, value.strip())
+        return self
 
 
 class OrgIn(Body):
-    name: str = Field(min_length=1, max_length=200)
+    name: Name = Field(min_length=1, max_length=200)
     kind: str = Field(pattern="^(oem|supplier|operator)$")
-    slug: str = Field(min_length=2, max_length=63)
+    slug: Name = Field(min_length=2, max_length=63)
 
 
 class SupplierLinkIn(Body):
@@ -29,8 +75,8 @@ class SupplierLinkIn(Body):
 
 
 class UserIn(Body):
-    email: str = Field(min_length=3, max_length=254)
-    display_name: str = Field(min_length=1, max_length=200)
+    email: str = Field(min_length=3, max_length=254, pattern=EMAIL)
+    display_name: Name = Field(min_length=1, max_length=200)
     role: str = Field(pattern="^(admin|engineer|operator|viewer)$")
     password: str | None = Field(default=None, min_length=10, max_length=200)
 
@@ -46,15 +92,15 @@ class UserOut(BaseModel):
 
 
 class UserPatch(Body):
-    display_name: str | None = Field(default=None, min_length=1, max_length=200)
+    display_name: Name | None = Field(default=None, min_length=1, max_length=200)
     role: str | None = Field(default=None, pattern="^(admin|engineer|operator|viewer)$")
-    disabled: bool | None = None
+    disabled: bool | None = Field(default=None, strict=True)  # 0 and 1 are no answers
 
 
 class TokenIn(Body):
-    name: str = Field(min_length=1, max_length=200)
-    user_id: str | None = None
-    expires_at: datetime | None = None
+    name: Name = Field(min_length=1, max_length=200)
+    user_id: Text | None = None
+    expires_at: Instant | None = None
 
 
 class TokenOut(BaseModel):
@@ -84,35 +130,35 @@ class LoginIn(Body):
 
 
 class SiteIn(Body):
-    name: str = Field(min_length=1, max_length=200)
+    name: Name = Field(min_length=1, max_length=200)
 
 
 class LineIn(Body):
     site_id: str
-    name: str = Field(min_length=1, max_length=200)
+    name: Name = Field(min_length=1, max_length=200)
 
 
 class StationIn(Body):
     line_id: str
-    name: str = Field(min_length=1, max_length=200)
-    kind: str = Field(default="process", max_length=32)
+    name: Name = Field(min_length=1, max_length=200)
+    kind: Text = Field(default="process", max_length=32)
 
 
 class AssetIn(Body):
-    name: str = Field(min_length=1, max_length=200)
-    line_id: str | None = None
-    station_id: str | None = None
-    kind: str = Field(default="machine", max_length=32)
+    name: Name = Field(min_length=1, max_length=200)
+    line_id: Text | None = None
+    station_id: Text | None = None
+    kind: Text = Field(default="machine", max_length=32)
 
 
 class ChannelIn(Body):
-    name: str = Field(min_length=1, max_length=200)
-    unit: str = Field(default="", max_length=32)
+    name: Name = Field(min_length=1, max_length=200)
+    unit: Text = Field(default="", max_length=32)
 
 
 class ReadingIn(Body):
-    time: datetime
-    value: float = Field(allow_inf_nan=False)
+    time: Instant
+    value: float = Field(allow_inf_nan=False, strict=True)  # true and false are no readings
 
 
 class ReadingsIn(Body):
@@ -120,51 +166,51 @@ class ReadingsIn(Body):
 
 
 class PartIn(Body):
-    number: str = Field(min_length=1, max_length=100)
-    name: str = Field(min_length=1, max_length=200)
-    oem_part_id: str | None = None
+    number: Name = Field(min_length=1, max_length=100)
+    name: Name = Field(min_length=1, max_length=200)
+    oem_part_id: Text | None = None
 
 
 class PartPatch(Body):
-    name: str | None = Field(default=None, min_length=1, max_length=200)
+    name: Name | None = Field(default=None, min_length=1, max_length=200)
 
 
 class LotIn(Body):
     part_id: str
-    code: str = Field(min_length=1, max_length=100)
-    line_id: str | None = None
-    started_at: datetime | None = None
-    quantity: int | None = Field(default=None, ge=0)
+    code: Name = Field(min_length=1, max_length=100)
+    line_id: Text | None = None
+    started_at: Instant | None = None
+    quantity: int | None = Field(default=None, ge=0, le=MAX_INT32)  # the store's INTEGER
 
 
 class DefectTypeIn(Body):
     code: str = Field(min_length=1, max_length=64, pattern=r"^[a-z0-9_\-]+$")
-    name: str = Field(min_length=1, max_length=200)
-    description: str = ""
+    name: Name = Field(min_length=1, max_length=200)
+    description: Text = ""
     severity: int = Field(default=2, ge=1, le=3)
 
 
 class ReviewIn(Body):
     decision: str = Field(pattern="^(accept|reject|relabel)$")
-    defect_type: str | None = Field(default=None, max_length=64)
+    defect_type: Text | None = Field(default=None, max_length=64)
 
 
 class ProcessRecordIn(Body):
     part_id: str
-    recorded_at: datetime
+    recorded_at: Instant
     values: dict[str, float] = Field(min_length=1)
     units: dict[str, str] = Field(default_factory=dict)
-    lot_id: str | None = None
-    serial: str | None = Field(default=None, max_length=100)
-    line_id: str | None = None
+    lot_id: Text | None = None
+    serial: Text | None = Field(default=None, max_length=100)
+    line_id: Text | None = None
 
 
 class GrantIn(Body):
     grantee_org_id: str
-    scope: str
-    part_id: str | None = None
-    expires_at: datetime | None = None
-    note: str = Field(default="", max_length=1000)
+    scope: GrantScope
+    part_id: Text | None = None
+    expires_at: Instant | None = None
+    note: Text = Field(default="", max_length=1000)
 
 
 class ImportOut(BaseModel):
@@ -189,8 +235,8 @@ class Health(BaseModel):
 
 class InspectionModelIn(Body):
     part_id: str
-    name: str | None = Field(default=None, min_length=1, max_length=200)
-    image_size: int = Field(default=256, ge=64, le=1024)
+    name: Name | None = Field(default=None, min_length=1, max_length=200)
+    image_size: int = Field(default=256, ge=64, le=1024, multiple_of=32)
     coreset_ratio: float = Field(default=0.1, gt=0, le=1)
     false_alarm_rate: float = Field(default=0.01, gt=0, lt=0.5)
     tile: int | None = Field(
@@ -212,16 +258,20 @@ class InspectionOut(BaseModel):
 
 
 class ConnectorIn(Body):
-    name: str = Field(min_length=1, max_length=200)
+    name: Name = Field(min_length=1, max_length=200)
     kind: str = Field(pattern="^(mqtt|opcua)$")
     config: dict[str, Any]
 
 
 class ConnectorChange(Body):
-    config: dict[str, Any] | None = None
-    enabled: bool | None = None
+    """Give one or both; an absent field is left as it is (null is not a value here)."""
+
+    model_config = ConfigDict(json_schema_extra={"minProperties": 1})
+
+    config: dict[str, Any] = Field(default=None)  # type: ignore[assignment]
+    enabled: bool = Field(default=None, strict=True)  # type: ignore[assignment]
 
 
 class AlertTargetIn(Body):
     kind: str = Field(pattern="^(webhook|mqtt)$")
-    address: str = Field(min_length=8, max_length=500)
+    address: Text = Field(min_length=8, max_length=500)

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from fastapi import FastAPI
+from fastapi import FastAPI, HTTPException
 from fastapi.responses import FileResponse, HTMLResponse, Response
 
-from dure.api import problems
+from dure.api import openapi, problems
 
 NOT_BUILT = """<!doctype html><meta charset="utf-8"><title>Dure</title>
 <body style="font-family:sans-serif;max-width:40em;margin:4em auto">
@@ -29,6 +29,8 @@ def install(app: FastAPI, folder: Path) -> None:
     @app.get("/{path:path}", include_in_schema=False)
     def dashboard(path: str) -> Response:
         if path.startswith(("api/", "peer/")) or path in ("api", "peer"):
+            if openapi.methods_at(app, f"/{path}"):  # an operation's path, another method
+                raise HTTPException(405, "Method Not Allowed")  # the handler adds Allow
             return problems.problem(404, "Not found", f"no route /{path[:200]}")
         if "\x00" in path or len(path) > 1024:
             return problems.problem(404, "Not found", "no such page")

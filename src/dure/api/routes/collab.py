@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from datetime import datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, BackgroundTasks, Depends, Request
 from pydantic import BaseModel, Field
 
 from dure.api.deps import CallerDep, CollabDep, JobsDep, PageDep, SessionDep, require
+from dure.api.schemas import Instant
 from dure.collab.flower import RoundSettings
 from dure.domain.collab import FederatedRound, KpiReport, ModelPackage
 from dure.domain.jobs import Job
@@ -22,14 +22,22 @@ router = APIRouter(tags=["collaboration"])
 AdminDep = Annotated[Caller, Depends(require(Role.ADMIN))]
 
 
+TokenDays = Annotated[
+    int,
+    Field(ge=1, le=partners.MAX_TOKEN_DAYS, description="how long the partner's token is good"),
+]
+
+
 class InvitationIn(BaseModel):
-    valid_hours: int = Field(72, description="how long the code may be used")
-    token_days: int = Field(365, description="how long the partner's token is good")
+    valid_hours: int = Field(
+        72, ge=1, le=partners.MAX_INVITATION_HOURS, description="how long the code may be used"
+    )
+    token_days: TokenDays = 365
 
 
 class AcceptIn(BaseModel):
     invitation: str = Field(description="the invitation text the partner's admin gave you")
-    token_days: int = 365
+    token_days: TokenDays = 365
 
 
 @router.post("/api/partners/invitations", status_code=201)
@@ -79,7 +87,20 @@ def revoke_package(package_id: str, caller: CallerDep, ctx: CollabDep) -> ModelP
     return shared_models.revoke_package(ctx, caller, package_id)
 
 
-@router.post("/api/packages/import", status_code=201)
+@router.post(
+    "/api/packages/import",
+    status_code=201,
+    openapi_extra={
+        "requestBody": {
+            "required": True,
+            "description": "a package file, as `dure` or /api/model-versions/{id}/publish made it",
+            "content": {
+                media_type: {"schema": {"type": "string", "format": "binary"}}
+                for media_type in (shared_models.PACKAGE_MEDIA_TYPE, "application/octet-stream")
+            },
+        }
+    },
+)
 async def import_package(request: Request, caller: CallerDep, ctx: CollabDep) -> ModelPackage:
     """Import a package file (the request body) after checking signer, signature and hash."""
     data = await request.body()
@@ -87,8 +108,10 @@ async def import_package(request: Request, caller: CallerDep, ctx: CollabDep) ->
 
 
 class AdaptIn(BaseModel):
-    refit_memory: bool = Field(False, description="rebuild the memory bank from your images")
-    false_alarm_rate: float = 0.01
+    refit_memory: bool = Field(
+        False, strict=True, description="rebuild the memory bank from your images"
+    )
+    false_alarm_rate: float = Field(0.01, gt=0, lt=0.5)
     seed: int = Field(0, ge=0, le=2**31 - 1)
 
 
@@ -107,8 +130,8 @@ def adapt_model(
 
 class KpiIn(BaseModel):
     part_id: str
-    period_start: datetime
-    period_end: datetime
+    period_start: Instant
+    period_end: Instant
     key_parameters: list[dict[str, Any]] = Field(
         default_factory=list, description='e.g. [{"name": "force_kN", "lsl": 80, "usl": 120}]'
     )
@@ -156,13 +179,13 @@ def supplier_scorecard(session: SessionDep, part_id: str | None = None) -> dict[
 class RoundIn(BaseModel):
     model_version_id: str
     participants: list[str] | None = None
-    rounds: int = 30
-    strategy: str = "fedprox"
-    mu: float = 0.1
-    epochs: int = 2
-    lr: float = 0.5
-    dp_noise: float = Field(0.0, description="Gaussian noise multiplier; 0 turns DP off")
-    dp_clip: float = Field(1.0, description="clipping norm of each supplier's update")
+    rounds: int = Field(30, ge=1, le=500)
+    strategy: Literal["fedavg", "fedprox"] = "fedprox"
+    mu: float = Field(0.1, ge=0)
+    epochs: int = Field(2, ge=1, le=50)
+    lr: float = Field(0.5, gt=0)
+    dp_noise: float = Field(0.0, ge=0, description="Gaussian noise multiplier; 0 turns DP off")
+    dp_clip: float = Field(1.0, gt=0, description="clipping norm of each supplier's update")
 
 
 @router.post("/api/federated-rounds", status_code=202)

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Query
 from pydantic import BaseModel, Field
 
 from dure.api.deps import SessionDep
@@ -16,15 +16,28 @@ from dure.services.inspection.teaching import own_inspection_model
 router = APIRouter(tags=["dashboard"])
 
 
+TimeZone = Annotated[
+    str,
+    Query(
+        description="an IANA time zone name: days start at its midnight",
+        json_schema_extra={"enum": list(dashboard.time_zone_names())},
+    ),
+]
+
+
 @router.get("/api/dashboard/overview")
-def overview(session: SessionDep, tz: str = "UTC") -> dict[str, Any]:
+def overview(session: SessionDep, tz: TimeZone = "UTC") -> dict[str, Any]:
     """Per line: parts inspected today, first-pass yield, defect rate and trend, open alerts."""
     return dashboard.overview(session, tz)
 
 
 @router.get("/api/lines/{line_id}/dashboard")
 def line_dashboard(
-    line_id: str, session: SessionDep, tz: str = "UTC", days: int = 14, recent: int = 30
+    line_id: str,
+    session: SessionDep,
+    tz: TimeZone = "UTC",
+    days: Annotated[int, Query(ge=1, le=dashboard.MAX_DAYS)] = dashboard.TREND_DAYS,
+    recent: Annotated[int, Query(ge=1, le=dashboard.MAX_RECENT)] = 30,
 ) -> dict[str, Any]:
     """One line: newest inspections, defect Pareto, score control chart."""
     return dashboard.line_view(session, line_id, tz, days, recent)
@@ -44,7 +57,11 @@ def threshold_tradeoff(model_id: str, session: SessionDep) -> dict[str, Any]:
 
 
 class ThresholdIn(BaseModel):
-    value: float = Field(gt=0, description="the new decision threshold on image scores")
+    value: float = Field(
+        ge=thresholds.MIN_THRESHOLD,
+        le=thresholds.MAX_THRESHOLD,
+        description="the new decision threshold on image scores",
+    )
 
 
 @router.post("/api/inspection-models/{model_id}/threshold")

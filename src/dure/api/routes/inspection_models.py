@@ -25,7 +25,7 @@ from dure.domain.model_versions import ModelVersion
 from dure.domain.pages import Listing
 from dure.domain.parts import LabelledImage
 from dure.services.imports.images import ImageImportResult, add_labelled_images
-from dure.services.inspection.batches import MAX_KEY_CHARS, queue_batch
+from dure.services.inspection.batches import MAX_BATCH, MAX_KEY_CHARS, queue_batch
 from dure.services.inspection.inspect import inspect_image
 from dure.services.inspection.records import ImageLimits, Placement
 from dure.services.inspection.teaching import (
@@ -44,7 +44,10 @@ async def upload_part_images(
     part_id: str,
     session: SessionDep,
     settings: SettingsDep,
-    images: Annotated[list[UploadFile], File(description="PNG, JPEG, BMP or TIFF files")],
+    images: Annotated[
+        list[UploadFile],
+        File(description="PNG, JPEG, BMP or TIFF files", min_length=1, max_length=MAX_BATCH),
+    ],
     label: Annotated[str, Form(description="good, or a defect type code")] = "good",
     split: Annotated[str, Form(pattern="^(train|test)$")] = "train",
 ) -> ImageImportResult:
@@ -64,7 +67,9 @@ async def upload_part_images(
 
 
 class PickIn(BaseModel):
-    inspection_ids: list[str] = Field(description="your inspections of this part")
+    inspection_ids: list[str] = Field(
+        min_length=1, max_length=MAX_BATCH, description="your inspections of this part"
+    )
     label: str = Field("good", description="good, or a defect type code")
     split: str = Field("train", pattern="^(train|test)$")
 
@@ -163,7 +168,10 @@ async def inspect_batch(
     jobs: JobsDep,
     after: BackgroundTasks,
     response: Response,
-    images: Annotated[list[UploadFile], File(description="PNG, JPEG, BMP or TIFF files")],
+    images: Annotated[
+        list[UploadFile],
+        File(description="PNG, JPEG, BMP or TIFF files", min_length=1, max_length=MAX_BATCH),
+    ],
     part_id: Annotated[str | None, Form(description="needed for a shared model")] = None,
     lot_id: Annotated[str | None, Form()] = None,
     station_id: Annotated[str | None, Form()] = None,

@@ -64,7 +64,16 @@ def packages(caller: PeerDep, ctx: CollabDep) -> list[dict[str, Any]]:
         return shared_models.packages_for_partner(session)
 
 
-@router.get("/packages/{package_id}")
+@router.get(
+    "/packages/{package_id}",
+    response_class=Response,
+    responses={
+        200: {
+            "description": "the signed package file",
+            "content": {shared_models.PACKAGE_MEDIA_TYPE: {"schema": {"type": "string"}}},
+        }
+    },
+)
 def package(package_id: str, caller: PeerDep, ctx: CollabDep) -> Response:
     """The signed package file (the download is audited under the grant)."""
     with ctx.store.session(caller, read_only=True) as session:

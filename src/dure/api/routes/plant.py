@@ -8,7 +8,7 @@ from typing import Any
 from fastapi import APIRouter, Query
 
 from dure.api.deps import PageDep, SessionDep
-from dure.api.schemas import AssetIn, ChannelIn, LineIn, ReadingsIn, SiteIn, StationIn
+from dure.api.schemas import AssetIn, ChannelIn, Instant, LineIn, ReadingsIn, SiteIn, StationIn
 from dure.domain.pages import Listing
 from dure.domain.plant import Asset, Line, SensorChannel, Site, Station
 from dure.services.imports.readings import add_channel_readings
@@ -110,8 +110,8 @@ def add_channel(asset_id: str, body: ChannelIn, session: SessionDep) -> SensorCh
 def get_readings(
     channel_id: str,
     session: SessionDep,
-    start: datetime | None = None,
-    end: datetime | None = None,
+    start: Instant | None = None,
+    end: Instant | None = None,
     limit: int = Query(10_000, ge=1, le=100_000),
 ) -> dict[str, Any]:
     """Readings of a channel in [start, end), oldest first."""

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, File, Form, Response, UploadFile
+from fastapi import APIRouter, File, Form, Query, Response, UploadFile
 
 from dure.api.deps import PageDep, SessionDep, SettingsDep
 from dure.api.schemas import ProcessRecordIn, ReviewIn
@@ -13,8 +13,10 @@ from dure.api.uploads import read_upload
 from dure.domain.pages import Listing
 from dure.domain.records import InspectionRecord, ProcessRecord, ReviewDecision
 from dure.errors import InvalidInput
+from dure.ingest.images import FORMATS
 from dure.services.inspection import reviews
 from dure.services.inspection.records import ImageLimits, record_inspection
+from dure.services.platform.model_files import MEDIA_TYPE as MODEL_FILE_MEDIA_TYPE
 
 router = APIRouter(tags=["records"])
 
@@ -77,7 +79,9 @@ def review_inspection(inspection_id: str, body: ReviewIn, session: SessionDep) -
 
 @router.get("/api/review-queue")
 def review_queue(
-    session: SessionDep, line_id: str | None = None, limit: int = 50
+    session: SessionDep,
+    line_id: str | None = None,
+    limit: Annotated[int, Query(ge=1, le=reviews.MAX_QUEUE)] = 50,
 ) -> dict[str, Any]:
     """Flagged parts nobody has reviewed yet, oldest first, with how many are waiting."""
     return reviews.review_queue(session, line_id, limit)
@@ -111,7 +115,19 @@ def get_process_record(record_id: str, session: SessionDep) -> ProcessRecord:
     return session.process_records.get(record_id)
 
 
-@router.get("/api/blobs/{sha256}", response_class=Response)
+BLOB_MEDIA_TYPES = (*FORMATS.values(), MODEL_FILE_MEDIA_TYPE)
+
+
+@router.get(
+    "/api/blobs/{sha256}",
+    response_class=Response,
+    responses={
+        200: {
+            "description": "the bytes, as the media type they were stored with",
+            "content": {m: {"schema": {"type": "string"}} for m in BLOB_MEDIA_TYPES},
+        }
+    },
+)
 def get_blob(sha256: str, session: SessionDep) -> Response:
     """The bytes of an image or file you uploaded, or of a shared record's image."""
     media_type = session.blob_index.media_type(sha256)

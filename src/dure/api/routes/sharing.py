@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Depends
 
 from dure.api.deps import CallerDep, PageDep, SessionDep, require
 from dure.api.routes.collab import CollabDep
-from dure.api.schemas import GrantIn
+from dure.api.schemas import GrantIn, Instant
 from dure.domain.audit import AuditEvent
 from dure.domain.grants import ShareGrant
 from dure.domain.model_versions import ModelVersion
@@ -69,7 +68,7 @@ def list_audit_events(
     action: str | None = None,
     resource: str | None = None,
     resource_id: str | None = None,
-    since: datetime | None = None,
+    since: Instant | None = None,
 ) -> Listing[AuditEvent]:
     """Audit events about your organisation's data or done by it (admins)."""
     return session.audit_events.list(

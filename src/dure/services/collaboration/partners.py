@@ -29,6 +29,8 @@ from dure.store.repositories.users import hash_token
 from dure.store.session import Session, Store
 
 NONCE_KEEP = timedelta(minutes=15)
+MAX_INVITATION_HOURS = 24 * 30
+MAX_TOKEN_DAYS = 3650  # a partner's token
 
 
 # ---- invitations and linking ------------------------------------------------------------
@@ -46,10 +48,10 @@ def _invite(
 ) -> dict[str, Any]:
     if not session.caller.can(Role.ADMIN):
         raise Forbidden("only an admin may invite a partner organisation")
-    if not 1 <= valid_hours <= 24 * 30:
+    if not 1 <= valid_hours <= MAX_INVITATION_HOURS:
         raise InvalidInput("valid_hours", "between 1 hour and 30 days")
-    if not 1 <= token_days <= 3650:
-        raise InvalidInput("token_days", "between 1 and 3650 days")
+    if not 1 <= token_days <= MAX_TOKEN_DAYS:
+        raise InvalidInput("token_days", f"between 1 and {MAX_TOKEN_DAYS} days")
     org = session.organisations.get(session.caller.org_id)
     code = secrets.token_urlsafe(24)
     invitation = PartnerInvitation(

@@ -9,8 +9,9 @@ from __future__ import annotations
 import math
 from collections import Counter
 from datetime import UTC, datetime, timedelta
+from functools import cache
 from typing import Any
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
 import numpy as np
 
@@ -21,12 +22,22 @@ from dure.models.spc.charts import individuals
 from dure.store.session import Session
 
 TREND_DAYS = 14
+MAX_DAYS = 366
+MAX_RECENT = 200
 CHART_POINTS = 200
 BASELINE_POINTS = 50
 
 
+@cache
+def time_zone_names() -> tuple[str, ...]:
+    """The IANA time zone names the dashboards take (the API's schema lists them)."""
+    return tuple(sorted(available_timezones()))
+
+
 def zone(name: str) -> ZoneInfo:
     """The time zone ``name``; InvalidInput naming the field when it is unknown."""
+    if name not in time_zone_names():
+        raise InvalidInput("tz", f"{name!r} is not a time zone name such as Asia/Seoul")
     try:
         return ZoneInfo(name)
     except (ZoneInfoNotFoundError, ValueError):
@@ -149,10 +160,10 @@ def line_view(
     session: Session, line_id: str, tz_name: str = "UTC", days: int = TREND_DAYS, recent: int = 30
 ) -> dict[str, Any]:
     """One line: newest inspections, the defect Pareto and the score control chart."""
-    if not 1 <= days <= 366:
-        raise InvalidInput("days", "between 1 and 366")
-    if not 1 <= recent <= 200:
-        raise InvalidInput("recent", "between 1 and 200")
+    if not 1 <= days <= MAX_DAYS:
+        raise InvalidInput("days", f"between 1 and {MAX_DAYS}")
+    if not 1 <= recent <= MAX_RECENT:
+        raise InvalidInput("recent", f"between 1 and {MAX_RECENT}")
     tz = zone(tz_name)
     line = session.lines.get(line_id)
     start = _midnight(datetime.now(UTC), tz) - timedelta(days=days - 1)

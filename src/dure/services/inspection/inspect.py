@@ -14,7 +14,7 @@ import numpy as np
 from dure.domain.model_versions import ModelVersion
 from dure.domain.records import InspectionRecord
 from dure.domain.users import Caller
-from dure.errors import Conflict, InvalidInput
+from dure.errors import Conflict, InvalidInput, StateConflict
 from dure.ingest.images import check_image, safe_filename
 from dure.models.vision.heatmaps import overlay_png
 from dure.models.vision.inspector import Finding
@@ -43,7 +43,7 @@ def usable_model(session: Session, model_id: str) -> ModelVersion:
     """A ready inspection model the caller owns or may use by grant."""
     model = session.model_versions.get(model_id)
     if model.task != TASK:
-        raise InvalidInput("model_id", f"model {model_id} is a {model.task} model, not {TASK}")
+        raise StateConflict("model_id", f"model {model_id} is a {model.task} model, not {TASK}")
     if model.status != "ready" or not model.blob_sha256:
         raise Conflict(f"model {model_id} is {model.status}, not ready: train it first")
     return model

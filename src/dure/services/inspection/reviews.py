@@ -9,14 +9,16 @@ from dure.errors import InvalidInput
 from dure.services.imports.labels import check_label
 from dure.store.session import Session
 
+MAX_QUEUE = 500
+
 
 def review_queue(session: Session, line_id: str | None = None, limit: int = 50) -> dict[str, Any]:
     """The caller's flagged (NG or unsure) parts nobody has reviewed yet, oldest first.
 
     With them: how many wait in all, each model's threshold, and the defect taxonomy.
     """
-    if not 1 <= limit <= 500:
-        raise InvalidInput("limit", "between 1 and 500")
+    if not 1 <= limit <= MAX_QUEUE:
+        raise InvalidInput("limit", f"between 1 and {MAX_QUEUE}")
     if line_id is not None:
         session.lines.get(line_id)  # 404 for a line that is not ours
     items, waiting = session.inspections.awaiting_review(line_id, limit)

@@ -13,7 +13,7 @@ import numpy as np
 from dure.domain.jobs import Job, JobKind
 from dure.domain.model_versions import ModelVersion
 from dure.domain.users import Caller
-from dure.errors import Conflict, InvalidInput
+from dure.errors import Conflict, Forbidden, InvalidInput, StateConflict
 from dure.ingest.images import decode_image
 from dure.models.vision.inspector import Inspector, TeachingSet
 from dure.services.inspection.records import store_blob
@@ -120,11 +120,9 @@ def own_inspection_model(session: Session, model_id: str) -> ModelVersion:
     """One of the caller's own inspection models, or InvalidInput saying why not."""
     model = session.model_versions.get(model_id)
     if model.org_id != session.caller.org_id:
-        raise InvalidInput(
-            "model_id", f"model {model_id} is shared with you; only its owner trains it"
-        )
+        raise Forbidden(f"model {model_id} is shared with you; only its owner trains it")
     if model.task != TASK:
-        raise InvalidInput("model_id", f"model {model_id} is a {model.task} model, not {TASK}")
+        raise StateConflict("model_id", f"model {model_id} is a {model.task} model, not {TASK}")
     return model
 
 

@@ -11,7 +11,7 @@ import numpy as np
 from dure.collab.outbound import OutboundPolicy
 from dure.domain.alerts import Alert, AlertKind
 from dure.domain.users import Caller
-from dure.errors import InvalidInput
+from dure.errors import StateConflict
 from dure.models.timeseries.anomaly import ChannelDetector, CrossChannelDetector
 from dure.services.alerts.delivery import STRICT, deliver
 from dure.services.alerts.raising import raise_alert
@@ -49,12 +49,12 @@ def check_asset_anomalies(
         asset = session.assets.get(asset_id)
         channels = session.channels.list(asset_id=asset_id, org_id=caller.org_id).items
         if not channels:
-            raise InvalidInput("asset_id", f"{asset.name!r} has no sensor channels")
+            raise StateConflict("asset_id", f"{asset.name!r} has no sensor channels")
         first = [session.readings.read(c.id, None, None, baseline) for c in channels]
         latest = [session.readings.latest(c.id, recent) for c in channels]
         normal, names = _aligned(first, [c.name for c in channels])
         if len(normal) < MIN_BASELINE:
-            raise InvalidInput(
+            raise StateConflict(
                 "asset_id",
                 f"{asset.name!r} has {len(normal)} aligned readings; needs {MIN_BASELINE}",
             )

@@ -10,7 +10,7 @@ from dure.collab.outbound import OutboundPolicy
 from dure.domain.alerts import Alert, AlertKind
 from dure.domain.times import iso_us
 from dure.domain.users import Caller
-from dure.errors import InvalidInput
+from dure.errors import StateConflict
 from dure.models.spc.charts import Chart, individuals
 from dure.models.spc.rules import violations
 from dure.services.alerts.delivery import STRICT, deliver
@@ -50,7 +50,7 @@ def check_channel_spc(
         channel = session.channels.get(channel_id)
         first = session.readings.read(channel_id, None, None, baseline)
         if len(first) < MIN_BASELINE:
-            raise InvalidInput(
+            raise StateConflict(
                 "channel_id",
                 f"{channel.name!r} has {len(first)} readings; SPC needs {MIN_BASELINE}",
             )

@@ -21,7 +21,7 @@ from dure.domain.model_versions import ModelVersion
 from dure.domain.pages import Page
 from dure.domain.records import InspectionRecord, ProcessRecord, ReviewDecision, Verdict
 from dure.domain.users import Caller
-from dure.errors import InvalidInput
+from dure.errors import InvalidInput, StateConflict
 from dure.models.tabular.defects import DefectClassifier
 from dure.models.tabular.splits import ordered_folds
 from dure.services.alerts.delivery import STRICT, deliver
@@ -71,7 +71,7 @@ def train_process_model(
             if r.serial in outcome
         ]
     if len(records) < MIN_ROWS:
-        raise InvalidInput(
+        raise StateConflict(
             "part_id",
             f"{len(records)} process records have an inspected outcome (matched by serial); "
             f"a process-quality model needs {MIN_ROWS}",
@@ -79,7 +79,7 @@ def train_process_model(
     records.sort(key=lambda r: r.recorded_at)
     labels = [outcome[r.serial] for r in records]  # type: ignore[index]
     if OK not in labels or len(set(labels)) < 2:
-        raise InvalidInput("part_id", "need both good parts and defective parts to learn from")
+        raise StateConflict("part_id", "need both good parts and defective parts to learn from")
     names = sorted({k for r in records for k in r.values})
     X = _rows(records, names)
     times = np.array([r.recorded_at.timestamp() for r in records])
@@ -162,7 +162,7 @@ def predict_defects(
     with store.session(caller) as s:
         version = s.model_versions.get(model_id)
         if version.task != TASK or version.blob_sha256 is None or version.part_id is None:
-            raise InvalidInput("model_id", "not a trained process-quality model")
+            raise StateConflict("model_id", "not a trained process-quality model")
         model = _stored_model(s.blob_store.get(version.blob_sha256))
         records = s.process_records.list(
             Page(limit=min(recent, 1000)), part_id=version.part_id, org_id=caller.org_id
