@@ -11,8 +11,7 @@ from __future__ import annotations
 import signal
 import subprocess
 import sys
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +24,7 @@ from dure.services.inspection.teaching import create_inspection_model
 from dure.settings import Settings
 from dure.store.session import Store
 from tests.factories import World
+from tests.ingest.live import wait_for
 from tests.services.inspection_world import FAST, SIZE, engineer_of_a, png, teach_images
 
 IMAGES = 240
@@ -82,17 +82,6 @@ def started_by(pid: int) -> list[int]:
         except OSError:  # gone meanwhile, or not ours
             continue
     return found
-
-
-def wait_for(condition: Callable[[], Any], timeout: float, what: str) -> Any:
-    """Poll ``condition`` until it is truthy; fail naming ``what`` after ``timeout`` s."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = condition()
-        if value:
-            return value
-        time.sleep(0.1)
-    raise AssertionError(f"timed out after {timeout} s waiting for {what}")
 
 
 @pytest.fixture
