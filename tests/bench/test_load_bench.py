@@ -73,3 +73,13 @@ def test_durations(text: str, seconds: float) -> None:
 def test_a_bad_duration_names_the_option(text: str) -> None:
     with pytest.raises(InvalidInput, match="--duration"):
         parse_duration(text)
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["engineers=0,miners=3", "engineers", "operators=0,engineers=0,dashboards=0", "engineers=-1"],
+)
+def test_a_bad_mix_names_the_option_before_anything_starts(text: str, tmp_path: Path) -> None:
+    result = CliRunner().invoke(main, ["bench", "load", "--mix", text, "--workdir", str(tmp_path)])
+    assert result.exit_code == 2 and "--mix" in result.output, result.output
+    assert not any(tmp_path.iterdir())

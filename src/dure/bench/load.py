@@ -331,6 +331,21 @@ def reads_by_inspections_in_flight(samples: list[list[Any]]) -> list[dict[str, A
     return [{"inspections_in_flight": k, **_percentiles(v)} for k, v in groups.items()]
 
 
+# How many of each kind of user, relative to the others.
+DEFAULT_MIX = {"operators": 2, "engineers": 1, "dashboards": 2}
+
+
+def parse_mix(text: str) -> dict[str, int]:
+    """``operators=2,engineers=0`` as a dict; a clear error naming --mix otherwise."""
+    mix: dict[str, int] = {}
+    for part in (p.strip() for p in text.split(",") if p.strip()):
+        kind, _, weight = part.partition("=")
+        if not weight.strip().isdigit():
+            raise InvalidInput("--mix", f"{part!r}: write kind=weight, e.g. engineers=0")
+        mix[kind.strip()] = int(weight)
+    return mix
+
+
 def _engineer_images(folder: Path) -> None:
     folder.mkdir(parents=True, exist_ok=True)
     for k in range(ENGINEER_IMAGES):
@@ -379,8 +394,18 @@ def run_load_bench(
     postgres_url: str | None = None,
     background: tuple[str, ...] = (),
     workdir: Path | None = None,
+    mix: dict[str, int] | None = None,
 ) -> dict[str, Any]:
-    """Serve a fresh demo install, put it under load and return the figures (see module)."""
+    """Serve a fresh demo install, put it under load and return the figures (see module).
+
+    ``mix`` weighs the kinds of user (operators, engineers, dashboards; 2, 1, 2 by
+    default); a weight of 0 leaves that kind out."""
+    weights = {**DEFAULT_MIX, **(mix or {})}
+    for kind, weight in weights.items():
+        if kind not in DEFAULT_MIX or weight < 0:
+            raise InvalidInput("--mix", f"{kind}={weight}: kinds are {sorted(DEFAULT_MIX)}, >= 0")
+    if not any(weights.values()):
+        raise InvalidInput("--mix", "give at least one kind of user a weight above 0")
     for kind in background:
         if kind not in BACKGROUND_KINDS:
             raise InvalidInput("--background", f"{kind!r} is not one of {BACKGROUND_KINDS}")
@@ -408,6 +433,7 @@ def run_load_bench(
             "duration_s": duration_s,
             "readers": [_reader(server.url, slug, tokens[slug]) for slug in READERS],
             "images_dir": str(workdir / "images"),
+            "mix": weights,
         }
         bg = None
         if background:
@@ -432,6 +458,7 @@ def run_load_bench(
         "users": users,
         "spawn_rate": spawn_rate,
         "duration_s": duration_s,
+        "mix": weights,
         "background": bg.report() if bg else None,
         "server_start_s": round(start_s, 1),
         **stats,

@@ -191,9 +191,11 @@ def run(plan_file: Path, out_file: Path) -> None:
     PLAN.update(json.loads(plan_file.read_text()))
     for path in sorted(Path(PLAN["images_dir"]).glob("*.png")):
         BODIES.append(multipart("image", path.name, path.read_bytes()))
-    env = Environment(
-        user_classes=[Operator, Engineer, DashboardViewer], host=PLAN["host"], events=events
-    )
+    kinds = {"operators": Operator, "engineers": Engineer, "dashboards": DashboardViewer}
+    for kind, weight in PLAN.get("mix", {}).items():
+        kinds[kind].weight = weight
+    classes = [cls for cls in kinds.values() if cls.weight > 0]
+    env = Environment(user_classes=classes, host=PLAN["host"], events=events)
     runner = env.create_local_runner()
     started = time.monotonic()
     runner.start(PLAN["users"], spawn_rate=PLAN["spawn_rate"])

@@ -278,6 +278,12 @@ def bench_stream(
     default="",
     help="Meanwhile another tenant runs: batch (240 images), training, or batch,training.",
 )
+@click.option(
+    "--mix",
+    default="",
+    help="Weights of the kinds of user, e.g. engineers=0 for readers only "
+    "(default operators=2,engineers=1,dashboards=2).",
+)
 @click.option("--workdir", type=click.Path(file_okay=False, path_type=Path), default=None)
 @out_option
 @friendly
@@ -287,6 +293,7 @@ def bench_load(
     duration: str,
     postgres_url: str | None,
     background: str,
+    mix: str,
     workdir: Path | None,
     out: Path | None,
 ) -> None:
@@ -296,11 +303,11 @@ def bench_load(
     and whether reads met p99 <= 500 ms (200 ms with --background) with 0 errors.
     Timings are not asserted; the exit code is 0 either way.
     """
-    from dure.bench.load import load_table, parse_duration, run_load_bench
+    from dure.bench.load import load_table, parse_duration, parse_mix, run_load_bench
 
     kinds = tuple(k.strip() for k in background.split(",") if k.strip())
     results = run_load_bench(
-        users, spawn_rate, parse_duration(duration), postgres_url, kinds, workdir
+        users, spawn_rate, parse_duration(duration), postgres_url, kinds, workdir, parse_mix(mix)
     )
     for line in load_table(results):
         click.echo(line)
