@@ -119,3 +119,30 @@ def test_health_is_ok_with_live_workers(client) -> None:  # type: ignore[no-unty
 def test_the_runner_state_is_plain_json(runner: JobRunner, tmp_path: Path) -> None:
     status = runner.status()
     assert status["running"] is False and status["queue"]["queued"] == 0
+
+
+def _nice_of_thread(native_id: int) -> int:
+    # /proc/<pid>/task/<tid>/stat: the 19th field is the nice value (after "(name)")
+    stat = Path(f"/proc/self/task/{native_id}/stat").read_text()
+    return int(stat.rsplit(")", 1)[1].split()[16])
+
+
+@pytest.mark.skipif(not Path("/proc/self/task").exists(), reason="needs Linux /proc")
+def test_job_workers_yield_the_cpu_to_requests(
+    store: Store, world: World, runner: JobRunner, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    seen: dict[str, int] = {}
+
+    def batch_noting_its_priority(*_: Any) -> dict[str, Any]:
+        seen["job"] = _nice_of_thread(threading.get_native_id())
+        return {"inspected": 0}
+
+    monkeypatch.setattr(jobs_module, "run_batch", batch_noting_its_priority)
+    batch = _queue(store, world, JobKind.INSPECT_BATCH)
+    runner.start()
+    try:
+        _until(lambda: _status(store, world, batch) == JobStatus.SUCCEEDED)
+    finally:
+        runner.stop()
+    requests = _nice_of_thread(threading.get_native_id())  # as the API's threads run
+    assert seen["job"] == requests + jobs_module.JOB_NICENESS or seen["job"] == 19

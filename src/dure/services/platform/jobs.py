@@ -14,6 +14,7 @@ worker is doing and how long the queue is, for ``/api/health``.
 from __future__ import annotations
 
 import logging
+import os
 import threading
 import time
 from dataclasses import dataclass, field
@@ -33,11 +34,22 @@ log = logging.getLogger(__name__)
 POLL_SECONDS = 1.0
 BACKOFF_FIRST_S = 1.0
 BACKOFF_MAX_S = 60.0
+# The niceness of job workers: below requests, so a batch or a training never starves them.
+JOB_NICENESS = 10
 # Which kinds of job each worker takes.
 LANES: dict[str, tuple[JobKind, ...]] = {
     "training": (JobKind.TRAIN_INSPECTION_MODEL, JobKind.ADAPT_MODEL),
     "inspection": (JobKind.INSPECT_BATCH,),
 }
+
+
+def yield_cpu_to_requests() -> None:
+    """Lower the calling worker thread's CPU priority (Linux: nice is per thread, and
+    threads it starts inherit it), so requests are served first when jobs fill the CPU."""
+    try:
+        os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), JOB_NICENESS)
+    except (AttributeError, OSError) as exc:  # not Linux, or not allowed: run as is
+        log.info("job worker keeps normal CPU priority: %s", exc)
 
 
 @dataclass
@@ -119,6 +131,7 @@ class JobRunner:
         }
 
     def _loop(self, worker: WorkerState) -> None:
+        yield_cpu_to_requests()
         backoff = BACKOFF_FIRST_S
         while not self._stop.is_set():
             try:
