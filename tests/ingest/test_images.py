@@ -13,6 +13,7 @@ from dure.errors import InvalidInput, PayloadTooLarge
 from dure.ingest.image_folders import detect_layout, scan
 from dure.ingest.images import check_image, safe_filename
 from tests.factories import png_bytes
+from tests.memory_probe import peak_memory
 
 LIMITS = {"max_bytes": 1_000_000, "max_pixels": 4_000_000}
 
@@ -118,27 +119,16 @@ def test_a_small_file_declaring_a_huge_canvas_is_refused_before_decoding(
 ) -> None:
     """A 8000×8000 RGBA PNG compresses to a few hundred KB but decodes to 512 MB: refused
     from its header, and checking it costs a subprocess little memory."""
-    import subprocess
-    import sys
 
     path = tmp_path / "bomb.png"
     Image.new("RGBA", (8000, 8000), (10, 20, 30, 255)).save(path, optimize=True)
     assert path.stat().st_size < 2_000_000
     with pytest.raises(PayloadTooLarge, match="decodes to 512 MB"):
         check_image(path.read_bytes(), "bomb.png", max_bytes=10_000_000, max_pixels=64_000_000)
-    probe = (
-        "import re, sys\n"
-        "from dure.ingest.images import check_image\n"
-        "data = open(sys.argv[1], 'rb').read()\n"
-        "try:\n"
-        "    check_image(data, 'bomb.png', max_bytes=10_000_000, max_pixels=64_000_000)\n"
-        "except Exception as exc:\n"
-        "    print(type(exc).__name__)\n"
-        "status = open('/proc/self/status').read()\n"
-        "print(int(re.search(r'VmHWM:\\s+(\\d+)', status).group(1)) // 1024)\n"
+    kind, peak_mb = peak_memory(
+        "from dure.ingest.images import check_image\n",
+        "check_image(open(sys.argv[1], 'rb').read(), 'bomb.png', "
+        "max_bytes=10_000_000, max_pixels=64_000_000)",
+        path,
     )
-    out = subprocess.run(
-        [sys.executable, "-c", probe, str(path)], capture_output=True, text=True, timeout=120
-    )
-    kind, peak_mb = out.stdout.split()
-    assert kind == "PayloadTooLarge" and int(peak_mb) < 200, out.stdout + out.stderr
+    assert kind == "PayloadTooLarge" and peak_mb < 200, peak_mb
