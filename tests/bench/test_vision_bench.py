@@ -159,3 +159,44 @@ def test_folders_the_bench_cannot_use_are_named(tmp_path: Path) -> None:
         split_folder(more + test_good + crack, 0, 5, tmp_path)
     with pytest.raises(InvalidInput, match="train/good holds no images"):
         split_folder(test_good + crack, 0, None, tmp_path)
+
+
+def test_choose_picks_settings_on_validation_data_and_records_every_trial(
+    tmp_path: Path,
+) -> None:
+    """--choose tries the windows and maps on held-out good images and synthetic defects
+    of the training pool only; the JSON says what was tried, what won and how."""
+    from dure.bench.vision_validation import IMAGE_WINDOWS, MAP_SETTINGS
+
+    _folder(tmp_path / "parts")
+    out = tmp_path / "vision.json"
+    result = CliRunner().invoke(
+        main,
+        ["bench", "vision", "--dataset", "folder", "--data-root", str(tmp_path / "parts")]
+        + ["--shots", "8", "--image-size", "64", "--choose", "--out", str(out)],
+        catch_exceptions=False,
+    )
+    assert result.exit_code == 0, result.output
+    doc = json.loads(out.read_text())
+    assert "No test image is seen" in doc["protocol"]["validation"]
+    run = doc["runs"][0]
+    trials = run["validation"]["trials"]
+    assert len(trials) == len(IMAGE_WINDOWS) + len(MAP_SETTINGS) - 1
+    image_rows = [t for t in trials if t["stage"] == "image"]
+    best = max(t["image_auroc"] for t in image_rows)
+    chosen = run["validation"]["chosen"]
+    assert any(
+        t["neighbourhood"] == chosen["neighbourhood"] and t["image_auroc"] == best
+        for t in image_rows
+    )
+    assert run["neighbourhood"] == chosen["neighbourhood"]
+    assert all(0.0 <= t["pixel_auroc"] <= 1.0 for t in trials)
+
+
+def test_without_choose_the_protocol_says_nothing_was_chosen(tmp_path: Path) -> None:
+    from dure.bench.vision import run_vision_bench
+
+    _folder(tmp_path / "parts")
+    doc = run_vision_bench("folder", tmp_path / "parts", 6, 1, 64)
+    assert doc["protocol"]["validation"].startswith("not run")
+    assert doc["runs"][0]["validation"] is None

@@ -59,6 +59,17 @@ def test_standardised_detector_exports_with_parity(tmp_path: Path) -> None:
 
 def test_separate_map_bank_exports_with_parity(tmp_path: Path) -> None:
     images = [sheet_image(k, "good").pixels for k in range(6)]
-    model = PatchCore(coreset_ratio=0.2, neighbourhood=9, map_neighbourhood=3).fit(images)
+    model = PatchCore(coreset_ratio=0.2, neighbourhood=9, map_neighbourhood=3, map_stages=None).fit(
+        images
+    )
     assert model.map_bank_ is not None and model.map_bank_.shape[1] == model.memory_bank_.shape[1]
     _parity_after_export_and_reload(model, export_onnx(model, tmp_path / "w.onnx"), tmp_path / "s")
+
+
+def test_map_from_shallow_stages_exports_with_parity(tmp_path: Path) -> None:
+    """The default map: stages 3 and 4 (40 + 80 channels) on a stride-8 grid, its own bank."""
+    images = [sheet_image(k, "good").pixels for k in range(6)]
+    model = PatchCore(coreset_ratio=0.2, neighbourhood=9).fit(images)
+    assert model.map_bank_ is not None and model.map_bank_.shape[1] == 40 + 80
+    assert model.embed(images[:1])[1].shape[-2:] == (256 // 8, 256 // 8)
+    _parity_after_export_and_reload(model, export_onnx(model, tmp_path / "m.onnx"), tmp_path / "m")

@@ -61,3 +61,30 @@ def test_saved_inspector_scores_the_same_through_onnx(inspector: Inspector, tmp_
 def test_teaching_without_held_out_images_is_refused() -> None:
     with pytest.raises(ValueError, match="held-out"):
         Inspector({"image_size": SIZE}).fit(TeachingSet([_px(1, "good")], [], [], []))
+
+
+def test_a_thin_scratch_is_outlined_where_it_is_not_buried_in_a_blob() -> None:
+    """The map comes from shallow stages on a stride-8 grid and is read against the level
+    held-out good maps stay under: a 1–2 px scratch gets a region hugging it."""
+    size = 256
+    data = TeachingSet(
+        good=[sheet_image(k, "good", size).pixels for k in range(40)],
+        held_out_good=[sheet_image(100 + k, "good", size).pixels for k in range(12)],
+        defects=[],
+        defect_labels=[],
+    )
+    taught = Inspector({"image_size": size, "coreset_ratio": 0.25}).fit(data)
+    assert taught.report_["map_level"] > 0
+    for seed in (2000, 2002, 2003):
+        made = sheet_image(seed, "scratch", size)
+        (finding,) = taught.inspect([made.pixels])
+        marked = finding.heatmap >= 1.0
+        assert finding.is_defect and finding.regions
+        assert (marked & made.mask).sum() >= 0.8 * made.mask.sum(), "the scratch is not marked"
+        assert marked.mean() <= 0.12, f"{marked.mean():.1%} of the part painted for a scratch"
+        biggest = finding.regions[0]
+        x0, y0, x1, y1 = biggest.box
+        ys, xs = np.nonzero(made.mask)
+        assert x0 <= xs.mean() <= x1 and y0 <= ys.mean() <= y1
+    (good,) = taught.inspect([sheet_image(777, "good", size).pixels])
+    assert not good.is_defect and not good.regions

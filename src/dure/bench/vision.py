@@ -12,6 +12,7 @@ import numpy as np
 from PIL import Image
 
 from dure.bench.common import latency_ms, machine, peak_rss_mb, summarise
+from dure.bench.vision_validation import PROTOCOL, choose_settings
 from dure.errors import InvalidInput
 from dure.ingest.image_folders import FolderImage, scan
 from dure.models.threshold import calibrate
@@ -176,20 +177,41 @@ def _throughput(model: Any, images: list[np.ndarray]) -> dict[str, float]:
 
 
 def run_one(
-    dataset: str, root: Path, shots: int | None, seed: int, image_size: int, params: dict[str, Any]
+    dataset: str,
+    root: Path,
+    shots: int | None,
+    seed: int,
+    image_size: int,
+    params: dict[str, Any],
+    choose: bool = False,
 ) -> dict[str, Any]:
-    """Train on good images, score the test split, and measure quality and speed."""
+    """Train on good images, score the test split, and measure quality and speed.
+
+    With ``choose`` the windows and blur are first chosen on validation data carved
+    from the training pool (``vision_validation``); the test split is scored once, with
+    the chosen settings.
+    """
     split = split_for(dataset, root, seed, shots)
     train, calibration, test = split.train, split.calibration, split.test
+    train_images = [_load(i) for i in train]
+    calibration_images = [_load(i) for i in calibration]
+    validation = None
+    if choose:
+        params, trials = choose_settings(train_images, calibration_images, seed, image_size, params)
+        validation = {
+            "chosen": {
+                k: params[k]
+                for k in ("neighbourhood", "map_stages", "map_neighbourhood", "blur_sigma")
+            },
+            "trials": trials,
+        }
     model = PatchCore(image_size=image_size, random_state=seed, **params)
     started = time.perf_counter()
-    model.fit([_load(i) for i in train])
+    model.fit(train_images)
     train_seconds = time.perf_counter() - started
     labels = np.array([0 if i.label == "good" else 1 for i in test])
     scores = model.score([_load(i) for i in test])
-    threshold = (
-        calibrate(model.score([_load(i) for i in calibration]).image) if calibration else None
-    )
+    threshold = calibrate(model.score(calibration_images).image) if calibration else None
     t50, t99 = _latency(model, _load(test[0]))
     with tempfile.TemporaryDirectory() as folder:
         onnx_model = OnnxScorer(export_onnx(model, Path(folder) / "m.onnx"), model.input_shape_)
@@ -218,6 +240,7 @@ def run_one(
         "torch_latency_ms_p99": t99,
         "throughput": onnx_rate,
         "torch_throughput": _throughput(model, [_load(i) for i in test[:32]]),
+        "validation": validation,
     }
     result["throughput_images_per_s"] = result["throughput"]["images_per_s"]
     return result
@@ -230,8 +253,13 @@ def run_vision_bench(
     seeds: int,
     image_size: int,
     params: dict[str, Any] | None = None,
+    choose: bool = False,
 ) -> dict[str, Any]:
-    """Run ``seeds`` seeds and summarise mean and sd of each figure."""
+    """Run ``seeds`` seeds and summarise mean and sd of each figure.
+
+    ``choose`` chooses the windows and blur per seed on validation data (see
+    ``vision_validation``) instead of taking them from ``params`` or the defaults.
+    """
     if dataset == "neu-det":
         from dure.bench.defect_types import run_defect_type_bench
 
@@ -239,7 +267,10 @@ def run_vision_bench(
     if dataset not in ("magnetic-tile", "folder"):
         raise InvalidInput("dataset", f"{dataset!r}: use magnetic-tile, neu-det or folder")
     root = Path(root) / "magnetic-tile" if dataset == "magnetic-tile" else Path(root)
-    runs = [run_one(dataset, root, shots, seed, image_size, params or {}) for seed in range(seeds)]
+    runs = [
+        run_one(dataset, root, shots, seed, image_size, params or {}, choose)
+        for seed in range(seeds)
+    ]
     summary = summarise(
         runs,
         (
@@ -265,6 +296,10 @@ def run_vision_bench(
             "the test images at that threshold",
             "pixel_metrics": runs[0]["pixel_metrics"],
             "chosen_on_test": "nothing: the split and threshold come from training images only",
+            "validation": PROTOCOL
+            if choose
+            else "not run: the windows and blur are the defaults or those given (choose "
+            "them on validation data with --choose)",
             "shots": shots or "all",
             "seeds": list(range(seeds)),
             "image_size": image_size,

@@ -119,6 +119,13 @@ def bench_ingest(
     show_default=True,
     help="Also learn the mirrored training images.",
 )
+@click.option(
+    "--choose/--no-choose",
+    default=False,
+    show_default=True,
+    help="Choose the feature windows and blur per seed on validation data carved from the "
+    "training images (held-out good images and synthetic defects); never on the test split.",
+)
 @out_option
 @friendly
 def bench_vision(
@@ -134,6 +141,7 @@ def bench_vision(
     tile: int | None,
     standardise: bool,
     flip_augment: bool,
+    choose: bool,
     out: Path | None,
 ) -> None:
     """Anomaly detection (AUROC, AUPRO, F1) or defect-type accuracy (neu-det), and speed.
@@ -161,7 +169,7 @@ def bench_vision(
         "flip_augment": flip_augment,
     }
     size = image_size or (224 if dataset == "neu-det" else 256)
-    results = run_vision_bench(dataset, data_root, shots, seeds, size, params)
+    results = run_vision_bench(dataset, data_root, shots, seeds, size, params, choose)
     print_summary(results)
     click.echo(f"{'peak_rss_mb':26} {results['peak_rss_mb']:10.0f}")
     write_json(out, results)

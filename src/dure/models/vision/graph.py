@@ -49,13 +49,12 @@ class ScoringGraph(nn.Module):
         return torch.sqrt(torch.clamp(sq.min(dim=1).values, min=0.0)).reshape(n, 1, h, w)
 
     def forward(self, images: Tensor) -> tuple[Tensor, Tensor]:
-        feats = self.features(images)
-        n = feats.shape[0]
-        c = self.bank.shape[1]
-        patch = self._nearest(feats[:, :c], self.bank, self.bank_sq)
+        blocks = self.features(images)
+        n = blocks[0].shape[0]
+        patch = self._nearest(blocks[0], self.bank, self.bank_sq)
         scores = patch.reshape(n, -1).max(dim=1).values
         if self.separate_map:
-            patch = self._nearest(feats[:, c:], self.map_bank, self.map_bank_sq)
+            patch = self._nearest(blocks[1], self.map_bank, self.map_bank_sq)
         maps = F.interpolate(patch, size=self.image_shape, mode="bilinear", align_corners=False)
         r = self.radius
         maps = F.pad(maps, [r, r, r, r], mode="reflect")

@@ -36,8 +36,9 @@ Progress = Callable[[float, str], None]
 class Finding:
     """What the inspector says about one image.
 
-    ``heatmap`` is the anomaly map at the image's own size, divided by the threshold, so
-    1.0 and above marks where the part looks defective.
+    ``heatmap`` is the anomaly map at the image's own size, divided by the map level
+    (the level that held-out good images' maps stay under), so 1.0 and above marks where
+    the part looks defective.
     """
 
     score: float
@@ -106,10 +107,12 @@ class Inspector(Model):
         report(0.72, "exporting the scoring graph")
         self._set_parts(detector, None)
         report(0.75, "setting the threshold on held-out images")
-        good_scores = self.score(data.held_out_good).image
+        held_out = self.score(data.held_out_good)
+        good_scores = held_out.image
         bad_scores = self.score(data.defects).image if data.defects else None
         detector.threshold_ = calibrate(good_scores, bad_scores, self.false_alarm_rate)
         found: dict[str, Any] = {
+            "map_level": map_level(held_out.maps, self.false_alarm_rate),
             "teaching": {
                 "good_images": len(data.good),
                 "held_out_good_images": len(data.held_out_good),
@@ -189,10 +192,12 @@ class Inspector(Model):
         false_alarm_rate: float | None = None,
     ) -> Calibration:
         """Set the threshold from good images (and labelled defects) scored by the graph."""
-        good = self.score(good_images).image
+        held_out = self.score(good_images)
+        good = held_out.image
         bad = self.score(defect_images).image if len(defect_images) else None
         rate = self.false_alarm_rate if false_alarm_rate is None else false_alarm_rate
         self.detector_.threshold_ = calibrate(good, bad, rate)
+        self.report_ = {**getattr(self, "report_", {}), "map_level": map_level(held_out.maps, rate)}
         return Calibration(self.detector_.threshold_, good, bad)
 
     # ---- using it -----------------------------------------------------------------------
@@ -208,6 +213,15 @@ class Inspector(Model):
     def threshold(self) -> float:
         """The decision threshold on image scores."""
         return float(self.threshold_.value)
+
+    @property
+    def map_level(self) -> float:
+        """The anomaly-map value that marks a pixel defective: what held-out good images'
+        maps stay under (at the false-alarm rate). Maps and image scores come from
+        different feature windows, so the image threshold would mark too much; models
+        taught before the level was kept use the image threshold."""
+        level = getattr(self, "report_", {}).get("map_level")
+        return float(level) if level else self.threshold
 
     def score(self, images: Sequence[np.ndarray]) -> Scores:
         """Image scores and maps from the ONNX graph (tiles stitched when the detector tiles)."""
@@ -236,6 +250,7 @@ class Inspector(Model):
         """
         self.detector_.check(images, names)
         limit = self.threshold if threshold is None else float(threshold)
+        level = self.map_level
         scores = self.score(images)
         flagged = [i for i, s in enumerate(scores.image) if s >= limit]
         types: dict[int, tuple[str, float]] = {}
@@ -247,7 +262,7 @@ class Inspector(Model):
         findings = []
         for i, image in enumerate(images):
             height, width = np.asarray(image).shape[:2]
-            heat = Image.fromarray(scores.maps[i] / limit).resize((width, height), Image.BILINEAR)
+            heat = Image.fromarray(scores.maps[i] / level).resize((width, height), Image.BILINEAR)
             kind, confidence = types.get(i, (None, None))
             heatmap = np.asarray(heat, dtype=np.float32)
             findings.append(
@@ -325,6 +340,13 @@ def held_out_scores(
         "defect": [float(f"{v:.6g}") for v in bad],
         "defect_labels": list(labels)[: len(bad)],
     }
+
+
+def map_level(maps: np.ndarray, false_alarm_rate: float) -> float:
+    """The level good images' anomaly maps stay under: the (1 − rate) quantile of each
+    held-out good map's peak (the highest peak when there are few)."""
+    peaks = np.asarray(maps, dtype=np.float64).reshape(len(maps), -1).max(axis=1)
+    return float(np.quantile(peaks, 1.0 - false_alarm_rate, method="higher"))
 
 
 def reference_deciles(scores: np.ndarray, threshold: float) -> dict[str, Any]:

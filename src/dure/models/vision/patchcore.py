@@ -29,6 +29,13 @@ from dure.models.vision.images import (
 )
 from dure.models.vision.tiling import all_tiles, score_tiled
 
+#: The coreset is chosen from at most this many patches (a seeded even draw): the fine
+#: grid of the map's stages gives four times the patches of the image's.
+MAX_COVERED = 100_000
+#: Dimensions of the random projection the map bank's coreset is chosen in (its patches
+#: are many and cheap to tell apart; the image bank keeps the coreset's default).
+MAP_PROJECTION = 64
+
 
 @dataclass
 class Scores:
@@ -46,10 +53,13 @@ class PatchCore(Model):
     number of good images (learned as ``neighbourhood_``). With ``keep_aspect`` images are
     taken at about ``image_size``² pixels in the training images' own aspect
     (``input_shape_``), so a long part is not squashed; maps come back in that shape.
+    The anomaly map comes from ``map_stages`` (None: the image stages) averaged over
+    ``map_neighbourhood`` cells (None: the image window), with its own memory bank of at
+    most ``max_map_bank`` patches (its grid is finer: a smaller bank keeps inspection fast).
     """
 
     kind = "patchcore"
-    format_version = 2
+    format_version = 3
 
     def __init__(
         self,
@@ -66,8 +76,10 @@ class PatchCore(Model):
         standardise: bool = False,
         flip_augment: bool = False,
         tile: int | None = None,
-        map_neighbourhood: int | None = 3,
+        map_neighbourhood: int | None = 1,
         keep_aspect: bool = True,
+        map_stages: tuple[int, ...] | None = (3, 4),
+        max_map_bank: int = 2_000,
     ) -> None:
         self.image_size = image_size
         self.stages = stages
@@ -84,6 +96,8 @@ class PatchCore(Model):
         self.tile = tile
         self.map_neighbourhood = map_neighbourhood
         self.keep_aspect = keep_aspect
+        self.map_stages = map_stages
+        self.max_map_bank = max_map_bank
         self._features: PatchFeatures | None = None
         self._index: faiss.Index | None = None
         self._map_index: faiss.Index | None = None
@@ -107,27 +121,25 @@ class PatchCore(Model):
     def features(self) -> PatchFeatures:
         """The feature module (built on first use, once the window is known)."""
         if self._features is None:
-            backbone = load_efficientnet_lite(self.variant)
+            window = getattr(self, "neighbourhood_", None) or self.neighbourhood
+            if window is None:
+                raise NotFittedError("the neighbourhood is chosen by fit: fit first")
             self._features = PatchFeatures(
-                backbone, self.stages, self.windows, self.standardise
+                load_efficientnet_lite(self.variant),
+                self.stages,
+                int(window),
+                self.standardise,
+                self.map_stages,
+                self.map_neighbourhood,
             ).eval()
         return self._features
 
-    @property
-    def windows(self) -> tuple[int, ...]:
-        """Averaging windows: the image score's, then the map's when it differs."""
-        window = getattr(self, "neighbourhood_", None) or self.neighbourhood
-        if window is None:
-            raise NotFittedError("the neighbourhood is chosen by fit: fit first")
-        if self.map_neighbourhood in (None, window):
-            return (int(window),)
-        return (int(window), int(self.map_neighbourhood))  # type: ignore[arg-type]
-
     def embed(
         self, images: Sequence[np.ndarray], progress: Callable[[float], None] | None = None
-    ) -> torch.Tensor:
-        """Patch features (N, C, h, w) of a list of images; ``progress`` gets the share done."""
-        parts = []
+    ) -> tuple[torch.Tensor, ...]:
+        """Patch-feature blocks (N, C, h, w) of a list of images: the image score's, then
+        the map's when it has its own; ``progress`` gets the share done."""
+        parts: list[tuple[torch.Tensor, ...]] = []
         features = self.features  # built outside inference mode, so it can be exported
         with torch.inference_mode():
             for start in range(0, len(images), self.batch_size):
@@ -135,7 +147,7 @@ class PatchCore(Model):
                 parts.append(features(batch))
                 if progress is not None:
                     progress(min(start + self.batch_size, len(images)) / len(images))
-        return torch.cat(parts)
+        return tuple(torch.cat(blocks) for blocks in zip(*parts, strict=True))
 
     def fit(
         self,
@@ -163,14 +175,19 @@ class PatchCore(Model):
             images = all_tiles(images, self.tile)
         if self.flip_augment:  # mirrored parts are still good parts
             images = [*images, *(np.ascontiguousarray(np.fliplr(np.asarray(i))) for i in images)]
-        feats = self.embed(images, lambda share: report(0.8 * share, "reading good images"))
-        self.grid_ = tuple(feats.shape[-2:])
+        blocks = self.embed(images, lambda share: report(0.8 * share, "reading good images"))
+        self.grid_ = tuple(blocks[0].shape[-2:])
         banks = []
-        for block in feats.chunk(len(self.windows), dim=1):
+        rng = np.random.default_rng(self.random_state)
+        for number, block in enumerate(blocks):
             flat = block.permute(0, 2, 3, 1).reshape(-1, block.shape[1]).numpy()
-            n_select = min(max(int(len(flat) * self.coreset_ratio), 1), self.max_bank)
+            most = self.max_map_bank if number else self.max_bank
+            n_select = min(max(int(len(flat) * self.coreset_ratio), 1), most)
+            if number and len(flat) > MAX_COVERED:  # the map's fine grid: bound the work
+                flat = flat[np.sort(rng.choice(len(flat), MAX_COVERED, replace=False))]
             report(0.8, f"choosing {n_select:,} of {len(flat):,} patches for the memory bank")
-            idx = greedy_coreset(flat, n_select, self.random_state)
+            projection = {"projection_dim": MAP_PROJECTION} if number else {}
+            idx = greedy_coreset(flat, n_select, self.random_state, **projection)
             banks.append(np.ascontiguousarray(flat[idx], dtype=np.float32))
         report(1.0, "memory bank ready")
         self.memory_bank_ = banks[0]
@@ -233,7 +250,7 @@ class PatchCore(Model):
         map_index = self._map_knn()
         for start in range(0, len(images), chunk):
             part = images[start : start + chunk]
-            blocks = self.embed(part).chunk(len(self.windows), dim=1)
+            blocks = self.embed(part)
             patch = self._patch_distances(index, blocks[0])
             n = patch.shape[0]
             image_scores[start : start + n] = patch.reshape(n, -1).max(axis=1)
@@ -287,10 +304,26 @@ class PatchCore(Model):
 
     @classmethod
     def upgrade_card(cls, card: dict[str, Any], folder: Path) -> dict[str, Any]:
-        """Read format 1 (before the model contract): bank digests under their own keys."""
+        """Read formats 1 (before the model contract: bank digests under their own keys)
+        and 2 (maps drawn from the image stages, map window 3 by default)."""
+        if card.get("kind") == cls.kind and int(card.get("format_version", 0)) == 2:
+            old = card["params"]
+            params = {
+                "map_neighbourhood": 3,
+                "max_map_bank": old.get("max_bank", 5_000),
+                **old,
+                "map_stages": None,
+            }
+            return {**card, "params": params}
         if card.get("kind") or card.get("model") != "patchcore":
             return card
-        params = {**card["params"], "keep_aspect": False}  # format 1 was always square
+        # format 1 was always square, its maps drawn from the image stages
+        params = {
+            "map_neighbourhood": 3,
+            **card["params"],
+            "keep_aspect": False,
+            "map_stages": None,
+        }
         arrays = {"memory_bank": np.load(Path(folder) / "memory_bank.npy", allow_pickle=False)}
         if card.get("map_bank_sha256"):
             arrays["map_bank"] = np.load(Path(folder) / "map_bank.npy", allow_pickle=False)

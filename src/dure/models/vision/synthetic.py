@@ -147,5 +147,17 @@ def synthetic_defects(
             raise ValueError(f"unknown synthetic defect {kind!r}; use one of {KINDS}")
         if not made.mask.any():  # drawn off the part or too faint: a spot always shows
             made = spot(image, rng)
-        out.append(made)
+        out.append(_keep_grey(made, image))
     return out
+
+
+def _keep_grey(made: SyntheticDefect, image: np.ndarray) -> SyntheticDefect:
+    """A grey part stored with three equal channels stays grey (noise is drawn per channel)."""
+    pixels = np.asarray(image)
+    if pixels.ndim != 3 or not (
+        np.array_equal(pixels[..., 0], pixels[..., 1])
+        and np.array_equal(pixels[..., 0], pixels[..., 2])
+    ):
+        return made
+    grey = np.repeat(made.pixels[..., :1], pixels.shape[2], axis=2)
+    return SyntheticDefect(np.ascontiguousarray(grey), made.mask, made.kind)
