@@ -100,6 +100,11 @@ def test_operator_reviews_flagged_parts_by_keyboard(page_for: Any, served: Serve
     first = page.get_attribute("[data-testid=review-item]", "data-id")
     page.wait_for_selector("[data-testid=review-item] img")
     shot(page, "06-review")
+    # the seeded demo's first flagged part is a thin scratch (the photographed one): it is
+    # outlined where it is, a small share of the part, not buried under a blob
+    shown = served.get("mirae", f"/api/inspections/{first}", role="operator")
+    assert shown["defect_type"] == "scratch", shown
+    assert shown["regions"] and sum(r["share"] for r in shown["regions"]) <= 0.15, shown
     page.keyboard.press("r")  # reject: a defect, with the model's defect type
     page.wait_for_selector("[data-testid=saved]")
     assert int(re.findall(r"\d+", page.inner_text("[data-testid=waiting]"))[0]) == waiting - 1
