@@ -92,7 +92,7 @@ def bench_ingest(
     "--neighbourhood",
     type=int,
     default=None,
-    help="Feature averaging window (default: 3 under 32 training images, else 9).",
+    help="Feature averaging window of the image score (default: 9 cells of a 16-cell grid).",
 )
 @click.option(
     "--max-bank",

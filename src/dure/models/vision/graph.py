@@ -1,7 +1,8 @@
 """The whole scoring path as one torch module: features, distances to the bank, maps.
 
-Distances are computed as ||x||² − 2·x·m + ||m||² with a matrix product, so the graph
-exports to ONNX with the memory bank as a constant and runs the same in onnxruntime.
+The nearest bank patch is found with ||x||² − 2·x·m + ||m||² as one matrix product, so
+the graph exports to ONNX with the memory bank as a constant and runs the same in
+onnxruntime; its distance is then computed directly, to keep float32 precision.
 """
 
 from __future__ import annotations
@@ -46,7 +47,11 @@ class ScoringGraph(nn.Module):
         n, c, h, w = feats.shape
         flat = feats.permute(0, 2, 3, 1).reshape(-1, c)
         sq = (flat**2).sum(dim=1, keepdim=True) - 2 * flat @ bank.T + bank_sq[None, :]
-        return torch.sqrt(torch.clamp(sq.min(dim=1).values, min=0.0)).reshape(n, 1, h, w)
+        # The expansion finds the nearest bank patch; its distance is then taken directly,
+        # free of the expansion's cancellation (large norms, small distances).
+        nearest = torch.index_select(bank, 0, sq.argmin(dim=1))
+        exact = ((flat - nearest) ** 2).sum(dim=1)
+        return torch.sqrt(exact).reshape(n, 1, h, w)
 
     def forward(self, images: Tensor) -> tuple[Tensor, Tensor]:
         blocks = self.features(images)
