@@ -12,7 +12,7 @@ import numpy as np
 from PIL import Image
 
 from dure.bench.common import latency_ms, machine, peak_rss_mb, summarise
-from dure.bench.vision_validation import PROTOCOL, choose_settings
+from dure.bench.vision_validation import PROTOCOL, choose_settings, scaled_mask
 from dure.errors import InvalidInput
 from dure.ingest.image_folders import FolderImage, scan
 from dure.models.threshold import calibrate
@@ -154,8 +154,7 @@ def _mask(item: FolderImage, shape: tuple[int, int]) -> np.ndarray:
     """The item's defect mask at the model's map shape (height, width); none is all good."""
     if item.mask_path is None:
         return np.zeros(shape, bool)
-    mask = Image.open(item.mask_path).convert("L").resize((shape[1], shape[0]), Image.NEAREST)
-    return np.asarray(mask) > 127
+    return scaled_mask(np.asarray(Image.open(item.mask_path).convert("L")) > 127, shape)
 
 
 def _latency(model: Any, image: np.ndarray, repeats: int = 30) -> tuple[float, float]:

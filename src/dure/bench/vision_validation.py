@@ -43,15 +43,12 @@ PROTOCOL = (
 )
 
 
-def _masks_at(masks: Sequence[np.ndarray], shape: tuple[int, int]) -> np.ndarray:
-    """Boolean masks scaled to the model's map shape (height, width)."""
-    out = []
-    for mask in masks:
-        small = Image.fromarray(np.asarray(mask, np.uint8) * 255).resize(
-            (shape[1], shape[0]), Image.NEAREST
-        )
-        out.append(np.asarray(small) > 127)
-    return np.stack(out)
+def scaled_mask(mask: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
+    """A boolean defect mask scaled (nearest pixel) to a map shape (height, width)."""
+    small = Image.fromarray(np.asarray(mask, np.uint8) * 255).resize(
+        (shape[1], shape[0]), Image.NEAREST
+    )
+    return np.asarray(small) > 127
 
 
 def validation_figures(
@@ -62,7 +59,10 @@ def validation_figures(
     labels = np.array([0] * len(good) + [1] * len(defects))
     shape = (int(scores.maps.shape[1]), int(scores.maps.shape[2]))
     masks = np.concatenate(
-        [np.zeros((len(good), *shape), bool), _masks_at([d.mask for d in defects], shape)]
+        [
+            np.zeros((len(good), *shape), bool),
+            np.stack([scaled_mask(d.mask, shape) for d in defects]),
+        ]
     )
     has_region = masks[len(good) :].reshape(len(defects), -1).any(axis=1)
     defect_maps = scores.maps[len(good) :][has_region]
