@@ -63,6 +63,8 @@ REFUSED_FOR_REASONS_NO_SCHEMA_STATES: dict[tuple[str, str], str] = {
     ("POST", "/api/imports/sensor-readings"): _FILE.format("a .csv or .parquet table"),
     ("POST", "/api/imports/process-records"): _FILE.format("a table, and its JSON mapping"),
     ("POST", "/api/packages/import"): _FILE.format("a signed model package"),
+    ("PUT", "/api/live-checks"): _REF.format("subject_id")
+    + "; which rules apply depends on subject_kind, and only parameter checks name a parameter",
 }
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from enum import Enum
 from typing import Annotated, Any, Self
 
 from pydantic import (
@@ -15,6 +16,7 @@ from pydantic import (
 )
 
 from dure.domain.grants import GrantScope
+from dure.domain.live_checks import MAX_BASELINE, MIN_BASELINE, RULES, SubjectKind
 from dure.domain.records import InspectionRecord
 from dure.domain.users import ApiToken
 
@@ -28,6 +30,12 @@ Text = Annotated[str, StringConstraints(pattern=NO_CONTROL)]
 """Text the store keeps: tabs and line breaks are fine, NUL and other control characters
 are refused (the store refuses them too, and PostgreSQL cannot hold a NUL)."""
 Name = Annotated[str, StringConstraints(pattern=NOT_BLANK)]
+RuleCode = Enum(  # type: ignore[misc]
+    "RuleCode",
+    {c: c for c in dict.fromkeys(c for codes in RULES.values() for c in codes)},
+    type=str,
+)
+"""Every rule code a live check can watch (which ones a subject allows depends on its kind)."""
 """Text that must say something: not empty once its ends are trimmed, no control characters."""
 
 
@@ -275,3 +283,23 @@ class ConnectorChange(Body):
 class AlertTargetIn(Body):
     kind: str = Field(pattern="^(webhook|mqtt)$")
     address: Text = Field(min_length=8, max_length=500)
+
+
+class LiveCheckIn(Body):
+    """Settings of one live check; what is left out stays as it is."""
+
+    subject_kind: SubjectKind = Field(description="channel, asset, part or parameter")
+    subject_id: str = Field(max_length=32, description="the channel's, machine's or part's id")
+    parameter: Name | None = Field(
+        None, max_length=100, description="the process parameter (parameter checks only)"
+    )
+    enabled: bool | None = None
+    rules: list[RuleCode] | None = Field(
+        None, max_length=20, description="rule codes the subject's kind allows (GET …/rules)"
+    )
+    false_alarm_rate: float | None = Field(
+        None, gt=0, lt=0.5, description="per reading, e.g. 0.0001"
+    )
+    baseline: int | None = Field(
+        None, ge=MIN_BASELINE, le=MAX_BASELINE, description="readings the limits are learned from"
+    )

@@ -43,6 +43,7 @@ class Alert:
     last_at: datetime = field(default_factory=utcnow)
     acknowledged_by: str | None = None
     delivery: dict[str, Any] = field(default_factory=dict)
+    link: str | None = None
     id: str = field(default_factory=new_id)
     created_at: datetime = field(default_factory=utcnow)
 

@@ -41,6 +41,7 @@ from dure.store.repositories.collab import (
 from dure.store.repositories.connectors import ConnectorRepository
 from dure.store.repositories.grants import GrantRepository
 from dure.store.repositories.jobs import JobRepository
+from dure.store.repositories.live_checks import LiveCheckRepository
 from dure.store.repositories.organisations import OrganisationRepository
 from dure.store.repositories.parts import (
     DefectTypeRepository,
@@ -274,6 +275,10 @@ class Session:
     @cached_property
     def alerts(self) -> AlertRepository:
         return self._scoped(AlertRepository)
+
+    @cached_property
+    def live_checks(self) -> LiveCheckRepository:
+        return self._scoped(LiveCheckRepository)
 
     @cached_property
     def alert_targets(self) -> AlertTargetRepository:

@@ -10,6 +10,7 @@ from dure.store.audit_log import AuditLog
 from dure.store.repositories.collab import PeerGate
 from dure.store.repositories.connectors import ConnectorRoster
 from dure.store.repositories.jobs import JobQueue
+from dure.store.repositories.live_checks import LiveCheckQueue
 from dure.store.repositories.organisations import OrganisationRepository
 from dure.store.repositories.users import Identities
 
@@ -23,5 +24,6 @@ class SystemSession:
         self.organisations = OrganisationRepository(conn, None, self.audit)
         self.peers = PeerGate(conn)
         self.job_queue = JobQueue(conn)
+        self.live_checks = LiveCheckQueue(conn)
         self.identities = Identities(conn)
         self.connectors = ConnectorRoster(conn)

@@ -447,9 +447,33 @@ alerts = Table(
     Column("last_at", TS, nullable=False),
     Column("acknowledged_by", ID),
     Column("delivery", JSON, nullable=False),
+    # the dashboard page that shows what raised it (a chart or an image)
+    Column("link", String(300)),
     _created(),
     Index(None, "org_id", "status"),
     Index(None, "org_id", "dedup_key"),
+)
+
+live_checks = Table(
+    "live_checks",
+    metadata,
+    _id(),
+    _org(),
+    Column("subject_kind", String(16), nullable=False),
+    Column("subject_id", ID, nullable=False),
+    Column("parameter", String(100), nullable=False, server_default=""),
+    Column("enabled", Boolean, nullable=False),
+    Column("rules", JSON, nullable=False),
+    Column("false_alarm_rate", Float, nullable=False),
+    Column("baseline", Integer, nullable=False),
+    Column("pending", Boolean, nullable=False),
+    Column("pending_since", TS),
+    Column("checked_at", TS),
+    Column("state", JSON, nullable=False),
+    Column("last_error", Text),
+    _created(),
+    UniqueConstraint("org_id", "subject_kind", "subject_id", "parameter"),
+    Index(None, "pending", "pending_since"),
 )
 
 alert_targets = Table(

@@ -119,3 +119,30 @@ def violations(
     chosen = WESTERN_ELECTRIC if rules is None else rules
     found = {name: rule(chart) for name, rule in chosen.items()}
     return {name: hits for name, hits in found.items() if hits}
+
+
+# Short codes for the rules a live check can be set to watch (the domain's SPC_RULES).
+RULES_BY_CODE: dict[str, Callable[[Chart], list[int]]] = {
+    "WE1": beyond_three_sigma,
+    "WE2": two_of_three_beyond_two,
+    "WE3": four_of_five_beyond_one,
+    "WE4": run_same_side(8),
+    "N2": run_same_side(9),
+    "N3": trend(6),
+    "N4": alternating,
+    "N7": hugging_centre,
+    "N8": avoiding_centre,
+}
+RULE_NAMES: dict[str, str] = {
+    "WE1": "WE1 one point beyond 3 sigma",
+    "WE2": "WE2 two of three beyond 2 sigma",
+    "WE3": "WE3 four of five beyond 1 sigma",
+    "WE4": "WE4 eight in a row on one side",
+    "N2": "N2 nine in a row on one side",
+    "N3": "N3 six in a row trending",
+    "N4": "N4 fourteen alternating",
+    "N7": "N7 fifteen within 1 sigma",
+    "N8": "N8 eight in a row beyond 1 sigma",
+}
+# How many earlier points a rule looks back over (the tail a live check keeps).
+LOOKBACK = 15

@@ -59,6 +59,40 @@ class ChannelDetector(Model):
         self._smoothed = None
         return self
 
+    def learned(self) -> dict[str, object]:
+        """What a watch needs to go on scoring one sample at a time (JSON values)."""
+        self.check_is_fitted()
+        return {
+            "center": self.center_.tolist(),
+            "spread": self.spread_.tolist(),
+            "threshold": self.threshold_.value,
+            "smoothing": self.smoothing,
+            "smoothed": None if self._smoothed is None else self._smoothed.tolist(),
+        }
+
+    @classmethod
+    def from_learned(cls, learned: dict[str, object]) -> ChannelDetector:
+        """A detector back from ``learned()`` (smoothing state included), ready to ``update``."""
+        det = cls(smoothing=float(learned["smoothing"]))  # type: ignore[arg-type]
+        det.center_ = np.asarray(learned["center"], dtype=np.float64)
+        det.spread_ = np.asarray(learned["spread"], dtype=np.float64)
+        det.threshold_ = Threshold(
+            value=float(learned["threshold"]),  # type: ignore[arg-type]
+            method="false_alarm_rate",
+            target_false_alarm_rate=det.false_alarm_rate,
+            n_good=0,
+            n_defective=0,
+            expected_false_alarm_rate=det.false_alarm_rate,
+            expected_miss_rate=None,
+        )
+        smoothed = learned.get("smoothed")
+        det._smoothed = None if smoothed is None else np.asarray(smoothed, dtype=np.float64)
+        return det
+
+    def forget_smoothing(self) -> None:
+        """Start the smoothing afresh (after a gap in the data, the old state says nothing)."""
+        self._smoothed = None
+
     def score(self, X: np.ndarray) -> np.ndarray:
         """The anomaly score of each sample (max over channels of the smoothed |z|)."""
         return self.channel_scores(X).max(axis=1)

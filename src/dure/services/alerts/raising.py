@@ -35,8 +35,11 @@ def raise_alert(
     rule: str,
     message: str,
     severity: str = "warning",
+    link: str | None = None,
 ) -> tuple[Alert, bool]:
-    """Store an alert, or count a repeat of the same open problem; True when new."""
+    """Store an alert, or count a repeat of the same open problem; True when new.
+
+    ``link`` is the dashboard page that shows what raised it (a chart or an image)."""
     alert = Alert(
         org_id=session.caller.org_id,
         kind=kind,
@@ -44,5 +47,6 @@ def raise_alert(
         rule=rule,
         message=message,
         severity=severity,
+        link=link,
     )
     return session.alerts.raise_or_count(alert)

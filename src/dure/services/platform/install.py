@@ -49,7 +49,7 @@ class Install:
             settings=settings,
             store=store,
             inspectors=inspectors,
-            jobs=JobRunner(store, settings.work_dir, inspectors),
+            jobs=JobRunner(store, settings.work_dir, inspectors, outbound),
             connectors=ConnectorSupervisor(store, settings),
             collab=Collab(
                 store=store,

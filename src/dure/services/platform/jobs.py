@@ -21,17 +21,23 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from dure.collab.outbound import OutboundPolicy
 from dure.domain.jobs import Job, JobKind
 from dure.domain.users import Caller
 from dure.errors import DureError
+from dure.services.alerts.delivery import STRICT
 from dure.services.collaboration.adaptation import run_adaptation
 from dure.services.inspection.batches import run_batch
 from dure.services.inspection.teaching import run_training
+from dure.services.monitoring.runner import CheckRounds
 from dure.services.platform.model_files import InspectorCache
 from dure.store.session import Store
 
 log = logging.getLogger(__name__)
 POLL_SECONDS = 1.0
+# The checks lane looks for due live checks this often (a reading that breaks a rule is an
+# alert within about this long plus the check's own time).
+CHECK_POLL_SECONDS = 0.25
 BACKOFF_FIRST_S = 1.0
 BACKOFF_MAX_S = 60.0
 # The niceness of job workers: below requests, so a batch or a training never starves them.
@@ -41,6 +47,7 @@ LANES: dict[str, tuple[JobKind, ...]] = {
     "training": (JobKind.TRAIN_INSPECTION_MODEL, JobKind.ADAPT_MODEL),
     "inspection": (JobKind.INSPECT_BATCH,),
 }
+CHECKS_LANE = "checks"  # live checks: not job rows, the pending marks of live_checks
 
 
 def yield_cpu_to_requests() -> None:
@@ -83,12 +90,20 @@ class WorkerState:
 class JobRunner:
     """Runs queued jobs on one supervised worker thread per lane."""
 
-    def __init__(self, store: Store, work_root: Path, cache: InspectorCache) -> None:
+    def __init__(
+        self,
+        store: Store,
+        work_root: Path,
+        cache: InspectorCache,
+        outbound: OutboundPolicy = STRICT,
+    ) -> None:
         self.store = store
         self.work_root = Path(work_root)
         self.cache = cache
+        self.checks = CheckRounds(store, outbound)
         self._stop = threading.Event()
         self.workers = {lane: WorkerState(lane, kinds) for lane, kinds in LANES.items()}
+        self.workers[CHECKS_LANE] = WorkerState(CHECKS_LANE, ())
         self.started = False
 
     def start(self) -> None:
@@ -133,9 +148,14 @@ class JobRunner:
     def _loop(self, worker: WorkerState) -> None:
         yield_cpu_to_requests()
         backoff = BACKOFF_FIRST_S
+        checks = worker.lane == CHECKS_LANE
         while not self._stop.is_set():
             try:
-                ran = self.run_next(kinds=worker.kinds, worker=worker)
+                ran = (
+                    self.checks.run_due()
+                    if checks
+                    else self.run_next(kinds=worker.kinds, worker=worker)
+                )
                 backoff = BACKOFF_FIRST_S
             except Exception as exc:  # noqa: BLE001 - the store may be back soon: keep going
                 worker.errors += 1
@@ -145,7 +165,7 @@ class JobRunner:
                 backoff = min(backoff * 2, BACKOFF_MAX_S)
                 continue
             if not ran:
-                worker.wake.wait(timeout=POLL_SECONDS)
+                worker.wake.wait(timeout=CHECK_POLL_SECONDS if checks else POLL_SECONDS)
                 worker.wake.clear()
 
     def run_next(

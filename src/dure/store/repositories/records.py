@@ -10,11 +10,13 @@ from sqlalchemy.dialects import postgresql, sqlite
 
 from dure.domain.grants import GrantScope
 from dure.domain.ids import utcnow
+from dure.domain.live_checks import SubjectKind
 from dure.domain.records import InspectionRecord, ProcessRecord, ReviewDecision, Verdict
 from dure.domain.times import as_utc
 from dure.domain.users import Role
 from dure.errors import InvalidInput
 from dure.store import tables as t
+from dure.store.repositories.live_checks import mark_pending
 from dure.store.rows import to_entity, to_row
 from dure.store.scoped import ScopedRepository
 
@@ -180,7 +182,17 @@ class ProcessRecordRepository(ScopedRepository[ProcessRecord]):
         for start in range(0, len(rows), 5000):
             # rowcount is unreliable for batched inserts; count what RETURNING hands back
             new += len(self.conn.execute(stmt, rows[start : start + 5000]).all())
+        if new:  # the live checks of these parts run on what was just written
+            mark_pending(
+                self.conn, self.caller.org_id, SubjectKind.PART, {r.part_id for r in records}
+            )
         return new
+
+    def add(self, item: ProcessRecord) -> ProcessRecord:
+        """Insert one record of the caller's own part (its live checks are marked)."""
+        added = super().add(item)
+        mark_pending(self.conn, self.caller.org_id, SubjectKind.PART, [added.part_id])
+        return added
 
 
 def natural_key(part_id: str, lot_id: str | None, serial: str | None, at: datetime) -> str:

@@ -11,9 +11,11 @@ from dataclasses import dataclass
 import numpy as np
 from sqlalchemy import Connection, select
 
+from dure.domain.live_checks import SubjectKind
 from dure.domain.records import SensorReading
 from dure.domain.users import Role
 from dure.errors import Forbidden, InvalidInput
+from dure.store.repositories.live_checks import mark_pending
 from dure.store.repositories.plant import SensorChannelRepository
 from dure.store.tables import channel_key, sensor_channels, sensor_readings
 
@@ -57,8 +59,17 @@ class SensorReadingRepository:
             return 0
         keys = columns.keys()
         if self.conn.dialect.name == "postgresql":
-            return _copy_postgres(self.conn, keys, columns.ts_us, columns.values)
-        return _insert_sqlite(self.conn, keys, columns.ts_us, columns.values)
+            new = _copy_postgres(self.conn, keys, columns.ts_us, columns.values)
+        else:
+            new = _insert_sqlite(self.conn, keys, columns.ts_us, columns.values)
+        # the live checks of these channels run on what was just written
+        mark_pending(
+            self.conn,
+            self.caller.org_id,
+            SubjectKind.CHANNEL,
+            [columns.channel_ids[i] for i in used],
+        )
+        return new
 
     def _require_own_channels(self, channel_ids: Sequence[str]) -> None:
         wanted = set(channel_ids)
