@@ -15,6 +15,7 @@ from dure.api.routes import (
     collab,
     connectors,
     dashboard,
+    events,
     health,
     imports,
     inspection_models,
@@ -73,6 +74,7 @@ def create_app(settings: Settings, store: Store | None = None) -> FastAPI:
         collab,
         peer,
         dashboard,
+        events,
     ):
         app.include_router(module.router)
     web.install(app, settings.dashboard_dir)  # last: it answers every other path

@@ -3,6 +3,7 @@ import { useMemo, useState } from "react";
 import { useParams } from "react-router-dom";
 import { timeZone } from "../api.js";
 import { useI18n } from "../i18n.jsx";
+import { useLiveEvents } from "../live.js";
 import Chart from "../components/Chart.jsx";
 import { BlobImage, Empty, ErrorBox, Loading, Stat, Verdict, useApi } from "../components/ui.jsx";
 
@@ -82,7 +83,10 @@ export default function Line() {
   const { lineId } = useParams();
   const { t } = useI18n();
   const path = `/api/lines/${encodeURIComponent(lineId)}/dashboard?days=${DAYS}&tz=${encodeURIComponent(timeZone())}`;
-  const { data, error, reload } = useApi(path, 5000);
+  // pushed: a part inspected on any line of ours reloads the figures (and a slow poll
+  // keeps them fresh should the event stream be cut)
+  const { data, error, reload } = useApi(path, 60000);
+  useLiveEvents(["inspection"], reload);
   if (error && !data) return <ErrorBox error={error} onRetry={reload} />;
   if (!data) return <Loading />;
   const { figures } = data;

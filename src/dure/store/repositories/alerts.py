@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import select, update
 
 from dure.domain.alerts import Alert, AlertStatus, AlertTarget
 from dure.domain.ids import utcnow
+from dure.domain.times import as_utc
 from dure.domain.users import Role
 from dure.store import tables as t
 from dure.store.rows import to_entity
@@ -66,6 +68,16 @@ class AlertRepository(ScopedRepository[Alert]):
                 )
             ).scalars()
         )
+
+    def changed_since(self, moment: datetime, limit: int = 100) -> list[Alert]:
+        """The caller's alerts raised or repeated after ``moment``, oldest change first."""
+        rows = self.conn.execute(
+            select(t.alerts)
+            .where(t.alerts.c.org_id == self.caller.org_id, t.alerts.c.last_at > as_utc(moment))
+            .order_by(t.alerts.c.last_at, t.alerts.c.id)
+            .limit(limit)
+        ).all()
+        return [to_entity(Alert, r) for r in rows]
 
     def open_count(self) -> int:
         """How many alerts are open."""

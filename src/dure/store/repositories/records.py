@@ -62,6 +62,17 @@ class InspectionRepository(ScopedRepository[InspectionRecord]):
         records = [to_entity(InspectionRecord, row) for row in rows]
         return {r.source_key: r for r in records if r.source_key is not None}
 
+    def created_since(self, moment: datetime, limit: int = 200) -> list[InspectionRecord]:
+        """The caller's own records stored after ``moment``, oldest first (the line stream)."""
+        table = t.inspection_records
+        rows = self.conn.execute(
+            select(table)
+            .where(table.c.org_id == self.caller.org_id, table.c.created_at > as_utc(moment))
+            .order_by(table.c.created_at, table.c.id)
+            .limit(limit)
+        ).all()
+        return [self.from_row(r) for r in rows]
+
     def check_placement(self, part_id: str, lot_id: str | None, station_id: str | None) -> None:
         """Raise unless the caller may write inspections and owns the part, lot and station
         (checked before anything is computed or stored)."""
