@@ -26,10 +26,8 @@ from starlette.concurrency import run_in_threadpool
 
 from dure.api.deps import CallerDep, InstallDep
 from dure.domain.ids import utcnow
-from dure.domain.users import Caller
 from dure.errors import TooManyAttempts
-from dure.services.dashboard.events import Change, changes_since
-from dure.store.session import Store
+from dure.services.dashboard.events import read_changes
 
 router = APIRouter(tags=["events"])
 POLL_SECONDS = 0.5
@@ -88,11 +86,6 @@ def _start(last_event_id: str | None) -> datetime:
     return moment
 
 
-def _read(store: Store, caller: Caller, moment: datetime) -> list[Change]:
-    with store.session(caller, read_only=True) as session:
-        return changes_since(session, moment)
-
-
 @router.get("/api/events", include_in_schema=False)
 async def events(
     request: Request,
@@ -113,7 +106,7 @@ async def events(
         try:
             yield ServerSentEvent(data="{}", event="ready", id=moment.isoformat())
             while utcnow() < ends:
-                changes = await run_in_threadpool(_read, install.store, caller, moment)
+                changes = await run_in_threadpool(read_changes, install.store, caller, moment)
                 for change in changes:
                     moment = max(moment, change.at)
                     yield ServerSentEvent(

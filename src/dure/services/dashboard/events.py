@@ -11,7 +11,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from dure.store.session import Session
+from dure.domain.users import Caller
+from dure.store.session import Session, Store
 
 MAX_PER_KIND = 100  # per poll: a burst of more is sent over the next polls
 
@@ -62,3 +63,9 @@ def changes_since(session: Session, moment: datetime) -> list[Change]:
         for r in session.inspections.created_since(moment, MAX_PER_KIND)
     ]
     return sorted(out, key=lambda c: c.at)
+
+
+def read_changes(store: Store, caller: Caller, moment: datetime) -> list[Change]:
+    """``changes_since`` in a read-only transaction of its own (one poll of a stream)."""
+    with store.session(caller, read_only=True) as session:
+        return changes_since(session, moment)
