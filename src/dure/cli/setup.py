@@ -52,10 +52,20 @@ def demo(ctx: click.Context, seed: int) -> None:
     show_default=True,
     help="Load the demo factory first if it is not there.",
 )
+@click.option(
+    "--demo-feed/--no-demo-feed",
+    default=True,
+    show_default=True,
+    help="With the demo: keep its presses and process records arriving live.",
+)
 @click.pass_context
 @friendly
-def up(ctx: click.Context, host: str, port: int, with_demo: bool) -> None:
-    """Set up the store, load the demo factory and serve the API (Ctrl-C stops)."""
+def up(ctx: click.Context, host: str, port: int, with_demo: bool, demo_feed: bool) -> None:
+    """Set up the store, load the demo factory and serve the API (Ctrl-C stops).
+
+    With the demo, a simulated feed keeps the suppliers' press readings and process
+    records arriving: within minutes Mirae's wearing press and Hanul's hot dies raise
+    alerts on the live checks."""
     import uvicorn
 
     from dure.api.app import create_app
@@ -73,6 +83,11 @@ def up(ctx: click.Context, host: str, port: int, with_demo: bool) -> None:
 
         summary = build_demo(store, settings.home)
         click.echo(f"demo world ready; tokens in {summary.tokens_file}")
+        if demo_feed:
+            from dure.services.demo.live_feed import DemoFeed
+
+            DemoFeed(store).start()
+            click.echo("demo feed: the presses' readings and process records arrive live")
     click.echo(f"serving on http://{host}:{port}  (API docs: http://{host}:{port}/docs)")
     uvicorn.run(
         create_app(settings, store), host=host, port=port, log_level="info", server_header=False
