@@ -160,3 +160,22 @@ def test_channels_of_one_machine_out_of_their_usual_relation_raise_a_machine_ale
         a for a in _alerts(store, caller) if a.rule == "channels out of their usual relation"
     ]
     assert len(machine) == 1 and machine[0].link.startswith("/machines/")
+
+
+def test_a_late_reading_beyond_the_limits_still_raises_its_alert_once(store: Store) -> None:
+    rng = np.random.default_rng(5)
+    caller, (channel,) = _machine(store)
+    ts = T0 + np.arange(400) * SECOND
+    rounds = CheckRounds(store)
+    _write(store, caller, channel, ts[:350], rng.normal(2.0, 0.1, 350))
+    _drain(rounds)
+    _write(store, caller, channel, ts[360:380], rng.normal(2.0, 0.1, 20))  # watch passes 360
+    _drain(rounds)
+    _write(store, caller, channel, ts[355:356], [5.0])  # stored after, older than the bookmark
+    _drain(rounds)
+    (alert,) = _alerts(store, caller)
+    assert alert.rule.startswith("WE1") and "late reading" in alert.message
+    _write(store, caller, channel, ts[352:353], [2.01])  # another late one, healthy
+    _drain(rounds)
+    (again,) = _alerts(store, caller)
+    assert again.count == 1  # the late spike is not raised a second time

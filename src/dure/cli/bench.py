@@ -354,3 +354,26 @@ def testbed(out: Path) -> None:
     result = run_testbed(out)
     click.echo(json.dumps(result, indent=2, default=str))
     click.echo(f"written to {out / 'testbed.json'}")
+
+
+@bench.command("alerts")
+@click.option("--faults", default=120, show_default=True, help="Faults to inject.")
+@click.option("--channels", default=10, show_default=True, help="Channels in the live feed.")
+@click.option("--rate-hz", default=1.0, show_default=True, help="Readings per channel a second.")
+@out_option
+@friendly
+def bench_alerts(faults: int, channels: int, rate_hz: float, out: Path | None) -> None:
+    """Reading -> alert latency of the live checks over injected faults (p50, p99)."""
+    from dure.bench.alerts import run_alert_bench
+
+    results = run_alert_bench(faults, channels, rate_hz)
+    seen = results["seen_ms"]
+    click.echo(
+        f"faults {results['faults']}  missed {results['missed']}  "
+        f"false alerts {results['false_alerts']}"
+    )
+    click.echo(
+        f"reading -> alert readable: p50 {seen['p50']:.0f} ms  p95 {seen['p95']:.0f} ms  "
+        f"p99 {seen['p99']:.0f} ms  max {seen['max']:.0f} ms"
+    )
+    write_json(out, results)

@@ -80,6 +80,7 @@ class LiveCheck:
     baseline: int = DEFAULT_BASELINE
     pending: bool = False
     pending_since: datetime | None = None
+    late_from_us: int | None = None
     checked_at: datetime | None = None
     state: dict[str, Any] = field(default_factory=dict)
     last_error: str | None = None

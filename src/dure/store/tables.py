@@ -468,6 +468,9 @@ live_checks = Table(
     Column("baseline", Integer, nullable=False),
     Column("pending", Boolean, nullable=False),
     Column("pending_since", TS),
+    # the oldest reading time written since the last run (a late reading shows as older
+    # than the check's bookmark)
+    Column("late_from_us", BigInteger),
     Column("checked_at", TS),
     Column("state", JSON, nullable=False),
     Column("last_error", Text),

@@ -34,7 +34,10 @@ from dure.services.monitoring.series import segments, usual_interval_us
 from dure.store.session import Session
 
 MAX_PER_RUN = 20_000  # readings per run; more waits for the next run
-PERSISTENCE = 3  # readings in a row over the threshold before the anomaly alarms
+# readings out of range while the smoothed score stays over its threshold before the
+# anomaly alarms (one spike's smoothed echo alone never does: WE1 reports the spike)
+PERSISTENCE = 3
+REMEMBERED = 200  # times of readings already alerted beyond the limits
 
 
 @dataclass
@@ -92,16 +95,17 @@ def check_channel(session: Session, check: LiveCheck) -> CheckOutcome:
         if len(first) < check.baseline:
             return CheckOutcome({"learning": len(first), "needs": check.baseline})
         state = learn(first, check.false_alarm_rate)
+    raised_late = _late_readings(session, check, state, channel.unit, asset.name, channel.name)
     new = session.readings.read(channel.id, int(state["last_ts_us"]) + 1, None, MAX_PER_RUN)
     if not new:
-        return CheckOutcome(state)
+        return CheckOutcome(state, raised_late)
     tail = [(int(t), float(v)) for t, v in state["tail"]]
     ts = [t for t, _ in tail] + [r.ts_us for r in new]
     values = np.array([v for _, v in tail] + [r.value for r in new], dtype=np.float64)
     first_new = len(tail)
     link = f"/machines/{asset.id}?channel={channel.id}"
     where = f"{asset.name}/{channel.name}"
-    raised: list[Alert] = []
+    raised: list[Alert] = list(raised_late)
 
     def alert(rule: str, message: str, severity: str, kind: AlertKind) -> None:
         found, is_new = raise_alert(session, kind, channel.id, rule, message, severity, link)
@@ -124,6 +128,8 @@ def check_channel(session: Session, check: LiveCheck) -> CheckOutcome:
             hits = [start + i for i in RULES_BY_CODE[code](chart) if start + i >= first_new]
             if hits:
                 at = hits[-1]
+                if code == "WE1":
+                    _remember(state, [ts[i] for i in hits])
                 alert(
                     RULE_NAMES[code],
                     f"{where}: {RULE_NAMES[code]} ({len(hits)} reading(s), last "
@@ -143,6 +149,45 @@ def check_channel(session: Session, check: LiveCheck) -> CheckOutcome:
     ]
     state["last_ts_us"] = ts[-1]
     return CheckOutcome(state, raised, more=len(new) == MAX_PER_RUN, checked=len(new))
+
+
+def _remember(state: dict[str, Any], alerted_ts: list[int]) -> None:
+    """Keep the times of the last readings alerted beyond the limits (a late run over
+    readings already checked must not raise them again)."""
+    state["alerted_ts"] = (list(state.get("alerted_ts", [])) + alerted_ts)[-REMEMBERED:]
+
+
+def _late_readings(
+    session: Session, check: LiveCheck, state: dict[str, Any], unit: str, asset: str, name: str
+) -> list[Alert]:
+    """Readings stored since the last run with a time the watch had already passed: each
+    one beyond the limits still raises its alert (rules over runs of readings are not
+    applied to them; a late reading cannot complete a pattern it was never part of)."""
+    last = int(state["last_ts_us"])
+    if check.late_from_us is None or check.late_from_us > last or "WE1" not in check.rules:
+        return []
+    readings = session.readings.read(check.subject_id, check.late_from_us, last + 1, MAX_PER_RUN)
+    centre, sigma, z = state["centre"], state["sigma"], state["limit_z"]
+    lower, upper = centre - z * sigma, centre + z * sigma
+    known = set(state.get("alerted_ts", []))
+    out = [r for r in readings if not lower <= r.value <= upper and r.ts_us not in known]
+    if not out or out[-1].ts_us <= int(state.get("baseline_end_us", 0)):
+        return []
+    out = [r for r in out if r.ts_us > int(state.get("baseline_end_us", 0))]
+    _remember(state, [r.ts_us for r in out])
+    at = out[-1]
+    rule = RULE_NAMES["WE1"]
+    alert, is_new = raise_alert(
+        session,
+        AlertKind.SPC_RULE,
+        check.subject_id,
+        rule,
+        f"{asset}/{name}: {rule} ({len(out)} late reading(s), last {at.value:.4g} {unit} at "
+        f"{iso_us(at.ts_us)}; limits {lower:.4g} .. {upper:.4g})",
+        "critical",
+        f"/machines/{session.channels.get(check.subject_id).asset_id}?channel={check.subject_id}",
+    )
+    return [alert] if is_new else []
 
 
 def _anomaly(
@@ -165,7 +210,11 @@ def _anomaly(
             detector.forget_smoothing()
             over = 0
         score, _ = detector.update(np.array([values[i]]))
-        over = over + 1 if score > threshold else 0
+        raw = float(np.max(np.abs((values[i] - detector.center_) / detector.spread_)))
+        if score <= threshold:
+            over = 0
+        elif raw > threshold:  # the reading itself is out too, not only the smoothed echo
+            over += 1
         if over >= PERSISTENCE and (worst is None or score > worst[0]):
             worst = (score, i)
     if worst is not None:
@@ -174,7 +223,7 @@ def _anomaly(
             "anomaly",
             f"{where}: out of its usual range ({values[i]:.4g} {unit} at {iso_us(ts[i])}; "
             f"anomaly score {score:.1f}, threshold {threshold:.1f}, {PERSISTENCE} readings "
-            "in a row over it)",
+            "out while the score stayed over it)",
             "warning",
             AlertKind.MACHINE_ANOMALY,
         )

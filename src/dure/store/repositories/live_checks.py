@@ -7,7 +7,7 @@ from collections.abc import Iterable
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, and_, or_, select, update
+from sqlalchemy import Connection, and_, case, or_, select, update
 from sqlalchemy.exc import IntegrityError
 
 from dure.domain.ids import new_id, utcnow
@@ -74,29 +74,56 @@ class LiveCheckRepository(ScopedRepository[LiveCheck]):
 
 
 def mark_pending(
-    conn: Connection, org_id: str, kind: SubjectKind, subject_ids: Iterable[str]
+    conn: Connection,
+    org_id: str,
+    kind: SubjectKind,
+    subject_ids: Iterable[str],
+    oldest_us: dict[str, int] | None = None,
 ) -> None:
     """Mark the checks of ``subject_ids`` pending in this transaction (a subject without a
-    check gets one with default settings; a clash with a concurrent writer is harmless)."""
+    check gets one with default settings; a clash with a concurrent writer is harmless).
+
+    ``oldest_us`` gives, per subject, the oldest reading time just written: the check
+    keeps the oldest such time until it runs, so it can tell a late reading."""
     ids = sorted(set(subject_ids))
     if not ids:
         return
     now = utcnow()
+    c = _CHECKS.c
     for start in range(0, len(ids), 500):
         chunk = ids[start : start + 500]
         where = and_(
-            _CHECKS.c.org_id == org_id,
-            _CHECKS.c.subject_kind == kind.value,
-            _CHECKS.c.subject_id.in_(chunk),
-            _CHECKS.c.parameter == "",
+            c.org_id == org_id,
+            c.subject_kind == kind.value,
+            c.subject_id.in_(chunk),
+            c.parameter == "",
         )
-        known = set(conn.execute(select(_CHECKS.c.subject_id).where(where)).scalars())
-        conn.execute(update(_CHECKS).where(where).values(pending=True, pending_since=now))
+        known = set(conn.execute(select(c.subject_id).where(where)).scalars())
+        if oldest_us:
+            for subject_id in chunk:
+                if subject_id not in known or subject_id not in oldest_us:
+                    continue
+                oldest = int(oldest_us[subject_id])
+                conn.execute(
+                    update(_CHECKS)
+                    .where(where, c.subject_id == subject_id)
+                    .values(
+                        pending=True,
+                        pending_since=now,
+                        late_from_us=case(
+                            (c.late_from_us.is_(None), oldest),
+                            (c.late_from_us > oldest, oldest),
+                            else_=c.late_from_us,
+                        ),
+                    )
+                )
+        else:
+            conn.execute(update(_CHECKS).where(where).values(pending=True, pending_since=now))
         for subject_id in chunk:
             if subject_id in known:
                 continue
             fresh = LiveCheck(org_id=org_id, subject_kind=kind, subject_id=subject_id)
-            row = {c.name: getattr(fresh, c.name) for c in _CHECKS.columns}
+            row = {col.name: getattr(fresh, col.name) for col in _CHECKS.columns}
             row.update(pending=True, pending_since=now, id=new_id(), created_at=now)
             try:
                 with conn.begin_nested():
@@ -104,7 +131,7 @@ def mark_pending(
             except IntegrityError:  # another writer created it at the same moment
                 conn.execute(
                     update(_CHECKS)
-                    .where(where, _CHECKS.c.subject_id == subject_id)
+                    .where(where, c.subject_id == subject_id)
                     .values(pending=True, pending_since=now)
                 )
 
@@ -152,7 +179,7 @@ class LiveCheckQueue:
         self._conn.execute(
             update(_CHECKS)
             .where(c.id == check.id, c.pending_since < started - SETTLE_MARGIN)
-            .values(pending=False, pending_since=None)
+            .values(pending=False, pending_since=None, late_from_us=None)
         )
 
     def touch(self, check_id: str) -> None:

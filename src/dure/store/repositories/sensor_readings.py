@@ -63,11 +63,14 @@ class SensorReadingRepository:
         else:
             new = _insert_sqlite(self.conn, keys, columns.ts_us, columns.values)
         # the live checks of these channels run on what was just written
+        oldest = np.full(len(columns.channel_ids), np.iinfo(np.int64).max, dtype=np.int64)
+        np.minimum.at(oldest, columns.channel_index, columns.ts_us)
         mark_pending(
             self.conn,
             self.caller.org_id,
             SubjectKind.CHANNEL,
             [columns.channel_ids[i] for i in used],
+            {columns.channel_ids[i]: int(oldest[i]) for i in used},
         )
         return new
 

@@ -30,6 +30,7 @@ def upgrade() -> None:
         sa.Column("baseline", sa.Integer(), nullable=False),
         sa.Column("pending", sa.Boolean(), nullable=False),
         sa.Column("pending_since", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("late_from_us", sa.BigInteger(), nullable=True),
         sa.Column("checked_at", sa.DateTime(timezone=True), nullable=True),
         sa.Column("state", sa.JSON(), nullable=False),
         sa.Column("last_error", sa.Text(), nullable=True),
