@@ -28,7 +28,7 @@ from dure.services.alerts.delivery import STRICT, deliver
 from dure.services.alerts.raising import raise_alert
 from dure.services.inspection.records import store_blob
 from dure.services.platform.model_files import MEDIA_TYPE, model_bytes, model_from_bytes
-from dure.store.session import Store
+from dure.store.session import Session, Store
 
 TASK = "process-quality"
 OK = "ok"
@@ -163,37 +163,56 @@ def predict_defects(
         version = s.model_versions.get(model_id)
         if version.task != TASK or version.blob_sha256 is None or version.part_id is None:
             raise StateConflict("model_id", "not a trained process-quality model")
-        model = _stored_model(s.blob_store.get(version.blob_sha256))
         records = s.process_records.list(
             Page(limit=min(recent, 1000)), part_id=version.part_id, org_id=caller.org_id
         ).items
-        if not records:
-            return [], []
-        X = _rows(records, model.feature_names_)
-        proba = model.predict_proba(X)
-        ok = model.classes_.index(OK)
-        shap = model.contributions(X)
-        threshold = float(version.card.get("threshold", 0.5))
-        out, new = [], []
-        for i, record in enumerate(records):
-            p_bad = 1.0 - float(proba[i, ok])
-            worst = int(np.argmax(np.where(np.arange(len(model.classes_)) == ok, -1, proba[i])))
-            k = worst if shap.shape[2] > 1 else 0
-            top = np.argsort(-np.abs(shap[i, :, k]))[:3]
-            causes = [(model.feature_names_[j], float(X[i, j])) for j in top]
-            out.append(
-                DefectPrediction(record.id, record.serial, p_bad, model.classes_[worst], causes)
-            )
-            if p_bad >= threshold:
-                text = ", ".join(f"{n} = {v:.4g}" for n, v in causes)
-                alert, is_new = raise_alert(
-                    s,
-                    AlertKind.PREDICTED_DEFECT,
-                    version.part_id,
-                    f"predicted {model.classes_[worst]}",
-                    f"part {record.serial or record.id}: {model.classes_[worst]} likely "
-                    f"({p_bad:.0%}); look at {text}",
-                )
-                new.extend([alert] if is_new else [])
+        out, new = score_records(s, version, records)
     deliver(store, caller, new, outbound)
+    return out, new
+
+
+def newest_process_model(session: Session, part_id: str) -> ModelVersion | None:
+    """The part's newest trained process-quality model of the caller's own, if any."""
+    found = [
+        v
+        for v in session.model_versions.list_own(part_id=part_id, task=TASK)
+        if v.blob_sha256 is not None
+    ]
+    return found[-1] if found else None
+
+
+def score_records(
+    s: Session, version: ModelVersion, records: list[ProcessRecord]
+) -> tuple[list[DefectPrediction], list[Alert]]:
+    """Score ``records`` with a trained process-quality model; each likely defect raises
+    (or counts) an alert naming the record and its top causes. Returns the predictions
+    and the alerts that are new."""
+    if not records or version.blob_sha256 is None or version.part_id is None:
+        return [], []
+    model = _stored_model(s.blob_store.get(version.blob_sha256))
+    X = _rows(records, model.feature_names_)
+    proba = model.predict_proba(X)
+    ok = model.classes_.index(OK)
+    shap = model.contributions(X)
+    threshold = float(version.card.get("threshold", 0.5))
+    out, new = [], []
+    for i, record in enumerate(records):
+        p_bad = 1.0 - float(proba[i, ok])
+        worst = int(np.argmax(np.where(np.arange(len(model.classes_)) == ok, -1, proba[i])))
+        k = worst if shap.shape[2] > 1 else 0
+        top = np.argsort(-np.abs(shap[i, :, k]))[:3]
+        causes = [(model.feature_names_[j], float(X[i, j])) for j in top]
+        out.append(DefectPrediction(record.id, record.serial, p_bad, model.classes_[worst], causes))
+        if p_bad >= threshold:
+            text = ", ".join(f"{n} = {v:.4g}" for n, v in causes)
+            alert, is_new = raise_alert(
+                s,
+                AlertKind.PREDICTED_DEFECT,
+                version.part_id,
+                f"predicted {model.classes_[worst]}",
+                f"part {record.serial or record.id}: {model.classes_[worst]} likely "
+                f"({p_bad:.0%}); look at {text}",
+                link=f"/process?part={version.part_id}",
+            )
+            new.extend([alert] if is_new else [])
     return out, new
