@@ -1,5 +1,6 @@
 // Korean and English. Korean first for browsers that ask for it; the choice is remembered.
 import { createContext, useContext, useEffect, useMemo, useState } from "react";
+import * as checks from "./strings/checks.js";
 
 const en = {
   "app.name": "Dure",
@@ -287,7 +288,10 @@ const ko = {
   "admin.no_grants": "공유 권한이 없습니다. 관리자가 허락하기 전에는 아무것도 공유되지 않습니다.",
 };
 
-export const dictionaries = { en, ko };
+export const dictionaries = {
+  en: { ...en, ...checks.en },
+  ko: { ...ko, ...checks.ko },
+};
 const LANG_KEY = "dure.lang";
 
 function firstLanguage() {
@@ -308,7 +312,7 @@ export function I18nProvider({ children }) {
   const value = useMemo(() => {
     const dict = dictionaries[lang];
     const t = (key, vars = {}) =>
-      (dict[key] ?? en[key] ?? key).replace(/\{(\w+)\}/g, (_, k) => (k in vars ? vars[k] : `{${k}}`));
+      (dict[key] ?? dictionaries.en[key] ?? key).replace(/\{(\w+)\}/g, (_, k) => (k in vars ? vars[k] : `{${k}}`));
     const number = (x, digits = 0) =>
       x == null ? "—" : Number(x).toLocaleString(lang === "ko" ? "ko-KR" : "en-GB", {
         maximumFractionDigits: digits,
