@@ -98,7 +98,8 @@ def _try_mqtt(config: MqttConfig, timeout_s: float) -> str | None:
     client.loop_start()
     try:
         if not answered.wait(timeout_s):
-            return f"{config.host}:{config.port} did not answer as an MQTT broker within {timeout_s:g} s"
+            where = f"{config.host}:{config.port}"
+            return f"{where} did not answer as an MQTT broker within {timeout_s:g} s"
         return outcome["reason"]
     finally:
         client.disconnect()
@@ -119,7 +120,7 @@ def _try_opcua(config: OpcuaConfig, timeout_s: float) -> str | None:
 
     try:
         asyncio.run(connect())
-    except (TimeoutError, asyncio.TimeoutError):
+    except TimeoutError:
         return f"{config.endpoint} did not answer within {timeout_s:g} s"
     except ConnectionRefusedError:
         return f"nothing listens at {config.endpoint} (connection refused)"
