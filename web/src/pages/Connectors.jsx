@@ -48,7 +48,9 @@ function Status({ connector }) {
       </span>{" "}
       <span className="small muted">
         {t("connectors.last_beat", { time: when(connector.heartbeat_at) })}
-        {s.last_received_at ? ` · ${when(new Date(s.last_received_at * 1000).toISOString())}` : ""}
+        {s.last_received_at
+          ? ` · ${t("connectors.last_message", { time: when(new Date(s.last_received_at * 1000).toISOString()) })}`
+          : ""}
       </span>
       <p className="small" data-testid="counts">
         {t("connectors.counts", { received: number(s.received || 0), readings: number(s.readings || 0), rejected: number(s.rejected || 0) })}

@@ -179,7 +179,7 @@ function Asset({ asset, reload, lineName }) {
     <div className="asset" data-testid="asset" data-name={asset.name}>
       <h3>
         {asset.name} <span className="muted small">{asset.kind}{asset.line_id ? ` · ${lineName.get(asset.line_id) || ""}` : ""}</span>{" "}
-        <Link className="small" to={`/machines/${asset.id}`}>{t("alerts.open_link")}</Link>
+        <Link className="small" to={`/machines/${asset.id}`}>{t("setup.machine_page")}</Link>
       </h3>
       {asset.channels.length === 0 ? <p className="muted small">{t("setup.no_channels")}</p> : (
         <ul className="chips">

@@ -48,7 +48,7 @@ export const en = {
   "setup.readings": "Readings of {channel}",
   "setup.no_readings": "No readings on this channel yet.",
   "setup.show_chart": "Show readings",
-  "setup.next_teach": "Next: teach a part from good images",
+  "setup.machine_page": "Machine page",
   "alerts.title": "Alerts",
   "alerts.status": "Status",
   "alerts.kind": "Kind",
@@ -108,6 +108,7 @@ export const en = {
   "connectors.last_beat": "last heartbeat {time}",
   "connectors.counts": "{received} messages received, {readings} readings stored, {rejected} refused",
   "connectors.last_error": "last error: {error}",
+  "connectors.last_message": "newest message {time}",
   "connectors.rejects": "Recent refusals",
   "connectors.no_rejects": "Nothing refused.",
 };
@@ -160,7 +161,7 @@ export const ko = {
   "setup.readings": "{channel} 측정값",
   "setup.no_readings": "이 채널에는 아직 측정값이 없습니다.",
   "setup.show_chart": "측정값 보기",
-  "setup.next_teach": "다음: 양품 이미지로 부품 학습",
+  "setup.machine_page": "설비 페이지",
   "alerts.title": "알림",
   "alerts.status": "상태",
   "alerts.kind": "종류",
@@ -220,6 +221,7 @@ export const ko = {
   "connectors.last_beat": "마지막 신호 {time}",
   "connectors.counts": "메시지 {received}건 수신, 측정값 {readings}개 저장, {rejected}건 거부",
   "connectors.last_error": "마지막 오류: {error}",
+  "connectors.last_message": "최근 메시지 {time}",
   "connectors.rejects": "최근 거부",
   "connectors.no_rejects": "거부된 것이 없습니다.",
 };

@@ -23,7 +23,10 @@ def setup_view(session: Session) -> dict[str, Any]:
     channels: dict[str, list[dict[str, Any]]] = {}
     for channel in session.channels.list_own():
         channels.setdefault(channel.asset_id, []).append(asdict(channel))
-    taxonomy = session.defect_types.list(Page(limit=MAX_TAXONOMY)).items
+    taxonomy = sorted(  # the OEM's classes first, then the caller's own, each by code
+        session.defect_types.list(Page(limit=MAX_TAXONOMY)).items,
+        key=lambda d: (d.org_id == own, d.code),
+    )
     return {
         "sites": [asdict(s) for s in session.sites.list_own()],
         "lines": [asdict(li) for li in session.lines.list_own()],
