@@ -130,6 +130,16 @@ def test_connection_test_reports_a_closed_port_and_a_real_broker(
     )
     body = resp.json()
     assert body["ok"] is False and "refused" in body["reason"], body
+    opcua = {
+        "endpoint": f"opc.tcp://127.0.0.1:{free_port()}",
+        "tags": [{"node_id": "ns=2;s=Force", "asset": "press", "channel": "force"}],
+    }
+    resp = client.post(
+        "/api/connectors/test", json={"kind": "opcua", "config": opcua}, headers=auth
+    )
+    body = resp.json()
+    assert body["ok"] is False and body["field"] == "config.endpoint", body
+    assert "opc.tcp://127.0.0.1" in body["reason"], body
     if mosquitto_binary() is None:
         pytest.skip("mosquitto is not installed")
     broker = Mosquitto(tmp_path / "broker")
