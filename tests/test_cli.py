@@ -142,3 +142,70 @@ def test_train_then_inspect_the_demo_part(dure, tmp_path: Path) -> None:  # type
     assert (tmp_path / "heat" / "rust-heatmap.png").exists()
     refused = dure("inspect", "--org", "hanbit", str(tmp_path / "good.png"), ok=False).output
     assert "no ready inspection model in hanbit" in refused  # the OEM has no lines here
+
+
+def test_a_new_company_sets_up_from_the_cli(dure, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    dure("org", "create", "Hanbit", "--kind", "oem", "--slug", "hanbit")
+    dure("org", "create", "Saebyeok", "--kind", "supplier", "--slug", "sb", "--supplies", "hanbit")
+    dure("org", "create", "Other", "--kind", "supplier", "--slug", "other")
+    made = dure("setup", "part", "HB-DOOR", "--name", "Door", "--org", "hanbit").output
+    oem_part = made.strip().rsplit(" ", 1)[-1]
+    dure("setup", "defect-type", "scratch", "--name", "Scratch", "--org", "hanbit")
+    org = ("--org", "sb")
+    assert "created site 'Changwon'" in dure("setup", "site", "Changwon", *org).output
+    dure("setup", "line", "Line A", "--site", "Changwon", *org)
+    dure("setup", "station", "Camera 1", "--line", "Line A", *org)
+    dure("setup", "part", "SB-1", "--name", "Door panel", "--oem-part", oem_part, *org)
+    dure("setup", "defect-type", "burr", "--name", "Burr", "--severity", "3", *org)
+    dure("setup", "asset", "press-7", "--line", "Line A", "--station", "Camera 1", *org)
+    dure("setup", "channel", "press-7", "vibration", "--unit", "mm/s", *org)
+    shown = dure("setup", "show", *org).output
+    for expected in (
+        "site     Changwon",
+        "line     Line A  (site Changwon)",
+        "station  Camera 1  (line Line A, process)",
+        "part     SB-1  Door panel",
+        "defect   scratch  Scratch  (severity 2, from Hanbit, read-only)",
+        "defect   burr  Burr  (severity 3, own)",
+        "asset    press-7  channels: vibration [mm/s]",
+    ):
+        assert expected in shown, shown
+    # the sensor file finds the machine and its channel by name
+    data = tmp_path / "press.csv"
+    data.write_text("asset,channel,time,value\npress-7,vibration,2026-01-01T00:00:00Z,1.5\n")
+    assert "1 rows, 1 new, 0 rejected" in dure("import", "sensors", str(data), *org).output
+    # another organisation sees none of it, and cannot hang a line on its site
+    assert "Changwon" not in dure("setup", "show", "--org", "other").output
+    result = dure("setup", "line", "L", "--site", "Changwon", "--org", "other", ok=False)
+    assert "site: no site 'Changwon' in your organisation" in result.output
+    result = dure(
+        "setup", "part", "O-1", "--name", "X", "--oem-part", oem_part, "--org", "other", ok=False
+    )
+    assert "oem_part_id" in result.output and "not a part of an OEM you supply" in result.output
+
+
+def test_setup_commands_refuse_bad_input_naming_the_field(dure, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    dure("org", "create", "Sup", "--kind", "supplier", "--slug", "sup")
+    org = ("--org", "sup")
+    assert "name: give 1 to 200 characters" in dure("setup", "site", "  ", *org, ok=False).output
+    result = dure("setup", "defect-type", "Burr Mark", "--name", "Burr", *org, ok=False)
+    assert "code: give 1 to 64 lower-case letters" in result.output
+    result = dure("setup", "defect-type", "burr", "--name", "B", "--severity", "7", *org, ok=False)
+    assert "severity: give 1 (minor), 2 or 3" in result.output
+    result = dure("setup", "channel", "press", "vib", *org, ok=False)
+    assert "asset: no machine 'press'" in result.output and "dure setup asset" in result.output
+    dure("setup", "site", "Plant", *org)
+    dure("setup", "site", "Plant", *org)
+    result = dure("setup", "line", "L", "--site", "Plant", *org, ok=False)
+    assert "site: 2 sites are named 'Plant': give its id" in result.output
+    assert "Usage:" in dure("setup", "--help").output
+
+
+def test_importing_images_of_an_unknown_part_points_to_dure_setup(dure, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    dure("org", "create", "Sup", "--kind", "supplier", "--slug", "sup")
+    folder = tmp_path / "imgs"
+    folder.mkdir()
+    result = dure("import", "images", str(folder), "--org", "sup", "--part", "P-9", ok=False)
+    assert "no part 'P-9' in sup; create it with `dure setup part P-9 --name NAME --org sup`" in (
+        result.output
+    )

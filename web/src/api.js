@@ -14,11 +14,12 @@ export function setToken(token, remember) {
 
 /** An API error whose message is the server's own words (problem+json detail). */
 export class ApiError extends Error {
-  constructor(status, title, detail, errors) {
+  constructor(status, title, detail, errors, field) {
     super(detail || title || `HTTP ${status}`);
     this.status = status;
     this.title = title;
     this.errors = errors || [];
+    this.field = field || null; // the input the server names (problem+json "field")
   }
 }
 
@@ -33,7 +34,7 @@ async function problem(response) {
     const detail = Array.isArray(body.detail)
       ? body.detail.map((d) => `${(d.loc || []).join(".")}: ${d.msg}`).join("; ")
       : body.detail;
-    return new ApiError(response.status, body.title, detail, body.errors);
+    return new ApiError(response.status, body.title, detail, body.errors, body.field);
   }
   return new ApiError(response.status, response.statusText, `the server answered ${response.status}`);
 }

@@ -1,6 +1,7 @@
 // Korean and English. Korean first for browsers that ask for it; the choice is remembered.
 import { createContext, useContext, useEffect, useMemo, useState } from "react";
 import * as checks from "./strings/checks.js";
+import * as operations from "./strings/operations.js";
 
 const en = {
   "app.name": "Dure",
@@ -37,7 +38,7 @@ const en = {
   "overview.trend": "Defect rate, last 14 days",
   "overview.no_lines": "You have no production lines yet.",
   "overview.no_lines_oem": "An OEM has no lines of its own here: your suppliers' quality is on the supplier scorecard.",
-  "overview.no_lines_next": "Create a site and a line (POST /api/sites, /api/lines), then teach a part.",
+  "overview.no_lines_next": "Set up a site and a line on the Setup page (/setup), then teach a part.",
   "overview.no_inspections": "No parts inspected on this line today. Inspect images on the line page or teach a part first.",
   "overview.open_line": "Open line",
   "overview.alerts_elsewhere": "{n} open alerts not tied to a line",
@@ -73,7 +74,7 @@ const en = {
   "teach.title": "Teach a part",
   "teach.part": "Part",
   "teach.pick_part": "Choose a part",
-  "teach.no_parts": "You have no parts yet: create one (POST /api/parts) and come back.",
+  "teach.no_parts": "You have no parts yet: add one on the Setup page (/setup) and come back.",
   "teach.images": "{good} good and {defects} defect images",
   "teach.upload": "Upload good images",
   "teach.upload_as": "Upload images labelled",
@@ -180,7 +181,7 @@ const ko = {
   "overview.trend": "최근 14일 불량률",
   "overview.no_lines": "아직 생산 라인이 없습니다.",
   "overview.no_lines_oem": "OEM은 이곳에 자체 라인이 없습니다. 협력사 품질은 협력사 평가표에서 보세요.",
-  "overview.no_lines_next": "사이트와 라인을 만든 뒤(POST /api/sites, /api/lines) 부품을 학습시키세요.",
+  "overview.no_lines_next": "설정 페이지(/setup)에서 사이트와 라인을 만든 뒤 부품을 학습시키세요.",
   "overview.no_inspections": "오늘 이 라인에서 검사한 부품이 없습니다. 라인 화면에서 이미지를 검사하거나 먼저 부품을 학습시키세요.",
   "overview.open_line": "라인 보기",
   "overview.alerts_elsewhere": "라인에 속하지 않은 미해결 경보 {n}건",
@@ -216,7 +217,7 @@ const ko = {
   "teach.title": "부품 학습",
   "teach.part": "부품",
   "teach.pick_part": "부품 선택",
-  "teach.no_parts": "부품이 없습니다. 부품을 만든 뒤(POST /api/parts) 다시 오세요.",
+  "teach.no_parts": "부품이 없습니다. 설정 페이지(/setup)에서 부품을 추가한 뒤 다시 오세요.",
   "teach.images": "양품 {good}장, 불량 {defects}장",
   "teach.upload": "양품 이미지 올리기",
   "teach.upload_as": "이미지 올리기, 분류:",
@@ -289,8 +290,8 @@ const ko = {
 };
 
 export const dictionaries = {
-  en: { ...en, ...checks.en },
-  ko: { ...ko, ...checks.ko },
+  en: { ...en, ...checks.en, ...operations.en },
+  ko: { ...ko, ...checks.ko, ...operations.ko },
 };
 const LANG_KEY = "dure.lang";
 

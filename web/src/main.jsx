@@ -13,6 +13,9 @@ import Teach from "./pages/Teach.jsx";
 import Models from "./pages/Models.jsx";
 import Scorecard from "./pages/Scorecard.jsx";
 import Admin from "./pages/Admin.jsx";
+import Setup from "./pages/Setup.jsx";
+import Alerts from "./pages/Alerts.jsx";
+import Connectors from "./pages/Connectors.jsx";
 import NotFound from "./pages/NotFound.jsx";
 import "./styles.css";
 
@@ -38,6 +41,9 @@ function App() {
         <Route path="models/:versionId" element={<Models />} />
         <Route path="scorecard" element={<Scorecard />} />
         <Route path="admin" element={<Admin />} />
+        <Route path="setup" element={<Setup />} />
+        <Route path="alerts" element={<Alerts />} />
+        <Route path="connectors" element={<Connectors />} />
         <Route path="*" element={<NotFound />} />
       </Route>
     </Routes>

@@ -271,6 +271,11 @@ class ConnectorIn(Body):
     config: dict[str, Any]
 
 
+class ConnectorTestIn(Body):
+    kind: str = Field(pattern="^(mqtt|opcua)$")
+    config: dict[str, Any]
+
+
 class ConnectorChange(Body):
     """Give one or both; an absent field is left as it is (null is not a value here)."""
 

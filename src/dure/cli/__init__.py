@@ -11,6 +11,7 @@ from dure.cli.backups import backup, restore
 from dure.cli.bench import bench, testbed
 from dure.cli.connect import connect
 from dure.cli.imports import import_
+from dure.cli.plant import setup as setup_group
 from dure.cli.setup import demo, init, org, token, up, user
 from dure.cli.vision import inspect, train
 from dure.settings import Settings
@@ -52,6 +53,7 @@ for _command in (
     org,
     user,
     token,
+    setup_group,
     import_,
     train,
     inspect,

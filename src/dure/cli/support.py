@@ -96,5 +96,9 @@ def part_id_of(session, org_slug: str, part_number: str) -> str:  # type: ignore
 
     found = session.parts.list(number=part_number).items
     if not found:
-        raise NotFound(f"no part {part_number!r} in {org_slug}; create it via POST /api/parts")
+        raise NotFound(
+            f"no part {part_number!r} in {org_slug}; create it with "
+            f"`dure setup part {part_number} --name NAME --org {org_slug}` "
+            "(or on the dashboard's Setup page)"
+        )
     return found[0].id  # type: ignore[no-any-return]

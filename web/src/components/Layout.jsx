@@ -14,6 +14,9 @@ export default function Layout() {
     ["/teach", "nav.teach", !isOem && can("engineer")],
     ["/models", "nav.models", true],
     ["/scorecard", "nav.scorecard", isOem],
+    ["/alerts", "nav.alerts", true],
+    ["/connectors", "nav.connectors", can("engineer")],
+    ["/setup", "nav.setup", can("engineer")],
     ["/admin", "nav.admin", can("admin")],
   ];
   return (

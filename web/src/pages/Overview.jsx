@@ -43,7 +43,13 @@ export default function Overview() {
       {data.lines.length === 0 && (
         <Empty>
           <p>{isOem ? t("overview.no_lines_oem") : t("overview.no_lines")}</p>
-          {isOem ? <Link to="/scorecard">{t("nav.scorecard")}</Link> : <p>{t("overview.no_lines_next")}</p>}
+          {isOem ? (
+            <Link to="/scorecard">{t("nav.scorecard")}</Link>
+          ) : (
+            <p>
+              {t("overview.no_lines_next")} <Link to="/setup" data-testid="to-setup">{t("nav.setup")}</Link>
+            </p>
+          )}
         </Empty>
       )}
       <div className="cards">

@@ -1,7 +1,7 @@
 // Teach a part: upload or pick good images, train with progress, choose the threshold
 // on held-out images (false alarms against misses), save it, try an image.
 import { useEffect, useMemo, useState } from "react";
-import { useNavigate, useParams } from "react-router-dom";
+import { Link, useNavigate, useParams } from "react-router-dom";
 import { api } from "../api.js";
 import { useI18n } from "../i18n.jsx";
 import { BlobImage, Empty, ErrorBox, Loading, Verdict, useApi } from "../components/ui.jsx";
@@ -265,7 +265,9 @@ export default function Teach() {
     <section>
       <h1>{t("teach.title")}</h1>
       {mine.length === 0 ? (
-        <Empty>{t("teach.no_parts")}</Empty>
+        <Empty>
+          {t("teach.no_parts")} <Link to="/setup" data-testid="to-setup">{t("nav.setup")}</Link>
+        </Empty>
       ) : (
         <label>
           {t("teach.part")}{" "}

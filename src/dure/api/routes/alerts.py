@@ -8,7 +8,7 @@ from fastapi import APIRouter, Query
 
 from dure.api.deps import CallerDep, InstallDep, PageDep, SessionDep
 from dure.api.schemas import AlertTargetIn
-from dure.domain.alerts import Alert, AlertStatus, AlertTarget
+from dure.domain.alerts import Alert, AlertKind, AlertStatus, AlertTarget
 from dure.domain.pages import Listing
 from dure.services.alerts.raising import add_target
 from dure.services.maintenance.anomaly_checks import check_asset_anomalies
@@ -19,10 +19,20 @@ router = APIRouter(tags=["alerts"])
 
 @router.get("/api/alerts")
 def list_alerts(
-    session: SessionDep, page: PageDep, status: AlertStatus | None = None
+    session: SessionDep,
+    page: PageDep,
+    status: AlertStatus | None = None,
+    kind: AlertKind | None = None,
+    severity: str | None = Query(None, min_length=1, max_length=32),
 ) -> Listing[Alert]:
-    """Your alerts, newest first; filter by status (open, acknowledged, closed)."""
-    return session.alerts.list(page, status=status.value if status else None)
+    """Your alerts, newest first; filter by status (open, acknowledged, closed), kind
+    (spc_rule, predicted_defect, machine_anomaly) and severity (e.g. warning)."""
+    return session.alerts.list(
+        page,
+        status=status.value if status else None,
+        kind=kind.value if kind else None,
+        severity=severity,
+    )
 
 
 @router.post("/api/alerts/{alert_id}/acknowledge")

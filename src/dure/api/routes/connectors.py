@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Depends, Query
 
-from dure.api.deps import PageDep, SessionDep
-from dure.api.schemas import ConnectorChange, ConnectorIn
+from dure.api.deps import InstallDep, PageDep, SessionDep, require
+from dure.api.schemas import ConnectorChange, ConnectorIn, ConnectorTestIn
 from dure.domain.connectors import Connector
 from dure.domain.pages import Listing
+from dure.domain.users import Caller, Role
+from dure.services.live.connection_check import try_connection
 from dure.services.live.connectors import change_connector, create_connector, without_secrets
 
 router = APIRouter(tags=["connectors"])
@@ -31,6 +33,23 @@ def list_connectors(session: SessionDep, page: PageDep) -> Listing[Connector]:
 def add_connector(body: ConnectorIn, session: SessionDep) -> Connector:
     """Configure a connector (engineers); `dure connect run NAME` runs it."""
     return without_secrets(create_connector(session, body.name, body.kind, body.config))
+
+
+@router.post("/api/connectors/test")
+def test_connector(
+    body: ConnectorTestIn,
+    install: InstallDep,
+    _engineer: Annotated[Caller, Depends(require(Role.ENGINEER))],
+) -> dict[str, Any]:
+    """Try a configuration (engineers): reach the broker or server through this install's
+    outbound policy and connect once within about 3 s; nothing is stored."""
+    result = try_connection(body.kind, body.config, install.outbound)
+    return {
+        "ok": result.ok,
+        "reason": result.reason,
+        "field": result.field,
+        "seconds": result.seconds,
+    }
 
 
 @router.get("/api/connectors/{connector_id}")

@@ -10,6 +10,7 @@ from pydantic import BaseModel, Field
 from dure.api.deps import SessionDep
 from dure.domain.model_versions import ModelVersion
 from dure.services.dashboard import views as dashboard
+from dure.services.dashboard.setup import setup_view
 from dure.services.inspection import thresholds
 from dure.services.inspection.teaching import own_inspection_model
 
@@ -29,6 +30,13 @@ TimeZone = Annotated[
 def overview(session: SessionDep, tz: TimeZone = "UTC") -> dict[str, Any]:
     """Per line: parts inspected today, first-pass yield, defect rate and trend, open alerts."""
     return dashboard.overview(session, tz)
+
+
+@router.get("/api/dashboard/setup")
+def setup(session: SessionDep) -> dict[str, Any]:
+    """Your sites, lines, stations, parts, defect taxonomy (own and inherited from your
+    OEMs) and machines with their sensor channels: what the setup page lists."""
+    return setup_view(session)
 
 
 @router.get("/api/lines/{line_id}/dashboard")

@@ -117,6 +117,7 @@ class StreamStats:
     store_errors: int = 0
     last_error: str = ""
     started_at: float = field(default_factory=time.time)
+    last_received_at: float | None = None  # epoch seconds of the newest message taken
     _lag_ms: np.ndarray = field(default_factory=lambda: np.full(200_000, np.nan))
     _lag_at: int = 0
 
@@ -206,6 +207,8 @@ class StreamPipeline:
 
     def _handle(self, items: list[Incoming]) -> None:
         self.stats.received += len(items)
+        if items:
+            self.stats.last_received_at = time.time()
         messages: list[StreamMessage] = []
         rejections: list[StreamRejection] = []
         now = self.clock_us()
