@@ -94,17 +94,20 @@ def test_connection_test_needs_an_engineer(client, world: World) -> None:  # typ
     assert resp.status_code == 403
 
 
-def test_connection_test_goes_through_the_outbound_policy(client, world: World) -> None:  # type: ignore[no-untyped-def]
-    # the default policy: a broker on this host or a private network is not reached
+def test_connection_test_tries_a_factory_network_address_as_the_runner_would(
+    client, world: World
+) -> None:  # type: ignore[no-untyped-def]
+    # brokers live on the factory network: the partner/webhook policy does not apply
+    closed = dict(MQTT, port=free_port())
     resp = client.post(
         "/api/connectors/test",
-        json={"kind": "mqtt", "config": MQTT},
+        json={"kind": "mqtt", "config": closed},
         headers=world.a.auth("engineer"),
     )
     assert resp.status_code == 200, resp.text
     body = resp.json()
     assert body["ok"] is False and body["field"] == "config.host"
-    assert "DURE_ALLOW_PRIVATE_ADDRESSES" in body["reason"]
+    assert "refused" in body["reason"] and "DURE_ALLOW_PRIVATE_ADDRESSES" not in body["reason"]
 
 
 @pytest.fixture

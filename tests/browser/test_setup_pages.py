@@ -13,6 +13,7 @@ import pytest
 from dure.domain.alerts import AlertKind
 from dure.domain.connectors import StreamRejection
 from dure.domain.organisations import Organisation
+from dure.ports import free_port
 from dure.services.alerts.raising import raise_alert
 from dure.services.dashboard.setup import setup_view
 from dure.services.platform.accounts import create_org, create_user, system_caller
@@ -187,11 +188,12 @@ def test_connectors_page_adds_tests_and_shows_status_and_refusals(
     page.fill(f"{form} [name=client_id]", "dure-hanul-7")
     page.fill(f"{form} [name=filter]", "plant/+/data")
     page.fill(f"{form} [name=asset_level]", "1")
-    # this install's outbound policy keeps it off loopback: the test says so, at the host
+    # no broker listens on this port: the test says so, at the host
+    page.fill(f"{form} [name=port]", str(free_port()))
     page.click("[data-testid=test-connection]")
     said = page.wait_for_selector("[data-testid=test-result]").inner_text()
-    assert "연결할 수 없음" in said and "DURE_ALLOW_PRIVATE_ADDRESSES" in said
-    assert "DURE_ALLOW_PRIVATE_ADDRESSES" in page.inner_text(f"{form} [data-testid=field-error]")
+    assert "연결할 수 없음" in said and "refused" in said, said
+    assert "refused" in page.inner_text(f"{form} [data-testid=field-error]")
 
     # a bad topic level is refused naming the field, then a good one is saved
     page.fill(f"{form} [name=asset_level]", "9")

@@ -5,9 +5,12 @@ import { Link } from "react-router-dom";
 import { api } from "../api.js";
 import { useAuth } from "../auth.jsx";
 import { useI18n } from "../i18n.jsx";
+import { useLiveEvents } from "../live.js";
 import { Empty, ErrorBox, Loading } from "../components/ui.jsx";
 
-const REFRESH_MS = 5000;
+// Alerts are pushed (server-sent events); this slow poll only keeps the list fresh should
+// the event stream be cut, and picks up acknowledgements made elsewhere.
+const REFRESH_MS = 30000;
 const STATUSES = ["open", "acknowledged", "closed"];
 const KINDS = ["spc_rule", "predicted_defect", "machine_anomaly"];
 const SEVERITIES = ["critical", "warning", "info"];
@@ -52,7 +55,8 @@ export default function Alerts() {
   if (severity) query.set("severity", severity);
   const path = `/api/alerts?${query}`;
 
-  // The one place the list is (re)loaded: on a filter change, every 5 s and after an action.
+  // The one place the list is (re)loaded: on a filter change, when an alert is pushed,
+  // after an action, and every 30 s.
   const reload = useCallback(async () => {
     const mine = ++tick.current;
     try {
@@ -68,6 +72,8 @@ export default function Alerts() {
     const timer = setInterval(reload, REFRESH_MS);
     return () => clearInterval(timer);
   }, [reload]);
+
+  useLiveEvents(["alert"], reload, 150);
 
   const act = async (id, verb) => {
     setActionError(null);
