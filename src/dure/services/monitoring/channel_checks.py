@@ -139,8 +139,9 @@ def check_channel(session: Session, check: LiveCheck) -> CheckOutcome:
                     AlertKind.SPC_RULE,
                 )
     if "anomaly" in check.rules:
+        limits = (centre - z * sigma, centre + z * sigma) if "WE1" in check.rules else None
         state["detector"], state["over"] = _anomaly(
-            state, ts, values, first_new, cuts, where, channel.unit, alert
+            state, ts, values, first_new, cuts, where, channel.unit, alert, limits
         )
     keep = min(LOOKBACK, len(ts))
     last_cut = cuts[-1][0]
@@ -199,6 +200,7 @@ def _anomaly(
     where: str,
     unit: str,
     alert: Any,
+    skip: tuple[float, float] | None = None,
 ) -> tuple[dict[str, Any], int]:
     detector = ChannelDetector.from_learned(state["detector"])
     threshold = detector.threshold_.value
@@ -209,6 +211,8 @@ def _anomaly(
         if i in starts and i > 0:
             detector.forget_smoothing()
             over = 0
+        if skip is not None and not skip[0] <= values[i] <= skip[1]:
+            continue  # beyond the limits: WE1 reports it, and its echo is no anomaly
         score, _ = detector.update(np.array([values[i]]))
         raw = float(np.max(np.abs((values[i] - detector.center_) / detector.spread_)))
         if score <= threshold:
