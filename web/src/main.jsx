@@ -13,6 +13,7 @@ import Teach from "./pages/Teach.jsx";
 import Models from "./pages/Models.jsx";
 import Scorecard from "./pages/Scorecard.jsx";
 import Admin from "./pages/Admin.jsx";
+import Machines from "./pages/Machines.jsx";
 import NotFound from "./pages/NotFound.jsx";
 import "./styles.css";
 
@@ -38,6 +39,8 @@ function App() {
         <Route path="models/:versionId" element={<Models />} />
         <Route path="scorecard" element={<Scorecard />} />
         <Route path="admin" element={<Admin />} />
+        <Route path="machines" element={<Machines />} />
+        <Route path="machines/:assetId" element={<Machines />} />
         <Route path="*" element={<NotFound />} />
       </Route>
     </Routes>
