@@ -48,7 +48,9 @@ def test_machine_health_and_views_on_the_demo(settings: Settings, store: Store) 
     assert health["as_of"].startswith((end - timedelta(minutes=10)).date().isoformat()[:7])
     assert health["rul"]["unit"] in ("hours", "days") and health["drivers"][0]["share"] > 0.5
     assert {b["name"] for b in health["normal_band"]} == {
-        "vibration_rms", "motor_current", "oil_temp"
+        "vibration_rms",
+        "motor_current",
+        "oil_temp",
     }
 
     # the per-asset view: trends with bands and anomaly marks, the index, alerts

@@ -34,7 +34,7 @@ def _true_rul(model: HealthIndex, slope: float = SLOPE) -> float:
     """When the noiseless smoothed wear of channel 1 reaches the failure level."""
     t = np.arange(0.0, 5000.0, 0.5)
     wear = (20.0 + slope * np.clip(t - DRIFT_START, 0, None))[:, None]
-    z = (smooth(wear, t, model.smoothing * model.interval_)[:, 0] - model.center_[1])
+    z = smooth(wear, t, model.smoothing * model.interval_)[:, 0] - model.center_[1]
     crossing = t[np.argmax(z / model.spread_[1] >= model.failure_level)]
     return float(crossing - END)
 
@@ -109,6 +109,10 @@ def test_save_and_load_round_trip_exactly(tmp_path: Path) -> None:
     assert isinstance(again, HealthIndex)
     np.testing.assert_array_equal(again.score(X, t), model.score(X, t))
     assert again.remaining_life(t, X) == model.remaining_life(t, X)
+    index, life, shares = again.assess(t, X)
+    np.testing.assert_array_equal(index, model.score(X, t))
+    assert life == model.remaining_life(t, X)
+    np.testing.assert_array_equal(shares, model.drivers(X, t))
     low, high = again.normal_band()
     np.testing.assert_array_equal(low, model.normal_band()[0])
     assert (low < model.center_).all() and (high > model.center_).all()
@@ -117,7 +121,12 @@ def test_save_and_load_round_trip_exactly(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("call", "field"),
     [
-        (lambda m, X, t: m.score(np.where(np.arange(X.size).reshape(X.shape) == 7, np.nan, X), t), "X"),
+        (
+            lambda m, X, t: m.score(
+                np.where(np.arange(X.size).reshape(X.shape) == 7, np.nan, X), t
+            ),
+            "X",
+        ),
         (lambda m, X, t: m.score(X[:, :2], t), "X"),
         (lambda m, X, t: m.score(X, t[::-1]), "times"),
         (lambda m, X, t: m.score(X, t[:-1]), "times"),

@@ -60,7 +60,9 @@ def test_a_wearing_machine_has_a_finite_rul_and_its_driver(store: Store) -> None
     rul = summary["rul"]
     assert rul["unit"] in ("hours", "days")
     assert rul["low"] <= rul["value"] <= (rul["high"] or np.inf)
-    assert rul["hours"]["value"] == pytest.approx(rul["value"] * (24 if rul["unit"] == "days" else 1), rel=1e-2)
+    assert rul["hours"]["value"] == pytest.approx(
+        rul["value"] * (24 if rul["unit"] == "days" else 1), rel=1e-2
+    )
     assert summary["drivers"][0]["name"] == "vibration_rms"
     assert summary["drivers"][0]["channel_id"] == channel_ids[0]
     assert 0 <= summary["health_percent"] < 100
@@ -81,8 +83,9 @@ def test_a_healthy_machine_is_not_degrading_and_views_list_every_machine(store: 
     assert by_name["steady-press"]["status"] == "not degrading"
     assert by_name["steady-press"]["rul"]["value"] is None
     assert by_name["steady-press"]["health_percent"] > 90
-    assert by_name["steady-idle"]["status"] == "no data" and "no sensor channels" in (
-        by_name["steady-idle"]["problem"]
+    assert (
+        by_name["steady-idle"]["status"] == "no data"
+        and "no sensor channels" in (by_name["steady-idle"]["problem"])
     )
     assert listing[-1]["name"] == "steady-idle"  # machines without data come last
     assert [c["name"] for c in view["channels"]] == ["vibration_rms", "motor_current"]

@@ -71,9 +71,9 @@ class RemainingLife:
         return asdict(self)
 
 
-def _checked(X: np.ndarray, times: np.ndarray | None, channels: int | None = None) -> tuple[
-    np.ndarray, np.ndarray
-]:
+def _checked(
+    X: np.ndarray, times: np.ndarray | None, channels: int | None = None
+) -> tuple[np.ndarray, np.ndarray]:
     X = np.asarray(X, dtype=np.float64)
     if X.ndim == 1:
         X = X[:, None]
@@ -203,6 +203,9 @@ class HealthIndex(Model):
         """Each channel's share (summing to 1) of the squared deviation over the newest
         ``smoothing`` intervals: which channels drive the index now."""
         z, t = self._z(X, times)
+        return self._shares(z, t)
+
+    def _shares(self, z: np.ndarray, t: np.ndarray) -> np.ndarray:
         recent = t >= t[-1] - self.smoothing * self.interval_
         share = np.mean(z[recent] ** 2, axis=0)
         total = share.sum()
@@ -221,48 +224,107 @@ class HealthIndex(Model):
     ) -> RemainingLife:
         """Time until the index reaches 1 (the failure level), extrapolated from its trend
         over the newest ``trend_window`` typical intervals; in the unit of ``times``."""
-        if not 0 < coverage < 1:
-            raise InvalidInput("coverage", f"must be between 0 and 1, got {coverage}")
         if times is None:
             raise InvalidInput("times", "remaining life needs the readings' times")
-        index = self.score(X, times)
-        t = np.asarray(times, dtype=np.float64)
+        self._check_coverage(coverage)
+        z, t = self._z(X, times)
+        return self._life(t, self._index(np.linalg.norm(z, axis=1)), coverage)
+
+    def assess(
+        self, times: np.ndarray, X: np.ndarray, coverage: float = 0.8
+    ) -> tuple[np.ndarray, RemainingLife, np.ndarray]:
+        """``score``, ``remaining_life`` and ``drivers`` at once (one smoothing pass)."""
+        if times is None:
+            raise InvalidInput("times", "remaining life needs the readings' times")
+        self._check_coverage(coverage)
+        z, t = self._z(X, times)
+        index = self._index(np.linalg.norm(z, axis=1))
+        return index, self._life(t, index, coverage), self._shares(z, t)
+
+    @staticmethod
+    def _check_coverage(coverage: float) -> None:
+        if not 0 < coverage < 1:
+            raise InvalidInput("coverage", f"must be between 0 and 1, got {coverage}")
+
+    def _life(self, t: np.ndarray, index: np.ndarray, coverage: float) -> RemainingLife:
         width = self.trend_window * self.interval_
         recent = t >= t[-1] - width
         tw, yw = t[recent], index[recent]
         now = float(index[-1])
         common = {"coverage": coverage, "index_now": now, "window": float(tw[-1] - tw[0])}
         if now >= 1.0:
-            return RemainingLife(FAILED, 0.0, 0.0, 0.0, trend=None, slope=None,
-                                 reason="the index is at or past the failure level", **common)
+            return RemainingLife(
+                FAILED,
+                0.0,
+                0.0,
+                0.0,
+                trend=None,
+                slope=None,
+                reason="the index is at or past the failure level",
+                **common,
+            )
         if len(tw) < MIN_TREND_SAMPLES or tw[-1] - tw[0] < width / 4:
-            return RemainingLife(NOT_DEGRADING, None, None, None, trend=None, slope=None,
-                                 reason=f"too few recent readings for a trend ({len(tw)})",
-                                 **common)
+            return RemainingLife(
+                NOT_DEGRADING,
+                None,
+                None,
+                None,
+                trend=None,
+                slope=None,
+                reason=f"too few recent readings for a trend ({len(tw)})",
+                **common,
+            )
         if not (yw > self.threshold_.value).any():
-            return RemainingLife(NOT_DEGRADING, None, None, None, trend=None, slope=None,
-                                 reason="the index stays inside the normal band", **common)
-        block = max(2, int(np.ceil(BLOCK_TAUS * self.smoothing * self.interval_ / np.median(np.diff(tw)))))
+            return RemainingLife(
+                NOT_DEGRADING,
+                None,
+                None,
+                None,
+                trend=None,
+                slope=None,
+                reason="the index stays inside the normal band",
+                **common,
+            )
+        block = max(
+            2, int(np.ceil(BLOCK_TAUS * self.smoothing * self.interval_ / np.median(np.diff(tw))))
+        )
         trend = _best_trend(tw, yw, block)
         slope = trend.slope_at(tw[-1])
         crossing = trend.crossing(tw[-1])
         horizon = self.horizon * width
         if slope <= 0 or crossing is None or crossing > horizon:
             why = "flat or improving" if slope <= 0 else "too slow to reach failure soon"
-            return RemainingLife(NOT_DEGRADING, None, None, None, trend=trend.name,
-                                 slope=float(slope), reason=f"the trend is {why}", **common)
+            return RemainingLife(
+                NOT_DEGRADING,
+                None,
+                None,
+                None,
+                trend=trend.name,
+                slope=float(slope),
+                reason=f"the trend is {why}",
+                **common,
+            )
         rng = np.random.default_rng(self.random_state)
         crossings = np.array(
             [
-                _crossing(trend.name, tw, trend.fitted + _block_resample(trend.residual, block, rng))
+                _crossing(
+                    trend.name, tw, trend.fitted + _block_resample(trend.residual, block, rng)
+                )
                 for _ in range(int(self.bootstrap))
             ]
         )
         lo, hi = np.quantile(crossings, [(1 - coverage) / 2, (1 + coverage) / 2])
         if not np.isfinite(lo):
-            return RemainingLife(NOT_DEGRADING, None, None, None, trend=trend.name,
-                                 slope=float(slope), reason="the trend is not significant",
-                                 **common)
+            return RemainingLife(
+                NOT_DEGRADING,
+                None,
+                None,
+                None,
+                trend=trend.name,
+                slope=float(slope),
+                reason="the trend is not significant",
+                **common,
+            )
         return RemainingLife(
             DEGRADING,
             float(crossing),

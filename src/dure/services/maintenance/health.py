@@ -80,7 +80,10 @@ class AssetHealth:
                 "alarm_level": round(float(self.model.threshold_.value), 4),
                 "now": round(float(self.index[-1]), 4),
                 "series": [
-                    {"time": iso(int(self.readings.ts_us[k])), "value": round(float(self.index[k]), 4)}
+                    {
+                        "time": iso(int(self.readings.ts_us[k])),
+                        "value": round(float(self.index[k]), 4),
+                    }
                     for k in keep
                 ],
             },
@@ -136,16 +139,16 @@ def aligned_readings(session: Session, asset_id: str, baseline: int) -> AlignedR
         raise StateConflict("asset_id", f"{asset.name!r} has no sensor channels")
     per_channel = []
     for c in channels:
-        rows = {r.ts_us: r.value for r in session.readings.read(c.id, None, None, baseline)}
-        rows.update({r.ts_us: r.value for r in session.readings.latest(c.id, MAX_RECENT)})
-        ts = np.fromiter(rows.keys(), dtype=np.int64, count=len(rows))
-        values = np.fromiter(rows.values(), dtype=np.float64, count=len(rows))
-        order = np.argsort(ts)
-        per_channel.append((ts[order], values[order]))
+        first_ts, first_values = session.readings.arrays(c.id, baseline)
+        last_ts, last_values = session.readings.arrays(c.id, MAX_RECENT, newest=True)
+        ts, where = np.unique(np.concatenate([first_ts, last_ts]), return_index=True)
+        per_channel.append((ts, np.concatenate([first_values, last_values])[where]))
     common = reduce(np.intersect1d, [ts for ts, _ in per_channel])
-    values = np.column_stack(
-        [v[np.searchsorted(ts, common)] for ts, v in per_channel]
-    ) if len(common) else np.zeros((0, len(channels)))
+    values = (
+        np.column_stack([v[np.searchsorted(ts, common)] for ts, v in per_channel])
+        if len(common)
+        else np.zeros((0, len(channels)))
+    )
     return AlignedReadings(channels, common, values)
 
 
@@ -182,9 +185,7 @@ def asset_health(
     params = {} if failure_level is None else {"failure_level": failure_level}
     hours = data.hours()
     model = HealthIndex(**params).fit(data.values[:baseline], hours[:baseline])
-    index = model.score(data.values, hours)
-    life = model.remaining_life(hours, data.values, coverage)
-    shares = model.drivers(data.values, hours)
+    index, life, shares = model.assess(hours, data.values, coverage)
     drivers = sorted(
         (
             {"channel_id": c.id, "name": c.name, "share": round(float(s), 4)}

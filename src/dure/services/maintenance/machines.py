@@ -46,8 +46,15 @@ def _machine_row(session: Session, asset: Asset, open_alerts: int) -> dict[str, 
     try:
         health = asset_health(session, asset.id)
     except StateConflict as exc:  # no channels, or too few readings to learn normal from
-        return {**row, "health_percent": None, "status": "no data", "rul": None,
-                "drivers": [], "as_of": None, "problem": exc.detail}
+        return {
+            **row,
+            "health_percent": None,
+            "status": "no data",
+            "rul": None,
+            "drivers": [],
+            "as_of": None,
+            "problem": exc.detail,
+        }
     return {
         **row,
         "health_percent": round(health.health, 1),
@@ -128,8 +135,12 @@ def machine_view(
     alerts = _alert_history(session, [asset_id, *(c.id for c in channels)])
     names = {c.id: c.name for c in channels}
     return {
-        "asset": {"id": health.asset.id, "name": health.asset.name, "kind": health.asset.kind,
-                  "line_id": health.asset.line_id},
+        "asset": {
+            "id": health.asset.id,
+            "name": health.asset.name,
+            "kind": health.asset.kind,
+            "line_id": health.asset.line_id,
+        },
         "health": health.summary(points),
         "channels": _channel_trends(health, points),
         "alerts": [
