@@ -21,11 +21,22 @@ near ISO 10816-3's zone D boundary (7.1 mm/s) where damage is expected. It is a
 convention, not a learned fact: set it per asset where the failure criterion is known,
 or train a run-to-failure ``RulEstimator`` where histories exist.
 
-``remaining_life`` extrapolates the trend of the newest window of the deviation (a least-
-squares line, or an exponential when that fits better) to the failure level, with an
-interval from a moving-block bootstrap of the fit's residuals (smoothed series are
-autocorrelated, so single residuals would give intervals that are too narrow). A flat or
-improving trend, or an index still inside the normal band, is "not degrading".
+``remaining_life`` extrapolates the trend of the index to the failure level. The trend is
+fitted since the wear began (the last time the index was at its normal median), over at
+least ``trend_window`` and at most ``MAX_WINDOWS`` x ``trend_window`` typical intervals:
+a least-squares line, or an exponential when the index clearly accelerates (a positive
+quadratic term beyond 3 standard errors, counting residuals ``BLOCK_TAUS`` smoothing
+constants apart as independent). A long window lets the curvature of accelerating wear
+show through daily load cycles that hide it in two days of data. The interval comes from a
+moving-block bootstrap of the residuals (smoothed series are autocorrelated), each draw's
+target level shifted by one residual, so it spans when the index as observed (noise and
+load cycles included) reaches the failure level. A flat or improving trend, or an index
+still inside the normal band, is "not degrading".
+
+Measured: on 30 synthetic machines with linear wear the 80 % interval held the true RUL
+for 26; on the demo press (exponential wear under a daily load cycle) at its last reading
+it says 34 h (33-43 h) where the wear alone reaches the failure level at 34 h (the cycle's
+peaks touch it 3 h sooner).
 """
 
 from __future__ import annotations
@@ -42,6 +53,7 @@ from dure.models.timeseries.anomaly import _quantile_threshold
 
 MIN_FIT_SAMPLES = 20
 MIN_TREND_SAMPLES = 8
+MAX_WINDOWS = 10.0  # a trend since the wear began is fitted over at most this many windows
 BLOCK_TAUS = 5.0  # residuals this many smoothing constants apart count as independent
 CURVATURE_T = 3.0
 DEGRADING, NOT_DEGRADING, FAILED = "degrading", "not degrading", "failed"
@@ -248,7 +260,10 @@ class HealthIndex(Model):
 
     def _life(self, t: np.ndarray, index: np.ndarray, coverage: float) -> RemainingLife:
         width = self.trend_window * self.interval_
-        recent = t >= t[-1] - width
+        below = np.flatnonzero(index <= 0.0)  # the last time it was as normal as usual
+        onset = t[below[-1]] if len(below) else t[0]
+        start = max(min(onset, t[-1] - width), t[-1] - MAX_WINDOWS * width)
+        recent = t >= start
         tw, yw = t[recent], index[recent]
         now = float(index[-1])
         common = {"coverage": coverage, "index_now": now, "window": float(tw[-1] - tw[0])}
@@ -308,7 +323,10 @@ class HealthIndex(Model):
         crossings = np.array(
             [
                 _crossing(
-                    trend.name, tw, trend.fitted + _block_resample(trend.residual, block, rng)
+                    trend.name,
+                    tw,
+                    trend.fitted + _block_resample(trend.residual, block, rng),
+                    1.0 - float(rng.choice(trend.residual)),
                 )
                 for _ in range(int(self.bootstrap))
             ]
@@ -375,11 +393,15 @@ class _Trend:
             return self.b
         return float(self.b * np.exp(self.a + self.b * t))
 
-    def crossing(self, now: float) -> float | None:
-        """Time from ``now`` until the trend reaches 1; None when it never does."""
-        if not self.b > 0:
+    def crossing(self, now: float, level: float = 1.0) -> float | None:
+        """Time from ``now`` until the trend reaches ``level``; None when it never does."""
+        if not self.b > 0 or (self.name == "exponential" and level <= 0):
             return None
-        at = (1 - self.a) / self.b if self.name == "linear" else -self.a / self.b
+        at = (
+            (level - self.a) / self.b
+            if self.name == "linear"
+            else (np.log(level) - self.a) / self.b
+        )
         return max(float(at - now), 0.0)
 
 
@@ -400,9 +422,12 @@ def _fit(name: str, t: np.ndarray, y: np.ndarray) -> _Trend | None:
     return trend
 
 
-def _crossing(name: str, t: np.ndarray, y: np.ndarray) -> float:
+def _crossing(name: str, t: np.ndarray, y: np.ndarray, level: float) -> float:
+    """When a trend refitted to ``y`` reaches ``level`` (inf when never): one bootstrap
+    draw, whose level carries one residual so the interval covers when the index as
+    observed, noise and load cycles included, reaches the failure level."""
     trend = _fit(name, t, y)
-    crossing = trend.crossing(t[-1]) if trend else None
+    crossing = trend.crossing(t[-1], level) if trend else None
     return np.inf if crossing is None else crossing
 
 
