@@ -24,6 +24,7 @@ from dure.models.registry import load_model, registered
 from dure.models.tabular.defects import DefectClassifier
 from dure.models.tabular.yields import YieldRegressor
 from dure.models.timeseries.anomaly import ChannelDetector, CrossChannelDetector
+from dure.models.timeseries.health import HealthIndex
 from dure.models.timeseries.rul import RulEstimator
 from dure.models.vision.defect_types import DefectTypeClassifier
 from dure.models.vision.inspector import Inspector, TeachingSet
@@ -117,6 +118,12 @@ EXAMPLES: dict[str, Example] = {
     ),
     "sensor-channels": Example(
         lambda: ChannelDetector(false_alarm_rate=0.01),
+        lambda m: m.fit(_rows(500, 0)),
+        _rows(9, 1) * 3,
+        9,
+    ),
+    "health-index": Example(
+        lambda: HealthIndex(false_alarm_rate=0.01),
         lambda m: m.fit(_rows(500, 0)),
         _rows(9, 1) * 3,
         9,

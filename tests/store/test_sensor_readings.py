@@ -33,6 +33,15 @@ def test_readings_round_trip_exactly_and_overlaps_add_nothing(store: Store, worl
     assert len(got) == n + half
     assert [r.value for r in got[:n]] == values.tolist()
     assert [r.ts_us for r in got[:n]] == ts.tolist()
+    with store.session(_caller(world.a)) as s:
+        first_ts, first_values = s.readings.arrays(channel, 100)
+        last_ts, last_values = s.readings.arrays(channel, 100, newest=True)
+        newest = s.readings.latest(channel, 100)
+        oldest = s.readings.read(channel, None, None, 100)
+    assert first_ts.tolist() == [r.ts_us for r in oldest]
+    assert first_values.tolist() == [r.value for r in oldest]
+    assert last_ts.tolist() == [r.ts_us for r in newest]
+    assert last_values.tolist() == [r.value for r in newest]
 
 
 def test_foreign_readings_cannot_be_written_or_read(store: Store, world: World) -> None:
@@ -44,3 +53,5 @@ def test_foreign_readings_cannot_be_written_or_read(store: Store, world: World) 
             s.readings.insert(cols)
         with pytest.raises(NotFound):
             s.readings.read(world.b.ids["channel"], None, None, 10)
+        with pytest.raises(NotFound):
+            s.readings.arrays(world.b.ids["channel"], 10)

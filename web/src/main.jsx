@@ -16,6 +16,7 @@ import Admin from "./pages/Admin.jsx";
 import Setup from "./pages/Setup.jsx";
 import Alerts from "./pages/Alerts.jsx";
 import Connectors from "./pages/Connectors.jsx";
+import Machines from "./pages/Machines.jsx";
 import NotFound from "./pages/NotFound.jsx";
 import "./styles.css";
 
@@ -44,6 +45,8 @@ function App() {
         <Route path="setup" element={<Setup />} />
         <Route path="alerts" element={<Alerts />} />
         <Route path="connectors" element={<Connectors />} />
+        <Route path="machines" element={<Machines />} />
+        <Route path="machines/:assetId" element={<Machines />} />
         <Route path="*" element={<NotFound />} />
       </Route>
     </Routes>

@@ -12,6 +12,7 @@ export default function Layout() {
     ["/", "nav.overview", true],
     ["/review", "nav.review", !isOem],
     ["/teach", "nav.teach", !isOem && can("engineer")],
+    ["/machines", "nav.machines", !isOem],
     ["/models", "nav.models", true],
     ["/scorecard", "nav.scorecard", isOem],
     ["/alerts", "nav.alerts", true],

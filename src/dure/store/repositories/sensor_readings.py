@@ -118,6 +118,25 @@ class SensorReadingRepository:
         ).all()
         return [SensorReading(channel_id, row.ts_us, row.value) for row in reversed(rows)]
 
+    def arrays(
+        self, channel_id: str, limit: int, *, newest: bool = False
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """The first (or, with ``newest``, the newest) ``limit`` readings of a visible
+        channel as arrays (int64 microseconds, float64 values), oldest first: for models
+        that read thousands of readings at once without a Python object each."""
+        self.channels.get(channel_id)
+        r = sensor_readings.c
+        order = r.ts_us.desc() if newest else r.ts_us
+        rows = self.conn.execute(
+            select(r.ts_us, r.value)
+            .where(r.channel_key == channel_key(channel_id))
+            .order_by(order)
+            .limit(limit)
+        ).all()
+        ts = np.fromiter((row[0] for row in rows), dtype=np.int64, count=len(rows))
+        values = np.fromiter((row[1] for row in rows), dtype=np.float64, count=len(rows))
+        return (ts[::-1].copy(), values[::-1].copy()) if newest else (ts, values)
+
     def latest_ts_us(self, channel_id: str) -> int | None:
         """The time of an own channel's newest stored reading (None when it has none)."""
         self._require_own_channels([channel_id])

@@ -1,0 +1,254 @@
+// Machines: health and remaining useful life of every machine; one machine's channel trends
+// with their learned normal band and anomaly marks, its health index and alert history.
+import { useEffect, useMemo } from "react";
+import { Link, useParams, useSearchParams } from "react-router-dom";
+import { useI18n } from "../i18n.jsx";
+import Chart from "../components/Chart.jsx";
+import { Empty, ErrorBox, Loading, Stat, useApi } from "../components/ui.jsx";
+
+const RED = "#c0392b";
+
+/** "≈ 6 days (4–9)", "≈ 20 hours (15–31)", "not degrading", "at failure level". */
+export function useRulText() {
+  const { t, number } = useI18n();
+  return (status, rul) => {
+    if (status === "failed") return t("machines.rul_failed");
+    if (!rul || rul.value == null) return status === "no data" ? "—" : t("machines.rul_none");
+    const digits = rul.value < 10 ? 1 : 0;
+    const unit = t(rul.unit === "days" ? "machines.days" : "machines.hours");
+    const range = `${number(rul.low, digits)}–${rul.high == null ? "?" : number(rul.high, digits)}`;
+    return `≈ ${number(rul.value, digits)} ${unit} (${range})`;
+  };
+}
+
+function HealthBar({ value }) {
+  if (value == null) return <span className="muted">—</span>;
+  const colour = value >= 80 ? "#27ae60" : value >= 50 ? "#e67e22" : RED;
+  return (
+    <span className="health" data-testid="machine-health" data-value={value}>
+      <span className="health-bar">
+        <span style={{ width: `${value}%`, background: colour }} />
+      </span>
+      {value.toFixed(0)} %
+    </span>
+  );
+}
+
+function Drivers({ drivers }) {
+  const { percent } = useI18n();
+  if (!drivers?.length) return <span className="muted">—</span>;
+  return (
+    <span className="small">
+      {drivers.map((d) => `${d.name} ${percent(d.share, 0)}`).join(" · ")}
+    </span>
+  );
+}
+
+function MachineList() {
+  const { t } = useI18n();
+  const rulText = useRulText();
+  const { data, error, reload } = useApi("/api/machines");
+  if (error && !data) return <ErrorBox error={error} onRetry={reload} />;
+  if (!data) return <Loading />;
+  return (
+    <section>
+      <h1>{t("machines.title")}</h1>
+      {data.machines.length === 0 ? (
+        <Empty>{t("machines.none")}</Empty>
+      ) : (
+        <table className="table" data-testid="machines">
+          <thead>
+            <tr>
+              <th>{t("machines.machine")}</th>
+              <th>{t("machines.health")}</th>
+              <th>{t("machines.rul")}</th>
+              <th>{t("machines.drivers")}</th>
+              <th>{t("overview.alerts")}</th>
+            </tr>
+          </thead>
+          <tbody>
+            {data.machines.map((m) => (
+              <tr key={m.asset_id} data-testid="machine-row" data-status={m.status}>
+                <td>
+                  <Link to={`/machines/${m.asset_id}`}>{m.name}</Link>
+                  <div className="small muted">{m.kind}</div>
+                </td>
+                <td>
+                  <HealthBar value={m.health_percent} />
+                  {m.problem && <div className="small muted">{t("machines.no_data")}</div>}
+                </td>
+                <td data-testid="machine-rul">{rulText(m.status, m.rul)}</td>
+                <td>
+                  <Drivers drivers={m.drivers} />
+                </td>
+                <td className={m.open_alerts ? "bad" : ""}>{m.open_alerts}</td>
+              </tr>
+            ))}
+          </tbody>
+        </table>
+      )}
+      <p className="small muted">{t("machines.how")}</p>
+    </section>
+  );
+}
+
+function ChannelChart({ channel, highlighted }) {
+  const { t } = useI18n();
+  const option = useMemo(
+    () => ({
+      grid: { left: 50, right: 20, top: 20, bottom: 30 },
+      tooltip: { trigger: "axis" },
+      xAxis: { type: "time" },
+      yAxis: { type: "value", scale: true, name: channel.unit },
+      series: [
+        {
+          name: channel.name,
+          type: "line",
+          data: channel.points,
+          showSymbol: false,
+          lineStyle: { width: 1.2, color: "#2c6fbb" },
+          markArea: {
+            silent: true,
+            itemStyle: { color: "rgba(39, 174, 96, 0.15)" },
+            data: [[{ yAxis: channel.band.low, name: t("machines.normal_band") }, { yAxis: channel.band.high }]],
+          },
+        },
+        {
+          name: t("machines.anomaly"),
+          type: "scatter",
+          data: channel.marks,
+          symbolSize: 6,
+          itemStyle: { color: RED },
+        },
+      ],
+    }),
+    [channel, t],
+  );
+  return (
+    <article
+      className={`card${highlighted ? " highlight" : ""}`}
+      id={`channel-${channel.channel_id}`}
+      data-testid="channel-card"
+      data-channel={channel.name}
+      data-marks={channel.marks.length}
+    >
+      <h2>
+        {channel.name} <small className="muted">{channel.unit}</small>{" "}
+        {channel.anomalies > 0 && (
+          <span className="badge bad">{t("machines.anomalies", { n: channel.anomalies })}</span>
+        )}
+      </h2>
+      <Chart option={option} height={200} testid={`trend-${channel.name}`} />
+    </article>
+  );
+}
+
+function IndexChart({ index }) {
+  const { t } = useI18n();
+  const option = useMemo(
+    () => ({
+      grid: { left: 50, right: 90, top: 20, bottom: 30 },
+      tooltip: { trigger: "axis" },
+      xAxis: { type: "time" },
+      yAxis: { type: "value", max: (v) => Math.max(1.1, v.max) },
+      series: [
+        {
+          type: "line",
+          data: index.series.map((p) => [p.time, p.value]),
+          showSymbol: false,
+          lineStyle: { color: "#8e44ad" },
+          markLine: {
+            symbol: "none",
+            data: [
+              { yAxis: 1, name: t("machines.failure_level"), lineStyle: { color: RED, type: "dashed" }, label: { formatter: t("machines.failure_level") } },
+              { yAxis: index.alarm_level, lineStyle: { color: "#e67e22", type: "dotted" }, label: { formatter: t("machines.alarm_level") } },
+            ],
+          },
+        },
+      ],
+    }),
+    [index, t],
+  );
+  return <Chart option={option} height={220} testid="health-index" />;
+}
+
+function MachineDetail({ assetId }) {
+  const { t, when, number } = useI18n();
+  const rulText = useRulText();
+  const [params] = useSearchParams();
+  const wanted = params.get("channel");
+  const { data, error, reload } = useApi(`/api/machines/${encodeURIComponent(assetId)}`);
+  useEffect(() => {
+    if (data && wanted) document.getElementById(`channel-${wanted}`)?.scrollIntoView({ block: "center" });
+  }, [data, wanted]);
+  if (error && !data) return <ErrorBox error={error} onRetry={reload} />;
+  if (!data) return <Loading />;
+  const { health } = data;
+  return (
+    <section>
+      <p className="small">
+        <Link to="/machines">← {t("machines.title")}</Link>
+      </p>
+      <h1 data-testid="machine-name">{data.asset.name}</h1>
+      <div className="stats">
+        <Stat label={t("machines.health")} value={<HealthBar value={health.health_percent} />} />
+        <Stat label={t("machines.rul")} value={<span data-testid="detail-rul">{rulText(health.status, health.rul)}</span>} />
+        <Stat label={t("machines.drivers")} value={<Drivers drivers={health.drivers} />} />
+        <Stat label={t("machines.as_of")} value={<span className="small">{when(health.as_of)}</span>} />
+      </div>
+      <article className="card">
+        <h2>{t("machines.index")}</h2>
+        <IndexChart index={health.index} />
+        <p className="small muted">
+          {t("machines.model", {
+            n: health.model.baseline_readings,
+            from: when(health.model.baseline_from),
+            to: when(health.model.baseline_to),
+            level: number(health.model.failure_level),
+          })}
+        </p>
+      </article>
+      <h2>{t("machines.channels")}</h2>
+      <div className="two">
+        {data.channels.map((c) => (
+          <ChannelChart key={c.channel_id} channel={c} highlighted={c.channel_id === wanted} />
+        ))}
+      </div>
+      <article className="card">
+        <h2>{t("machines.alerts")}</h2>
+        {data.alerts.length === 0 ? (
+          <Empty>{t("machines.no_alerts")}</Empty>
+        ) : (
+          <table className="table" data-testid="machine-alerts">
+            <thead>
+              <tr>
+                <th>{t("machines.when")}</th>
+                <th>{t("machines.alert")}</th>
+                <th>{t("machines.status")}</th>
+                <th>{t("machines.count")}</th>
+              </tr>
+            </thead>
+            <tbody>
+              {data.alerts.map((a) => (
+                <tr key={a.id}>
+                  <td className="small">{when(a.last_at)}</td>
+                  <td>
+                    <strong>{a.rule}</strong>
+                    <div className="small muted">{a.message}</div>
+                  </td>
+                  <td className={a.open ? "bad" : "ok"}>{t(`machines.alert_${a.status}`)}</td>
+                  <td>{a.count}</td>
+                </tr>
+              ))}
+            </tbody>
+          </table>
+        )}
+      </article>
+    </section>
+  );
+}
+
+export default function Machines() {
+  const { assetId } = useParams();
+  return assetId ? <MachineDetail assetId={assetId} /> : <MachineList />;
+}
