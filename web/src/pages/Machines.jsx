@@ -5,6 +5,8 @@ import { Link, useParams, useSearchParams } from "react-router-dom";
 import { useI18n } from "../i18n.jsx";
 import Chart from "../components/Chart.jsx";
 import { Empty, ErrorBox, Loading, Stat, useApi } from "../components/ui.jsx";
+import LiveChecks from "../components/LiveChecks.jsx";
+import { useLiveEvents } from "../live.js";
 
 const RED = "#c0392b";
 
@@ -139,6 +141,10 @@ function ChannelChart({ channel, highlighted }) {
         )}
       </h2>
       <Chart option={option} height={200} testid={`trend-${channel.name}`} />
+      <details open={highlighted}>
+        <summary className="small muted">{t("checks.title")}</summary>
+        <LiveChecks subjectKind="channel" subjectId={channel.channel_id} />
+      </details>
     </article>
   );
 }
@@ -178,6 +184,7 @@ function MachineDetail({ assetId }) {
   const [params] = useSearchParams();
   const wanted = params.get("channel");
   const { data, error, reload } = useApi(`/api/machines/${encodeURIComponent(assetId)}`);
+  useLiveEvents(["alert"], reload, 1000); // a new alert on this machine shows at once
   useEffect(() => {
     if (data && wanted) document.getElementById(`channel-${wanted}`)?.scrollIntoView({ block: "center" });
   }, [data, wanted]);
@@ -214,6 +221,9 @@ function MachineDetail({ assetId }) {
           <ChannelChart key={c.channel_id} channel={c} highlighted={c.channel_id === wanted} />
         ))}
       </div>
+      <article className="card">
+        <LiveChecks subjectKind="asset" subjectId={assetId} />
+      </article>
       <article className="card">
         <h2>{t("machines.alerts")}</h2>
         {data.alerts.length === 0 ? (
