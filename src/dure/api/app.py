@@ -19,11 +19,8 @@ from dure.api.routes import (
     health,
     imports,
     inspection_models,
-<<<<<<< HEAD
     live_checks,
-=======
     machines,
->>>>>>> h-mach
     organisations,
     parts,
     peer,
@@ -73,11 +70,8 @@ def create_app(settings: Settings, store: Store | None = None) -> FastAPI:
         inspection_models,
         connectors,
         alerts,
-<<<<<<< HEAD
         live_checks,
-=======
         machines,
->>>>>>> h-mach
         process_quality,
         collab,
         peer,
