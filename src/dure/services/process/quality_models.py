@@ -128,7 +128,7 @@ def train_process_model(
         )
 
 
-def _stored_model(data: bytes) -> DefectClassifier:
+def stored_model(data: bytes) -> DefectClassifier:
     """A stored process-quality model: a packed model folder, or the JSON of older versions."""
     if data.startswith(b"{"):
         return DefectClassifier.from_legacy_dict(json.loads(data))
@@ -163,7 +163,7 @@ def predict_defects(
         version = s.model_versions.get(model_id)
         if version.task != TASK or version.blob_sha256 is None or version.part_id is None:
             raise StateConflict("model_id", "not a trained process-quality model")
-        model = _stored_model(s.blob_store.get(version.blob_sha256))
+        model = stored_model(s.blob_store.get(version.blob_sha256))
         records = s.process_records.list(
             Page(limit=min(recent, 1000)), part_id=version.part_id, org_id=caller.org_id
         ).items
