@@ -13,6 +13,7 @@ import Teach from "./pages/Teach.jsx";
 import Models from "./pages/Models.jsx";
 import Scorecard from "./pages/Scorecard.jsx";
 import Admin from "./pages/Admin.jsx";
+import Process from "./pages/Process.jsx";
 import NotFound from "./pages/NotFound.jsx";
 import "./styles.css";
 
@@ -37,6 +38,7 @@ function App() {
         <Route path="models" element={<Models />} />
         <Route path="models/:versionId" element={<Models />} />
         <Route path="scorecard" element={<Scorecard />} />
+        <Route path="process" element={<Process />} />
         <Route path="admin" element={<Admin />} />
         <Route path="*" element={<NotFound />} />
       </Route>

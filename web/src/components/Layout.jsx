@@ -12,6 +12,7 @@ export default function Layout() {
     ["/", "nav.overview", true],
     ["/review", "nav.review", !isOem],
     ["/teach", "nav.teach", !isOem && can("engineer")],
+    ["/process", "nav.process", !isOem],
     ["/models", "nav.models", true],
     ["/scorecard", "nav.scorecard", isOem],
     ["/admin", "nav.admin", can("admin")],
