@@ -34,7 +34,10 @@ def upgrade() -> None:
         ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_parameter_specs")),
         sa.UniqueConstraint(
-            "org_id", "part_id", "parameter", name=op.f("uq_parameter_specs_org_id_part_id_parameter")
+            "org_id",
+            "part_id",
+            "parameter",
+            name=op.f("uq_parameter_specs_org_id_part_id_parameter"),
         ),
     )
     with op.batch_alter_table("parameter_specs", schema=None) as batch_op:
