@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Query
+from fastapi import APIRouter, Depends, Path, Query
 from pydantic import Field
 
 from dure.api.deps import SessionDep, require
@@ -18,8 +18,10 @@ from dure.services.process.specs import set_spec, specs_of_part
 
 router = APIRouter(tags=["process SPC"])
 
+NAME = r"^[A-Za-z_][A-Za-z0-9_]{0,63}$"
 Parameter = Annotated[
-    str | None, Query(max_length=64, description="one parameter (all when left out)")
+    str | None,
+    Query(pattern=NAME, description="one parameter the part's records carry (all if left out)"),
 ]
 
 
@@ -50,14 +52,24 @@ def list_specs(part_id: str, session: SessionDep) -> list[ParameterSpec]:
 
 
 class SpecIn(Body):
-    lower: float | None = Field(default=None, description="lower specification limit")
-    upper: float | None = Field(default=None, description="upper specification limit")
+    # strict: true and false are no limits
+    lower: float | None = Field(
+        default=None, strict=True, allow_inf_nan=False, description="lower specification limit"
+    )
+    upper: float | None = Field(
+        default=None, strict=True, allow_inf_nan=False, description="upper specification limit"
+    )
 
 
 @router.put(
     "/api/parts/{part_id}/process-specs/{parameter}",
     dependencies=[Depends(require(Role.ENGINEER))],
 )
-def put_spec(part_id: str, parameter: str, body: SpecIn, session: SessionDep) -> ParameterSpec:
+def put_spec(
+    part_id: str,
+    parameter: Annotated[str, Path(pattern=NAME, description="the parameter's name")],
+    body: SpecIn,
+    session: SessionDep,
+) -> ParameterSpec:
     """Set one parameter's specification limits (engineers and admins)."""
     return set_spec(session, part_id, parameter, body.lower, body.upper)

@@ -119,7 +119,7 @@ class ParameterChart:
     centre: list[float]
     lcl: list[float]
     ucl: list[float]
-    spread: list[float]  # ranges (X̄-R) or moving ranges (I-MR, first point has none)
+    spread: list[float | None]  # ranges (X̄-R) or moving ranges (I-MR, first point has none)
     spread_centre: list[float]
     spread_ucl: list[float]
     baseline: int  # the first points the limits came from (0 with stored limits)
