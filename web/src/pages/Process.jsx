@@ -1,7 +1,9 @@
 // Process SPC: per-parameter control charts with rule violations, Cpk with its interval,
 // defect root causes and setpoint advice, for one part (?part=<id>&parameter=<name>).
-import { useMemo } from "react";
+import { useMemo, useState } from "react";
 import { useSearchParams } from "react-router-dom";
+import { api } from "../api.js";
+import { useAuth } from "../auth.jsx";
 import { useI18n } from "../i18n.jsx";
 import Chart from "../components/Chart.jsx";
 import { Empty, ErrorBox, Loading, Stat, useApi } from "../components/ui.jsx";
@@ -137,8 +139,17 @@ function ParameterCard({ chart, spec, focused }) {
 
 function Violations({ charts }) {
   const { t, number, when } = useI18n();
+  // one row per broken point, with every rule it breaks
   const rows = charts
-    .flatMap((c) => c.violations.map((v) => ({ ...v, parameter: c.parameter })))
+    .flatMap((c) => {
+      const byPoint = new Map();
+      c.violations.forEach((v) => {
+        const row = byPoint.get(v.index) || { ...v, parameter: c.parameter, rules: [] };
+        row.rules.push(v.rule);
+        byPoint.set(v.index, row);
+      });
+      return [...byPoint.values()];
+    })
     .sort((a, b) => (a.time < b.time ? 1 : -1));
   if (!rows.length) return <Empty>{t("process.no_violations")}</Empty>;
   return (
@@ -153,17 +164,45 @@ function Violations({ charts }) {
       </thead>
       <tbody>
         {rows.slice(0, 50).map((v) => (
-          <tr key={`${v.parameter}-${v.index}-${v.rule}`} data-testid="violation">
+          <tr key={`${v.parameter}-${v.index}`} data-testid="violation">
             <td>{when(v.time)}</td>
             <td>{v.parameter}</td>
             <td>
-              <b>{v.rule}</b> {t(`process.rule.${v.rule}`)}
+              {v.rules.map((rule) => (
+                <div key={rule}>
+                  <b>{rule}</b> {t(`process.rule.${rule}`)}
+                </div>
+              ))}
             </td>
             <td>{number(v.value, 3)}</td>
           </tr>
         ))}
       </tbody>
     </table>
+  );
+}
+
+function TrainModel({ partId, onDone }) {
+  const { t } = useI18n();
+  const { can } = useAuth();
+  const [state, setState] = useState({ busy: false, error: null });
+  if (!can("engineer")) return null;
+  const train = () => {
+    setState({ busy: true, error: null });
+    api(`/api/parts/${encodeURIComponent(partId)}/process-model`, { method: "POST" })
+      .then(() => {
+        setState({ busy: false, error: null });
+        onDone();
+      })
+      .catch((error) => setState({ busy: false, error }));
+  };
+  return (
+    <div>
+      <button onClick={train} disabled={state.busy} data-testid="train-process-model">
+        {state.busy ? t("process.training") : t("process.train")}
+      </button>
+      <ErrorBox error={state.error} />
+    </div>
   );
 }
 
@@ -295,7 +334,14 @@ export default function Process() {
       </article>
       <article className="card" data-testid="defects">
         <h2>{t("process.defects")}</h2>
-        {data.defects ? <Causes defects={data.defects} /> : <Empty>{t("process.no_model")}</Empty>}
+        {data.defects ? (
+          <Causes defects={data.defects} />
+        ) : (
+          <>
+            <Empty>{t("process.no_model")}</Empty>
+            <TrainModel partId={data.part.id} onDone={reload} />
+          </>
+        )}
       </article>
     </section>
   );
