@@ -11,6 +11,13 @@ import { Empty, ErrorBox, Loading, Stat, useApi } from "../components/ui.jsx";
 const RED = "#c0392b";
 const BLUE = "#2c6fbb";
 
+function step(x) {
+  const magnitude = 10 ** Math.floor(Math.log10(Math.abs(x) || 1) - 1);
+  return magnitude;
+}
+const roundDown = (x) => Math.floor(x / step(x)) * step(x);
+const roundUp = (x) => Math.ceil(x / step(x)) * step(x);
+
 function constant(values) {
   return values.length > 0 && values.every((v) => Math.abs(v - values[0]) < 1e-9);
 }
@@ -75,7 +82,13 @@ function ControlChart({ chart, spec }) {
         },
       },
       xAxis: { type: "category", data: labels, axisLabel: { hideOverlap: true } },
-      yAxis: { type: "value", scale: true },
+      // the axis holds the data and the control limits (spec lines show when they fall inside)
+      yAxis: {
+        type: "value",
+        scale: true,
+        min: (v) => roundDown(Math.min(v.min, ...chart.lcl)),
+        max: (v) => roundUp(Math.max(v.max, ...chart.ucl)),
+      },
       series,
     };
   }, [chart, spec, t, number, when]);
