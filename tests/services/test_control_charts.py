@@ -216,3 +216,14 @@ def test_charts_read_the_callers_own_part_only(store: Store) -> None:
     with store.session(caller, read_only=True) as s:
         (chart,) = parameter_charts(s, part.id, ["die_temp_C"])
     assert chart.capability is not None and chart.capability.upper_spec == 3.0
+
+
+def test_since_keeps_the_newest_violations_only() -> None:
+    rng = np.random.default_rng(3)
+    x = rng.normal(10.0, 1.0, 90)
+    x[60:] += 3.0
+    (every,) = charts_of_records(_records(x))
+    cut = START + timedelta(minutes=10 * 80)
+    (newest,) = charts_of_records(_records(x), since=cut)
+    assert newest.violations == [v for v in every.violations if v.time >= cut]
+    assert newest.violations and newest.values == every.values  # the chart itself is whole
