@@ -88,6 +88,7 @@ function ControlChart({ chart, spec }) {
         scale: true,
         min: (v) => roundDown(Math.min(v.min, ...chart.lcl)),
         max: (v) => roundUp(Math.max(v.max, ...chart.ucl)),
+        axisLabel: { showMinLabel: false, showMaxLabel: false },
       },
       series,
     };
