@@ -294,7 +294,10 @@ def _chart(
     if points.subgrouping == "lot":
         dropped = len(kept) - sum(len(g) for g in points.groups)
         if dropped:
-            notes.append(f"{dropped} records in lots of 1 or over {MAX_LOT_SIZE} are left out")
+            notes.append(
+                f"{dropped} records without a lot, or in lots of 1 or over {MAX_LOT_SIZE}, "
+                "are left out"
+            )
     elif points.subgrouping == "consecutive" and len(kept) % (subgroup_size or 1):
         notes.append(f"the newest {len(kept) % (subgroup_size or 1)} records wait for a subgroup")
     m = len(points.groups)
