@@ -37,6 +37,10 @@ _REF = (
     "a 422 naming the field"
 )
 _FILE = "judges an uploaded file's bytes ({}): a schema cannot say what decodes"
+_PARAMETER = (
+    "names a process parameter the part's records must carry: an unknown one is a 422 "
+    "naming the field"
+)
 _NULL_FORM = "takes an optional date in a multipart form: a generated null is sent as text"
 REFUSED_FOR_REASONS_NO_SCHEMA_STATES: dict[tuple[str, str], str] = {
     ("POST", "/api/lots"): _REF.format("part_id, line_id"),
@@ -65,6 +69,10 @@ REFUSED_FOR_REASONS_NO_SCHEMA_STATES: dict[tuple[str, str], str] = {
     ("POST", "/api/packages/import"): _FILE.format("a signed model package"),
     ("PUT", "/api/live-checks"): _REF.format("subject_id")
     + "; which rules apply depends on subject_kind, and only parameter checks name a parameter",
+    ("GET", "/api/parts/{part_id}/process-charts"): _PARAMETER,
+    ("GET", "/api/dashboard/process"): _PARAMETER,
+    ("PUT", "/api/parts/{part_id}/process-specs/{parameter}"): "a rule between fields: at "
+    "least one of lower and upper, and lower below upper",
 }
 
 

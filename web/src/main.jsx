@@ -17,6 +17,7 @@ import Setup from "./pages/Setup.jsx";
 import Alerts from "./pages/Alerts.jsx";
 import Connectors from "./pages/Connectors.jsx";
 import Machines from "./pages/Machines.jsx";
+import Process from "./pages/Process.jsx";
 import NotFound from "./pages/NotFound.jsx";
 import "./styles.css";
 
@@ -41,6 +42,7 @@ function App() {
         <Route path="models" element={<Models />} />
         <Route path="models/:versionId" element={<Models />} />
         <Route path="scorecard" element={<Scorecard />} />
+        <Route path="process" element={<Process />} />
         <Route path="admin" element={<Admin />} />
         <Route path="setup" element={<Setup />} />
         <Route path="alerts" element={<Alerts />} />

@@ -61,3 +61,17 @@ class LabelledImage:
     source_name: str = ""
     id: str = field(default_factory=new_id)
     created_at: datetime = field(default_factory=utcnow)
+
+
+@dataclass(kw_only=True)
+class ParameterSpec:
+    """The engineering tolerance of one process parameter of a part (lower and/or upper
+    specification limit), against which capability (Cpk) is measured."""
+
+    org_id: str
+    part_id: str
+    parameter: str
+    lower: float | None = None
+    upper: float | None = None
+    id: str = field(default_factory=new_id)
+    created_at: datetime = field(default_factory=utcnow)

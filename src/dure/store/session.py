@@ -58,6 +58,7 @@ from dure.store.repositories.plant import (
 )
 from dure.store.repositories.records import InspectionRepository, ProcessRecordRepository
 from dure.store.repositories.sensor_readings import SensorReadingRepository
+from dure.store.repositories.specs import ParameterSpecRepository
 from dure.store.repositories.users import TokenRepository, UserRepository
 from dure.store.secrets import SecretBox
 from dure.store.system import SystemSession
@@ -239,6 +240,10 @@ class Session:
     @cached_property
     def lots(self) -> LotRepository:
         return self._scoped(LotRepository)
+
+    @cached_property
+    def parameter_specs(self) -> ParameterSpecRepository:
+        return self._scoped(ParameterSpecRepository)
 
     @cached_property
     def labelled_images(self) -> LabelledImageRepository:

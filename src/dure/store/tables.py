@@ -257,6 +257,19 @@ process_records = Table(
     Index(None, "org_id", "recorded_at"),
 )
 
+parameter_specs = Table(
+    "parameter_specs",
+    metadata,
+    _id(),
+    _org(),
+    Column("part_id", ID, ForeignKey("part_numbers.id"), nullable=False, index=True),
+    Column("parameter", String(64), nullable=False),
+    Column("lower", Float),
+    Column("upper", Float),
+    _created(),
+    UniqueConstraint("org_id", "part_id", "parameter"),
+)
+
 model_versions = Table(
     "model_versions",
     metadata,

@@ -13,6 +13,7 @@ export default function Layout() {
     ["/review", "nav.review", !isOem],
     ["/teach", "nav.teach", !isOem && can("engineer")],
     ["/machines", "nav.machines", !isOem],
+    ["/process", "nav.process", !isOem],
     ["/models", "nav.models", true],
     ["/scorecard", "nav.scorecard", isOem],
     ["/alerts", "nav.alerts", true],

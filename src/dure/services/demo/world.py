@@ -12,12 +12,12 @@ import numpy as np
 
 from dure.domain.grants import GrantScope, ShareGrant
 from dure.domain.organisations import Organisation
-from dure.domain.parts import DefectType, LabelledImage, Lot, PartNumber
+from dure.domain.parts import DefectType, LabelledImage, Lot, ParameterSpec, PartNumber
 from dure.domain.plant import Asset, Line, Site, Station
 from dure.errors import NotFound
 from dure.ingest.process_files import ProcessSchema
 from dure.services.demo.inspection_history import inspection_history
-from dure.services.demo.plant_data import PROCESS_SCHEMA, process_csv, sensor_csv
+from dure.services.demo.plant_data import PROCESS_SCHEMA, PROCESS_SPECS, process_csv, sensor_csv
 from dure.services.demo.sheet_metal import DEFECT_TYPES, sheet_image
 from dure.services.imports.files import import_process_file, import_sensor_file
 from dure.services.inspection.records import store_blob
@@ -179,6 +179,13 @@ def _supplier_world(
             )
             for op in oem_parts
         ]
+        for p in parts:
+            for name, (lower, upper) in PROCESS_SPECS.items():
+                s.parameter_specs.put(
+                    ParameterSpec(
+                        org_id=sup.id, part_id=p.id, parameter=name, lower=lower, upper=upper
+                    )
+                )
         lot_codes = [[f"{p.number}-L{d:02d}" for d in range(days)] for p in parts]
         for p, codes in zip(parts, lot_codes, strict=True):
             for d, code in enumerate(codes):

@@ -128,7 +128,7 @@ def train_process_model(
         )
 
 
-def _stored_model(data: bytes) -> DefectClassifier:
+def stored_model(data: bytes) -> DefectClassifier:
     """A stored process-quality model: a packed model folder, or the JSON of older versions."""
     if data.startswith(b"{"):
         return DefectClassifier.from_legacy_dict(json.loads(data))
@@ -189,7 +189,7 @@ def score_records(
     and the alerts that are new."""
     if not records or version.blob_sha256 is None or version.part_id is None:
         return [], []
-    model = _stored_model(s.blob_store.get(version.blob_sha256))
+    model = stored_model(s.blob_store.get(version.blob_sha256))
     X = _rows(records, model.feature_names_)
     proba = model.predict_proba(X)
     ok = model.classes_.index(OK)

@@ -157,6 +157,15 @@ class ProcessRecordRepository(ScopedRepository[ProcessRecord]):
             "natural_key": natural_key(item.part_id, item.lot_id, item.serial, item.recorded_at)
         }
 
+    def own_parts(self) -> list[str]:
+        """The ids of the caller's parts that have process records."""
+        rows = self.conn.execute(
+            select(t.process_records.c.part_id)
+            .where(t.process_records.c.org_id == self.caller.org_id)
+            .distinct()
+        ).all()
+        return sorted(r.part_id for r in rows)
+
     def add_new(self, records: list[ProcessRecord]) -> int:
         """Insert records of the caller's own parts, lots and lines, skipping any already
         stored (same part, lot, serial and time); returns how many were new.

@@ -1,0 +1,64 @@
+"""What the dashboard's Process page reads in one call: the caller's parts, one part's
+per-parameter control charts with Cpk, its spec limits, defect root causes and setpoint
+advice. Reads only."""
+
+from __future__ import annotations
+
+from dataclasses import asdict
+from typing import Any
+
+from dure.domain.parts import ParameterSpec
+from dure.errors import InvalidInput
+from dure.services.process.control_charts import (
+    ParameterChart,
+    ParameterSettings,
+    charts_of_records,
+    part_parameters,
+)
+from dure.services.process.defect_causes import defect_causes
+from dure.store.session import Session
+
+
+def chart_json(chart: ParameterChart) -> dict[str, Any]:
+    """A chart as the API answers it (times as ISO text by the API's encoder)."""
+    out = asdict(chart)
+    out["violations_by_rule"] = {
+        rule: [v.index for v in found] for rule, found in chart.violations_by_rule().items()
+    }
+    return out
+
+
+def _settings(specs: dict[str, ParameterSpec]) -> dict[str, ParameterSettings]:
+    return {n: ParameterSettings(lower_spec=s.lower, upper_spec=s.upper) for n, s in specs.items()}
+
+
+def process_view(session: Session, part_id: str | None, parameter: str | None) -> dict[str, Any]:
+    """The Process page: the parts to pick from and, for the chosen part (the first with
+    process records when none is named), its charts, spec limits, causes and advice."""
+    parts = session.parts.list_own()
+    picker = [{"id": p.id, "number": p.number, "name": p.name} for p in parts]
+    if part_id is None:
+        with_records = set(session.process_records.own_parts())
+        part_id = next((p.id for p in parts if p.id in with_records), None)
+        if part_id is None:
+            return {"parts": picker, "part": None}
+    part = session.parts.get(part_id)
+    records = session.process_records.own_between(None, None, part_id=part_id)
+    if parameter is not None and parameter not in part_parameters(records):
+        raise InvalidInput(
+            "parameter", f"{parameter!r} is not a parameter of part {part.number}'s records"
+        )
+    specs = session.parameter_specs.of_part(part_id)
+    charts = charts_of_records(
+        records, None if parameter is None else [parameter], settings=_settings(specs)
+    )
+    causes = defect_causes(session, part_id, records, specs)
+    return {
+        "parts": picker,
+        "part": {"id": part.id, "number": part.number, "name": part.name},
+        "parameters": part_parameters(records),
+        "records": len(records),
+        "specs": {n: {"lower": s.lower, "upper": s.upper} for n, s in specs.items()},
+        "charts": [chart_json(c) for c in charts],
+        "defects": None if causes is None else {**asdict(causes), "gain": causes.gain},
+    }

@@ -1,0 +1,97 @@
+"""The Process page in Chromium on the demo world: Hanul Stamping's drifting die temperature
+breaks a run rule on its door panel's chart, with Cpk beside it, in English and Korean."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from dure.domain.records import InspectionRecord, Verdict
+from dure.services.inspection.records import store_blob
+from dure.services.platform.accounts import system_caller
+from tests.browser.conftest import Served, log_in, shot, timed_goto
+from tests.factories import png_bytes
+
+pytestmark = [pytest.mark.browser, pytest.mark.slow]
+
+
+def test_engineer_sees_the_die_temperature_break_a_rule(page_for: Any, served: Served) -> None:
+    parts = served.get("hanul", "/api/parts", "engineer")["items"]
+    door = next(p for p in parts if p["number"].endswith("HB-DOOR-01"))
+    page = page_for("en-GB")
+    log_in(page, "engineer@hanul.example")
+    assert page.locator("[data-testid=nav-process]").count() == 1
+    timed_goto(
+        page,
+        served,
+        f"/process?part={door['id']}&parameter=die_temp_C",
+        "[data-testid=parameter-die_temp_C] [data-testid=chart-die_temp_C] canvas",
+        "process",
+    )
+    card = page.locator("[data-testid=parameter-die_temp_C]")
+    assert int(card.get_attribute("data-violations") or 0) >= 1
+    assert "points break a rule" in card.locator("[data-testid=violation-count]").inner_text()
+    cpk = card.locator("[data-testid=cpk]").inner_text()
+    assert cpk.startswith("Cpk ") and "95 % CI" in cpk
+    assert page.locator("[data-testid=violation]").count() >= 1
+    assert "die_temp_C" in page.locator("[data-testid=violation]").first.inner_text()
+    # only the chosen parameter is charted; the picker shows it
+    assert page.locator(".process-card").count() == 1
+    assert page.locator("[data-testid=parameter-picker]").input_value() == "die_temp_C"
+    shot(page, "20-process")
+
+    page.click("[data-testid=lang]")
+    page.wait_for_selector("text=공정 SPC")
+    assert "규칙 위반" in card.locator("[data-testid=violation-count]").inner_text()
+    assert "95 % 신뢰구간" in card.locator("[data-testid=cpk]").inner_text()
+    shot(page, "21-process-ko")
+
+
+def test_the_oem_has_no_process_link(page_for: Any, served: Served) -> None:
+    page = page_for("en-GB")
+    log_in(page, "admin@hanbit.example")
+    assert page.locator("[data-testid=nav-process]").count() == 0
+
+
+def _inspected_side_panels(served: Served) -> str:
+    """Outcomes for Hanul's side panels, matched to its process records by serial: the 25
+    parts the demo's true defect rule makes likeliest to fail are NG. The part's id."""
+    with served.store.system() as s:
+        org = s.organisations.get_by_slug("hanul")
+    caller = system_caller(org)
+    truth = served.truth["suppliers"]["hanul"]["process"]
+    with served.store.session(caller) as s:
+        side = next(p for p in s.parts.list_own() if p.number.endswith("HB-SIDE-02"))
+        records = s.process_records.own_between(None, None, part_id=side.id)
+        likely = {t["serial"]: t["p_defect"] for t in truth}
+        ranked = sorted(records, key=lambda r: -likely[r.serial])
+        bad = {r.serial for r in ranked[:25]}
+        sha = store_blob(s, png_bytes(), "image/png", "side-panel.png")
+        for r in records:
+            s.inspections.add(
+                InspectionRecord(
+                    org_id=org.id,
+                    part_id=side.id,
+                    image_sha256=sha,
+                    serial=r.serial,
+                    taken_at=r.recorded_at,
+                    verdict=Verdict.NG if r.serial in bad else Verdict.OK,
+                    defect_type="crack" if r.serial in bad else None,
+                )
+            )
+    return side.id
+
+
+def test_root_causes_and_setpoint_advice_after_training(page_for: Any, served: Served) -> None:
+    side_id = _inspected_side_panels(served)
+    page = page_for("en-GB")
+    log_in(page, "engineer@hanul.example")
+    page.goto(f"/process?part={side_id}")
+    page.wait_for_selector("[data-testid=chart-die_temp_C] canvas")
+    page.click("[data-testid=train-process-model]")
+    page.wait_for_selector("[data-testid=causes-chart] canvas", timeout=120_000)
+    assert "Model process quality" in page.inner_text("[data-testid=defects]")
+    advice = page.inner_text("[data-testid=advice]")
+    assert "Setpoint advice" in advice and "not a proven cause" in advice
+    shot(page, "22-process-causes")
