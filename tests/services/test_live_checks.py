@@ -7,7 +7,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from dure.domain.alerts import AlertKind
+from dure.domain.alerts import AlertKind, AlertStatus
 from dure.domain.live_checks import RULES, SPC_RULES, SubjectKind, checked_settings
 from dure.domain.plant import Asset, SensorChannel
 from dure.domain.users import Caller
@@ -179,3 +179,55 @@ def test_a_late_reading_beyond_the_limits_still_raises_its_alert_once(store: Sto
     _drain(rounds)
     (again,) = _alerts(store, caller)
     assert again.count == 1  # the late spike is not raised a second time
+
+
+def _records(store: Store, caller: Caller, values: np.ndarray, start: int = 0) -> str:
+    from datetime import UTC, datetime, timedelta
+
+    from dure.domain.parts import PartNumber
+    from dure.domain.records import ProcessRecord
+
+    with store.session(caller) as s:
+        found = [p for p in s.parts.list_own() if p.number == "P-1"]
+        part = (
+            found[0]
+            if found
+            else s.parts.add(PartNumber(org_id=caller.org_id, number="P-1", name="bracket"))
+        )
+        t0 = datetime(2026, 11, 1, tzinfo=UTC)
+        s.process_records.add_new(
+            [
+                ProcessRecord(
+                    org_id=caller.org_id,
+                    part_id=part.id,
+                    recorded_at=t0 + timedelta(minutes=10 * (start + i)),
+                    values={"die_temp_C": float(v), "force_kN": float(800.0 + 3 * np.sin(i))},
+                    serial=f"S{start + i}",
+                )
+                for i, v in enumerate(values)
+            ]
+        )
+    return part.id
+
+
+def test_new_process_records_break_a_rule_on_their_parameter_and_a_switched_off_one_is_quiet(
+    store: Store,
+) -> None:
+    rng = np.random.default_rng(6)
+    caller, _ = _machine(store)
+    rounds = CheckRounds(store)
+    part = _records(store, caller, rng.normal(58, 1, 80))
+    _drain(rounds)
+    assert [a for a in _alerts(store, caller) if ": WE1" in a.rule] == []
+    _records(store, caller, [66.0, 58.2], start=80)  # 8 sigma hot
+    _drain(rounds)
+    (hot,) = [a for a in _alerts(store, caller) if a.rule.startswith("die_temp_C: WE1")]
+    assert hot.subject_id == part and hot.link == f"/process?part={part}&parameter=die_temp_C"
+    from dure.services.monitoring.configs import configure_check
+
+    with store.session(caller) as s:
+        configure_check(s, "parameter", part, "die_temp_C", enabled=False)
+        s.alerts.set_status(hot.id, AlertStatus.CLOSED)
+    _records(store, caller, [67.0], start=82)
+    _drain(rounds)
+    assert [a for a in _alerts(store, caller) if a.status is not AlertStatus.CLOSED] == []

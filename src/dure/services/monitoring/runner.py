@@ -21,6 +21,7 @@ from dure.errors import DureError
 from dure.services.alerts.delivery import STRICT, deliver
 from dure.services.monitoring.asset_checks import check_asset
 from dure.services.monitoring.channel_checks import CheckOutcome, check_channel
+from dure.services.monitoring.part_checks import check_part
 from dure.store.session import Session, Store
 
 log = logging.getLogger(__name__)
@@ -31,6 +32,7 @@ BATCH = 50  # checks per round
 CHECKS: dict[SubjectKind, Callable[[Session, LiveCheck], CheckOutcome]] = {
     SubjectKind.CHANNEL: check_channel,
     SubjectKind.ASSET: check_asset,
+    SubjectKind.PART: check_part,
 }
 
 
