@@ -61,3 +61,30 @@ def test_the_wearing_press_is_raised_from_its_history_without_anyone_asking(
     page.goto("/alerts")
     row = page.wait_for_selector("[data-testid=alert]:has-text('vibration_rms')", timeout=20_000)
     assert "press-800t" in row.inner_text()
+
+
+def test_an_engineer_sets_a_channels_rules_on_the_machines_page(
+    page_for: Any, served: Served
+) -> None:
+    channels = _channels(served, "hanul")
+    asset = next(
+        a for a in served.get("hanul", "/api/assets")["items"] if a["name"] == "press-800t"
+    )
+    page = page_for("ko-KR")
+    log_in(page, "engineer@hanul.example")
+    channel = channels["motor_current"]
+    page.goto(f"/machines/{asset['id']}?channel={channel}")
+    panel = f"#channel-{channel} [data-testid=live-checks-channel]"
+    page.wait_for_selector(f"{panel} [data-testid=check-status]")
+    assert "감시 중" in page.inner_text(f"{panel} [data-testid=check-status]")
+    page.check(f"{panel} [data-testid=rule-WE4]")
+    page.fill(f"{panel} input[name=false_alarm_rate]", "0.9")
+    page.click(f"{panel} [data-testid=save-check]")
+    said = page.wait_for_selector(f"{panel} [data-testid=error]").inner_text()
+    assert "false_alarm_rate" in said
+    page.fill(f"{panel} input[name=false_alarm_rate]", "0.0001")
+    page.click(f"{panel} [data-testid=save-check]")
+    page.wait_for_function("() => document.body.innerText.includes('저장됨')", timeout=10_000)
+    stored = served.get("hanul", f"/api/live-checks?subject_id={channel}", role="engineer")
+    assert stored[0]["rules"] == ["WE1", "WE4", "anomaly"]
+    shot(page, "31-check-settings")

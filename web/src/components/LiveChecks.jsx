@@ -13,13 +13,22 @@ function status(t, check) {
   return t(`checks.status.${check.status}`);
 }
 
+const PARAMETER_DEFAULTS = ["WE1", "WE2", "WE3", "WE4"];
+
 export default function LiveChecks({ subjectKind, subjectId, parameter = "" }) {
   const { t } = useI18n();
   const { can } = useAuth();
   const query = `subject_kind=${subjectKind}&subject_id=${encodeURIComponent(subjectId)}`;
   const { data, error, reload } = useApi(`/api/live-checks?${query}`);
   const { data: catalogue } = useApi("/api/live-checks/rules");
-  const check = (data || []).find((c) => (c.parameter || "") === parameter) || null;
+  const stored = (data || []).find((c) => (c.parameter || "") === parameter) || null;
+  // a process parameter follows its part's watch until someone sets it apart
+  const check =
+    stored ||
+    (subjectKind === "parameter" && data
+      ? { id: "", status: "watching", enabled: true, rules: PARAMETER_DEFAULTS, false_alarm_rate: 0.0027, baseline: 200 }
+      : null);
+  const tunable = subjectKind === "channel" || subjectKind === "asset";
   const [form, setForm] = useState(null);
   const [saving, setSaving] = useState(false);
   const [saved, setSaved] = useState(false);
@@ -53,8 +62,8 @@ export default function LiveChecks({ subjectKind, subjectId, parameter = "" }) {
           parameter: parameter || null,
           enabled: form.enabled,
           rules: form.rules,
-          false_alarm_rate: Number(form.rate),
-          baseline: Number(form.baseline),
+          false_alarm_rate: tunable ? Number(form.rate) : undefined,
+          baseline: tunable ? Number(form.baseline) : undefined,
         },
       });
       setSaved(true);
@@ -103,6 +112,7 @@ export default function LiveChecks({ subjectKind, subjectId, parameter = "" }) {
                 </label>
               ))}
             </div>
+            {tunable && (<>
             <label>
               {t("checks.rate")}{" "}
               <input
@@ -121,6 +131,7 @@ export default function LiveChecks({ subjectKind, subjectId, parameter = "" }) {
                 onChange={(e) => setForm({ ...form, baseline: e.target.value })}
               />
             </label>{" "}
+            </>)}
             {editable && (
               <button type="submit" data-testid="save-check">
                 {t("checks.save")}

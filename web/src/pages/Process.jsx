@@ -7,6 +7,8 @@ import { useAuth } from "../auth.jsx";
 import { useI18n } from "../i18n.jsx";
 import Chart from "../components/Chart.jsx";
 import { Empty, ErrorBox, Loading, Stat, useApi } from "../components/ui.jsx";
+import LiveChecks from "../components/LiveChecks.jsx";
+import { useLiveEvents } from "../live.js";
 
 const RED = "#c0392b";
 const BLUE = "#2c6fbb";
@@ -117,7 +119,7 @@ function Capability({ capability }) {
   );
 }
 
-function ParameterCard({ chart, spec, focused }) {
+function ParameterCard({ chart, spec, focused, partId }) {
   const { t } = useI18n();
   const kind = chart.kind === "xbar-r" ? t("process.kind_xbar", { n: Math.max(...chart.subgroup_sizes, 0) }) : t("process.kind_imr");
   return (
@@ -147,6 +149,10 @@ function ParameterCard({ chart, spec, focused }) {
         </div>
         <Capability capability={chart.capability} />
       </div>
+      <details open={focused}>
+        <summary className="small muted">{t("checks.title")}</summary>
+        <LiveChecks subjectKind="parameter" subjectId={partId} parameter={chart.parameter} />
+      </details>
     </article>
   );
 }
@@ -292,6 +298,8 @@ export default function Process() {
   const query = new URLSearchParams();
   if (part) query.set("part_id", part);
   const { data, error, reload } = useApi(`/api/dashboard/process?${query}`);
+  // a new record that breaks a rule (or is a likely defect) is pushed as an alert
+  useLiveEvents(["alert"], reload, 1000);
   const choose = (changes) => {
     const next = new URLSearchParams(params);
     Object.entries(changes).forEach(([k, v]) => (v ? next.set(k, v) : next.delete(k)));
@@ -340,11 +348,14 @@ export default function Process() {
       </div>
       {unknown && <ErrorBox error={{ message: t("process.unknown_parameter", { name: parameter }) }} />}
       {shown.map((c) => (
-        <ParameterCard key={c.parameter} chart={c} spec={data.specs[c.parameter]} focused={c.parameter === parameter} />
+        <ParameterCard key={c.parameter} chart={c} spec={data.specs[c.parameter]} focused={c.parameter === parameter} partId={data.part.id} />
       ))}
       <article className="card">
         <h2>{t("process.violations")}</h2>
         <Violations charts={shown} />
+      </article>
+      <article className="card">
+        <LiveChecks subjectKind="part" subjectId={data.part.id} />
       </article>
       <article className="card" data-testid="defects">
         <h2>{t("process.defects")}</h2>
