@@ -17,6 +17,7 @@ from typing import Any
 
 import numpy as np
 
+from dure.errors import InvalidInput
 from dure.models.timeseries.rul import RulEstimator, phm_score
 
 #: The protocol's cap on the true remaining life when scoring (validation and test).
@@ -24,16 +25,15 @@ SCORING_CAP = 125.0
 HELD_OUT = 0.2
 CUTS = 10
 MIN_CYCLES = 31
-TRIAL_MEMBERS = 2
-#: (parameter, values tried), in the order they are chosen; the first search step starts
-#: from the model's defaults.
+TRIAL_MEMBERS = 1
+#: (parameter, values tried), in the order they are chosen, starting from the model's
+#: defaults (the first value of each); ties keep the earlier value.
 SEARCH: tuple[tuple[str, tuple[Any, ...]], ...] = (
-    ("arch", ("cnn", "gru")),
-    ("window", (20, 30, 40)),
-    ("smoothing", (0.15, 0.3, 0.6)),
-    ("age", (False, True)),
-    ("cap", (120.0, 125.0, 130.0)),
-    ("epochs", (20, 30, 45)),
+    ("age", (True, False)),
+    ("arch", ("gru", "cnn")),
+    ("smoothing", (0.3, 0.6)),
+    ("cap", (125.0, 130.0, 120.0)),
+    ("epochs", (30, 20)),
 )
 
 PROTOCOL = (
@@ -92,13 +92,25 @@ def trial(
 
 
 def choose_settings(
-    train: Sequence[np.ndarray], seed: int, base: dict[str, Any] | None = None
+    train: Sequence[np.ndarray],
+    seed: int,
+    base: dict[str, Any] | None = None,
+    search: Sequence[tuple[str, Sequence[Any]]] = SEARCH,
 ) -> tuple[dict[str, Any], list[dict[str, Any]]]:
-    """The settings chosen on this seed's held-out training engines, and every trial."""
+    """The settings chosen on this seed's held-out training engines, and every trial.
+
+    ``base`` overrides the model's defaults as the search's starting point (``members``
+    of the final model is not searched: trials use ``TRIAL_MEMBERS``).
+    """
     taught_i, held_i = split_engines(len(train), seed)
     taught = [train[i] for i in taught_i]
     held = validation_cuts([train[i] for i in held_i], seed)
     current = {**RulEstimator().get_params(), **(base or {}), "members": TRIAL_MEMBERS}
+    for name, values in search:
+        if name not in current or name in ("members", "random_state"):
+            raise InvalidInput("search", f"{name!r} is not a setting the search can choose")
+        if len(values) == 0:
+            raise InvalidInput("search", f"{name!r} has no values to try")
     current.pop("random_state")
     trials: list[dict[str, Any]] = []
     done: dict[str, float] = {}
@@ -111,7 +123,7 @@ def choose_settings(
             done[key] = result["rmse"]
         return done[key]
 
-    for name, values in SEARCH:
+    for name, values in search:
         scored = [(rmse_of({**current, name: v}), i, v) for i, v in enumerate(values)]
         current[name] = min(scored)[2]
     chosen = {k: v for k, v in current.items() if k != "members"}

@@ -216,9 +216,7 @@ def bench_quality(
 @click.option("--dataset", type=click.Choice(["cmapss"]), required=True, help="Data set.")
 @data_root_option
 @seeds_option
-@click.option(
-    "--members", type=int, default=None, help="Networks averaged (default: the model's)."
-)
+@click.option("--members", type=int, default=None, help="Networks averaged (default: the model's).")
 @click.option("--epochs", type=int, default=None, help="Default: the model's.")
 @click.option(
     "--choose/--no-choose",

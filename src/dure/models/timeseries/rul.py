@@ -99,13 +99,13 @@ class RulEstimator(Model):
         smoothing: float = 0.3,
         cap: float = 125.0,
         epochs: int = 30,
-        members: int = 5,
+        members: int = 3,
         batch: int = 256,
         learning_rate: float = 3e-3,
-        arch: str = "cnn",
+        arch: str = "gru",
         width: int = 32,
         dropout: float = 0.2,
-        age: bool = False,
+        age: bool = True,
         random_state: int = 0,
     ) -> None:
         self.window = window
