@@ -4,6 +4,7 @@ save/load exact, and a floor on the real C-MAPSS FD001."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import numpy as np
@@ -12,7 +13,9 @@ import pytest
 from dure.errors import InvalidInput, ModelFileError, NotFittedError
 from dure.models.timeseries.rul import RulEstimator, phm_score
 
-FAST = {"window": 20, "epochs": 12, "cap": 60.0, "members": 2}
+# the small CNN learns these machines in a few seconds; the default GRU is saved and
+# loaded below and in the contract tests
+FAST = {"window": 20, "epochs": 12, "cap": 60.0, "members": 2, "arch": "cnn", "age": False}
 CAP = FAST["cap"]
 
 
@@ -104,7 +107,7 @@ def test_the_channel_that_carries_the_wear_drives_the_estimate() -> None:
 
 
 def test_save_and_load_give_the_same_estimates_and_refuse_tampering(tmp_path: Path) -> None:
-    est = RulEstimator(**FAST).fit(_machines(10, 0))
+    est = RulEstimator(**{**FAST, "arch": "gru", "age": True}).fit(_machines(10, 0))
     tests, _ = _cut(_machines(5, 1), 2)
     est.save(tmp_path / "rul")
     again = RulEstimator.load(tmp_path / "rul")
@@ -120,6 +123,28 @@ def test_save_and_load_give_the_same_estimates_and_refuse_tampering(tmp_path: Pa
     np.save(tmp_path / "rul" / "scale.npy", est.scale_ * 2)
     with pytest.raises(ModelFileError, match="does not match its card"):
         RulEstimator.load(tmp_path / "rul")
+
+
+def test_a_format_1_model_still_predicts_but_has_no_interval(tmp_path: Path) -> None:
+    old = {**FAST, "window": 40}
+    est = RulEstimator(**old).fit(_machines(6, 0))
+    est.save(tmp_path / "rul")
+    card = json.loads((tmp_path / "rul" / "card.json").read_text())
+    card["format_version"] = 1
+    for name in ("arch", "width", "dropout", "age"):
+        del card["params"][name]
+    for name in ("healthy", "calibration_predicted", "calibration_actual"):
+        del card["arrays"][name]
+        (tmp_path / "rul" / f"{name}.npy").unlink()
+    (tmp_path / "rul" / "card.json").write_text(json.dumps(card))
+    again = RulEstimator.load(tmp_path / "rul")
+    assert again.get_params()["arch"] == "cnn" and again.get_params()["age"] is False
+    tests, _ = _cut(_machines(3, 1), 2)
+    np.testing.assert_array_equal(again.predict(tests), est.predict(tests))
+    with pytest.raises(NotFittedError, match="no calibration errors"):
+        again.predict_interval(tests)
+    with pytest.raises(NotFittedError, match="no healthy levels"):
+        again.channel_importance(tests[0])
 
 
 def test_bad_histories_are_named() -> None:
