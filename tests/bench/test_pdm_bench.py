@@ -1,5 +1,5 @@
 """The RUL bench's validation protocol: held-out engines never teach, they are cut as test
-engines are, every trial is recorded and the best validation RMSE wins."""
+engines are (after the fault's onset), every trial is recorded and the best validation RMSE wins."""
 
 from __future__ import annotations
 
@@ -40,6 +40,10 @@ def test_held_out_engines_never_teach_and_are_cut_as_test_engines_are() -> None:
         assert MIN_CYCLES <= len(h) <= len(full)
         np.testing.assert_array_equal(h, full[: len(h)])
         assert r == len(full) - len(h)
+    long = [np.zeros((300, 2))]
+    cut, remaining = validation_cuts(long, 1)
+    assert remaining.max() <= 125  # cut after the fault's onset, as test engines are
+    assert min(len(h) for h in cut) >= 300 - 125
 
 
 def test_the_search_records_every_trial_and_keeps_the_best() -> None:

@@ -2,9 +2,10 @@
 
 Nothing here sees a test engine. Per seed the 100 run-to-failure training engines are
 split by engine: 80 teach, 20 are held out and cut at random points as the test engines
-are (each history kept to at least ``MIN_CYCLES`` cycles, the shortest test history),
-``CUTS`` cuts per engine, the target capped at the protocol's 125 cycles. Settings are
-chosen one after the other (coordinate search, in ``SEARCH``'s order, each step keeping
+are: after the fault's onset, which the protocol puts 125 cycles before failure (NASA's
+readme: test engines stop after their fault has developed), each history kept to at
+least ``MIN_CYCLES`` cycles (the shortest test history), ``CUTS`` cuts per engine, the
+target capped at 125 cycles. Settings are chosen one after the other (coordinate search, in ``SEARCH``'s order, each step keeping
 the best so far) on the held-out engines' RMSE, with ``TRIAL_MEMBERS`` networks per
 trial to keep the search bounded.
 """
@@ -39,9 +40,10 @@ SEARCH: tuple[tuple[str, tuple[Any, ...]], ...] = (
 PROTOCOL = (
     f"settings chosen per seed on the training engines only: {int(100 * (1 - HELD_OUT))} % "
     f"of them (by engine, seeded) teach, {int(100 * HELD_OUT)} % are held out and cut at "
-    f"{CUTS} random points each (at least {MIN_CYCLES} cycles kept, as the shortest test "
-    f"history), true remaining life capped at {SCORING_CAP:g}. Coordinate search in the "
-    f"order {[name for name, _ in SEARCH]} over {dict(SEARCH)}, {TRIAL_MEMBERS} networks "
+    f"{CUTS} random points each after the fault's onset as the protocol puts it (at most "
+    f"{SCORING_CAP:g} cycles before failure; at least {MIN_CYCLES} cycles kept, as the "
+    f"shortest test history), true remaining life capped at {SCORING_CAP:g}. "
+    f"Coordinate search in the order {[name for name, _ in SEARCH]} over {dict(SEARCH)}, {TRIAL_MEMBERS} networks "
     "per trial, on validation RMSE (ties: the earlier value); then the chosen settings "
     "are refitted on all 100 training engines and the test engines are scored once."
 )
@@ -57,11 +59,16 @@ def split_engines(n: int, seed: int) -> tuple[list[int], list[int]]:
 def validation_cuts(
     histories: Sequence[np.ndarray], seed: int
 ) -> tuple[list[np.ndarray], np.ndarray]:
-    """Held-out histories cut as test engines are, and their true remaining life."""
+    """Held-out histories cut as test engines are, and their true remaining life.
+
+    Test engines stop after their fault has developed (NASA's readme), and the protocol
+    puts the fault's onset ``SCORING_CAP`` cycles before failure: each cut leaves at most
+    that many cycles to run (and keeps at least ``MIN_CYCLES``, where the history allows).
+    """
     rng = np.random.default_rng(20_000 + seed)
     cut, remaining = [], []
     for h in histories:
-        low = min(MIN_CYCLES, len(h))
+        low = min(max(MIN_CYCLES, len(h) - int(SCORING_CAP)), len(h))
         for c in rng.integers(low, len(h) + 1, size=CUTS):
             cut.append(h[:c])
             remaining.append(len(h) - c)
