@@ -5,9 +5,9 @@ split by engine: 80 teach, 20 are held out and cut at random points as the test 
 are: after the fault's onset, which the protocol puts 125 cycles before failure (NASA's
 readme: test engines stop after their fault has developed), each history kept to at
 least ``MIN_CYCLES`` cycles (the shortest test history), ``CUTS`` cuts per engine, the
-target capped at 125 cycles. Settings are chosen one after the other (coordinate search, in ``SEARCH``'s order, each step keeping
-the best so far) on the held-out engines' RMSE, with ``TRIAL_MEMBERS`` networks per
-trial to keep the search bounded.
+target capped at 125 cycles. Settings are chosen one after the other (coordinate
+search in ``SEARCH``'s order, each step keeping the best so far) on the held-out
+engines' RMSE, with ``TRIAL_MEMBERS`` networks per trial to keep the search bounded.
 """
 
 from __future__ import annotations
