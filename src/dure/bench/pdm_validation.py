@@ -44,7 +44,8 @@ PROTOCOL = (
     f"{SCORING_CAP:g} cycles before failure; at least {MIN_CYCLES} cycles kept, as the "
     f"shortest test history), true remaining life capped at {SCORING_CAP:g}. "
     f"Coordinate search in the order {[name for name, _ in SEARCH]} over "
-    f"{dict(SEARCH)}, {TRIAL_MEMBERS} networks per trial, on validation RMSE (ties: the earlier value); then the chosen settings "
+    f"{dict(SEARCH)}, {TRIAL_MEMBERS} networks per trial, on validation RMSE (ties: the "
+    "earlier value); then the chosen settings "
     "are refitted on all 100 training engines and the test engines are scored once."
 )
 
