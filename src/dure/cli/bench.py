@@ -216,17 +216,30 @@ def bench_quality(
 @click.option("--dataset", type=click.Choice(["cmapss"]), required=True, help="Data set.")
 @data_root_option
 @seeds_option
-@click.option("--members", type=int, default=1, show_default=True, help="Networks averaged.")
-@click.option("--epochs", type=int, default=40, show_default=True)
+@click.option("--members", type=int, default=None, help="Networks averaged (default: the model's).")
+@click.option("--epochs", type=int, default=None, help="Default: the model's.")
+@click.option(
+    "--choose/--no-choose",
+    default=False,
+    show_default=True,
+    help="Choose the settings per seed on training engines held out for validation.",
+)
 @out_option
 @friendly
 def bench_pdm(
-    dataset: str, data_root: Path, seeds: int, members: int, epochs: int, out: Path | None
+    dataset: str,
+    data_root: Path,
+    seeds: int,
+    members: int | None,
+    epochs: int | None,
+    choose: bool,
+    out: Path | None,
 ) -> None:
     """Remaining useful life on C-MAPSS FD001: RMSE and PHM score over seeds."""
     from dure.bench.pdm import run_pdm_bench
 
-    results = run_pdm_bench(data_root, seeds, members, epochs)
+    params = {k: v for k, v in {"members": members, "epochs": epochs}.items() if v is not None}
+    results = run_pdm_bench(data_root, seeds, params, choose)
     print_summary(results)
     write_json(out, results)
 
