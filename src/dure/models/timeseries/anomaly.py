@@ -21,20 +21,11 @@ from dure.errors import InvalidInput, NotFittedError
 from dure.models.contract import Model, State
 from dure.models.registry import register
 from dure.models.threshold import Threshold
+from dure.models.timeseries.samples import checked_samples, quantile_threshold
 
 
 def _checked(X: np.ndarray, channels: int | None = None) -> np.ndarray:
-    X = np.asarray(X, dtype=np.float64)
-    if X.ndim == 1:
-        X = X[:, None]
-    if X.ndim != 2 or len(X) == 0:
-        raise InvalidInput("X", f"expected (samples, channels), got {X.shape}")
-    if channels is not None and X.shape[1] != channels:
-        raise InvalidInput("X", f"{X.shape[1]} channels, the detector knows {channels}")
-    if not np.isfinite(X).all():
-        row, col = np.argwhere(~np.isfinite(X))[0]
-        raise InvalidInput("X", f"sample {row}, channel {col} is NaN or inf")
-    return X
+    return checked_samples(X, channels, who="detector")
 
 
 @register
@@ -54,7 +45,7 @@ class ChannelDetector(Model):
         self.center_ = np.median(X, axis=0)
         mad = np.median(np.abs(X - self.center_), axis=0) * 1.4826
         self.spread_ = np.where(mad > 0, mad, X.std(axis=0) + 1e-12)
-        self.threshold_ = _quantile_threshold(self.score(X), self.false_alarm_rate)
+        self.threshold_ = quantile_threshold(self.score(X), self.false_alarm_rate)
         self.data_ = {"samples": len(X), "channels": X.shape[1]}
         self._smoothed = None
         return self
@@ -158,7 +149,7 @@ class CrossChannelDetector(Model):
         share = np.cumsum(s**2) / np.sum(s**2)
         k = min(int(np.searchsorted(share, self.explained) + 1), X.shape[1] - 1)
         self.components_ = vt[:k]
-        self.threshold_ = _quantile_threshold(self.score(X), self.false_alarm_rate)
+        self.threshold_ = quantile_threshold(self.score(X), self.false_alarm_rate)
         self.data_ = {"samples": len(X), "channels": X.shape[1], "components": k}
         return self
 
@@ -182,20 +173,6 @@ class CrossChannelDetector(Model):
         self.mean_ = state.arrays["mean"]
         self.scale_ = state.arrays["scale"]
         self.components_ = state.arrays["components"]
-
-
-def _quantile_threshold(scores: np.ndarray, false_alarm_rate: float) -> Threshold:
-    """The score that healthy data exceed at ``false_alarm_rate`` (alarms are above it)."""
-    value = float(np.quantile(scores, 1 - false_alarm_rate))
-    return Threshold(
-        value=value,
-        method="false_alarm_rate",
-        target_false_alarm_rate=false_alarm_rate,
-        n_good=int(len(scores)),
-        n_defective=0,
-        expected_false_alarm_rate=float(np.mean(scores > value)),
-        expected_miss_rate=None,
-    )
 
 
 def _runs(mask: np.ndarray) -> list[tuple[int, int]]:

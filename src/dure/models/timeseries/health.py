@@ -49,7 +49,7 @@ import numpy as np
 from dure.errors import InvalidInput, NotFittedError
 from dure.models.contract import Model, State
 from dure.models.registry import register
-from dure.models.timeseries.anomaly import _quantile_threshold
+from dure.models.timeseries.samples import checked_samples, quantile_threshold
 
 MIN_FIT_SAMPLES = 20
 MIN_TREND_SAMPLES = 8
@@ -86,16 +86,7 @@ class RemainingLife:
 def _checked(
     X: np.ndarray, times: np.ndarray | None, channels: int | None = None
 ) -> tuple[np.ndarray, np.ndarray]:
-    X = np.asarray(X, dtype=np.float64)
-    if X.ndim == 1:
-        X = X[:, None]
-    if X.ndim != 2 or len(X) == 0:
-        raise InvalidInput("X", f"expected (samples, channels), got {X.shape}")
-    if channels is not None and X.shape[1] != channels:
-        raise InvalidInput("X", f"{X.shape[1]} channels, the model knows {channels}")
-    if not np.isfinite(X).all():
-        row, col = np.argwhere(~np.isfinite(X))[0]
-        raise InvalidInput("X", f"sample {row}, channel {col} is NaN or inf")
+    X = checked_samples(X, channels)
     if times is None:
         t = np.arange(len(X), dtype=np.float64)
     else:
@@ -167,7 +158,7 @@ class HealthIndex(Model):
         self.band_z_ = np.quantile(z, 1 - self.false_alarm_rate, axis=0)
         deviation = np.linalg.norm((S - self.center_) / self.spread_, axis=1)
         self.normal_deviation_ = float(np.median(deviation))
-        self.threshold_ = _quantile_threshold(self._index(deviation), self.false_alarm_rate)
+        self.threshold_ = quantile_threshold(self._index(deviation), self.false_alarm_rate)
         self.data_ = {"samples": len(X), "channels": X.shape[1], "span": float(t[-1] - t[0])}
         return self
 

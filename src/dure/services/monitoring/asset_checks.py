@@ -16,7 +16,7 @@ from dure.services.monitoring.channel_checks import (
     MAX_PER_RUN,
     PERSISTENCE,
     CheckOutcome,
-    limit_z,
+    tail_threshold,
 )
 from dure.services.monitoring.series import segments, usual_interval_us
 from dure.store.session import Session
@@ -49,10 +49,7 @@ def check_asset(session: Session, check: LiveCheck) -> CheckOutcome:
             return CheckOutcome({"learning": len(X), "needs": check.baseline // 2})
         detector = CrossChannelDetector(false_alarm_rate=check.false_alarm_rate).fit(X)
         scores = detector.score(X)
-        threshold = max(
-            float(np.quantile(scores, 1 - check.false_alarm_rate)),
-            float(scores.mean() + limit_z(2 * check.false_alarm_rate) * scores.std()),
-        )
+        threshold = tail_threshold(scores, check.false_alarm_rate)
         state = {
             "channels": [c.id for c in channels],
             "mean": detector.mean_.tolist(),

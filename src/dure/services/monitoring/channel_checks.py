@@ -55,6 +55,15 @@ def limit_z(false_alarm_rate: float) -> float:
     return NormalDist().inv_cdf(1 - false_alarm_rate / 2)
 
 
+def tail_threshold(scores: np.ndarray, false_alarm_rate: float) -> float:
+    """The score healthy data exceed at ``false_alarm_rate``: a baseline is short, so its
+    tail is extended (normal approximation) rather than a quantile it cannot estimate."""
+    return max(
+        float(np.quantile(scores, 1 - false_alarm_rate)),
+        float(scores.mean() + limit_z(2 * false_alarm_rate) * scores.std()),
+    )
+
+
 def learn(first: list[SensorReading], false_alarm_rate: float) -> dict[str, Any]:
     """The watch's starting state from the channel's baseline readings."""
     values = np.array([r.value for r in first], dtype=np.float64)
@@ -62,12 +71,7 @@ def learn(first: list[SensorReading], false_alarm_rate: float) -> dict[str, Any]
     sigma = float(values.std(ddof=1)) or 1e-12
     detector = ChannelDetector(false_alarm_rate=false_alarm_rate).fit(values[:, None])
     scores = detector.score(values[:, None])
-    # the baseline is short: extend its score distribution's tail (normal approximation)
-    # rather than trust a quantile it cannot estimate at 1e-4
-    threshold = max(
-        float(np.quantile(scores, 1 - false_alarm_rate)),
-        float(scores.mean() + limit_z(2 * false_alarm_rate) * scores.std()),
-    )
+    threshold = tail_threshold(scores, false_alarm_rate)
     detector.forget_smoothing()
     learned = detector.learned()
     learned["threshold"] = threshold
