@@ -9,7 +9,7 @@ import pytest
 from dure.bench.pdm_validation import (
     MIN_CYCLES,
     choose_settings,
-    split_engines,
+    engine_folds,
     validation_cuts,
 )
 from dure.errors import InvalidInput
@@ -28,10 +28,12 @@ def _engines(n: int, seed: int) -> list[np.ndarray]:
 
 
 def test_held_out_engines_never_teach_and_are_cut_as_test_engines_are() -> None:
-    taught, held = split_engines(100, 3)
-    assert len(taught) == 80 and len(held) == 20
-    assert not set(taught) & set(held)
-    assert split_engines(100, 4) != (taught, held)  # every seed splits anew
+    folds = engine_folds(100, 3)
+    assert [len(f) for f in folds] == [20] * 5
+    assert sorted(i for f in folds for i in f) == list(range(100))  # disjoint, all held once
+    assert engine_folds(100, 4) != folds  # every seed splits anew
+    with pytest.raises(InvalidInput, match="train: 3 engines cannot be split into 5 folds"):
+        engine_folds(3, 0)
     engines = _engines(5, 0)
     cut, remaining = validation_cuts(engines, 0)
     assert len(cut) == len(remaining) == 5 * 10
@@ -57,7 +59,8 @@ def test_the_search_records_every_trial_and_keeps_the_best() -> None:
     assert chosen["smoothing"] == best_smoothing
     with_smoothing = [t for t in trials if t["params"]["smoothing"] == best_smoothing]
     assert chosen["age"] == min(with_smoothing, key=lambda t: t["rmse"])["params"]["age"]
-    assert {"rmse", "phm_score", "mae", "fit_s"} <= set(trials[0])
+    assert {"rmse", "phm_score", "mae", "fit_s", "rmse_by_fold"} <= set(trials[0])
+    assert len(trials[0]["rmse_by_fold"]) == 5
     assert "members" not in chosen and chosen["window"] == FAST["window"]
 
 

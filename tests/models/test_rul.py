@@ -126,12 +126,12 @@ def test_save_and_load_give_the_same_estimates_and_refuse_tampering(tmp_path: Pa
 
 
 def test_a_format_1_model_still_predicts_but_has_no_interval(tmp_path: Path) -> None:
-    old = {**FAST, "window": 40}
+    old = {**FAST, "window": 40, "relative": False}
     est = RulEstimator(**old).fit(_machines(6, 0))
     est.save(tmp_path / "rul")
     card = json.loads((tmp_path / "rul" / "card.json").read_text())
     card["format_version"] = 1
-    for name in ("arch", "width", "dropout", "age"):
+    for name in ("arch", "width", "dropout", "age", "relative"):
         del card["params"][name]
     for name in ("healthy", "calibration_predicted", "calibration_actual"):
         del card["arrays"][name]
@@ -145,6 +145,35 @@ def test_a_format_1_model_still_predicts_but_has_no_interval(tmp_path: Path) -> 
         again.predict_interval(tests)
     with pytest.raises(NotFittedError, match="no healthy levels"):
         again.channel_importance(tests[0])
+
+
+def test_a_format_2_model_loads_without_relative_inputs(tmp_path: Path) -> None:
+    est = RulEstimator(**{**FAST, "relative": False}).fit(_machines(6, 0))
+    est.save(tmp_path / "rul")
+    card = json.loads((tmp_path / "rul" / "card.json").read_text())
+    card["format_version"] = 2
+    del card["params"]["relative"]
+    (tmp_path / "rul" / "card.json").write_text(json.dumps(card))
+    again = RulEstimator.load(tmp_path / "rul")
+    assert again.get_params()["relative"] is False
+    tests, _ = _cut(_machines(3, 1), 2)
+    np.testing.assert_array_equal(again.predict(tests), est.predict(tests))
+    np.testing.assert_array_equal(
+        again.channel_importance(tests[0]), est.channel_importance(tests[0])
+    )
+
+
+def test_relative_inputs_are_each_machines_change_since_its_own_start() -> None:
+    machines = _machines(6, 0)
+    est = RulEstimator(**{**FAST, "relative": True, "age": False}).fit(machines)
+    shifted = machines[0].copy()
+    shifted[:, 1] += 3 * machines[0][:, 1].std()
+    plain, moved = est._prepared(machines[0]), est._prepared(shifted)
+    used = est.keep_.size
+    assert plain.shape[1] == 2 * used
+    # a machine built a little off the fleet's level: its level moves, its change does not
+    assert not np.allclose(plain[:, :used], moved[:, :used])
+    np.testing.assert_allclose(plain[:, used:], moved[:, used:], atol=1e-9)
 
 
 def test_bad_histories_are_named() -> None:
