@@ -195,14 +195,18 @@ def test_the_wearing_press_is_raised_from_readings_the_connector_stored(
         if feed is not None:
             feed.stop()
         broker.stop()
+    # the history's anomaly alert is there, and the live readings (only the connector
+    # stored them) raise the wearing press's vibration again: far beyond its limits, the
+    # channel check reports them as WE1 (its anomaly score leaves such readings to WE1)
+    assert any(
+        a.kind is AlertKind.MACHINE_ANOMALY and "vibration_rms" in a.message for a in mirae_alerts
+    )
     live = [
         a
         for a in mirae_alerts
-        if a.kind is AlertKind.MACHINE_ANOMALY
-        and "vibration" in a.message
-        and "2026-11-30T06:0" in a.message
+        if a.message.startswith("press-800t/vibration_rms") and "2026-11-30T06:0" in a.message
     ]
-    assert live, [a.message for a in mirae_alerts]
+    assert live, [(a.kind, a.message) for a in mirae_alerts]
     assert any(a.rule.startswith("die_temp_C: WE") for a in hanul_alerts), [
         a.rule for a in hanul_alerts
     ]
