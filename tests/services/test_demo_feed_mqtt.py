@@ -7,6 +7,10 @@ from __future__ import annotations
 
 import json
 import logging
+import os
+import signal
+import subprocess
+import sys
 import threading
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -253,3 +257,45 @@ def test_a_demo_broker_address_without_a_port_is_refused_naming_the_setting() ->
     with pytest.raises(ValidationError, match="DURE_DEMO_MQTT must be host:port"):
         Settings(demo_mqtt="localhost")
     assert Settings(demo_mqtt="broker.local:1883").demo_mqtt == "broker.local:1883"
+
+
+CHILD = """
+import sys, time
+from pathlib import Path
+from dure.services.live.mosquitto import Mosquitto
+broker = Mosquitto(Path(sys.argv[1]))
+broker.start(die_with_parent=True)
+print(broker.process.pid, flush=True)
+time.sleep(120)
+"""
+
+
+def _running(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().split(")")[-1].split()[0]
+    except FileNotFoundError:
+        return False
+    return state != "Z"
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="parent-death signal is Linux's")
+def test_the_broker_dure_up_starts_dies_with_it_even_when_killed(tmp_path: Path) -> None:
+    need_mosquitto()
+    server = subprocess.Popen(
+        [sys.executable, "-c", CHILD, str(tmp_path / "broker")],
+        stdout=subprocess.PIPE,
+        env=Settings(home=tmp_path).child_environment(),
+    )
+    broker_pid = 0
+    try:
+        assert server.stdout is not None
+        broker_pid = int(server.stdout.readline())
+        assert _running(broker_pid)
+        server.kill()  # as kill -9: no cleanup runs in the server
+        server.wait(10)
+        wait_for(lambda: not _running(broker_pid), 15, "the orphaned broker to stop")
+    finally:
+        if server.poll() is None:
+            server.kill()
+        if broker_pid and _running(broker_pid):
+            os.kill(broker_pid, signal.SIGKILL)

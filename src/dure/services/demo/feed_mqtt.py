@@ -127,7 +127,7 @@ def open_link(
     if find_mosquitto() is None:
         return None
     broker = Mosquitto(Path(settings.home) / "demo-broker")
-    broker.start()
+    broker.start(die_with_parent=True)
     return MqttLink(store, "127.0.0.1", broker.port, broker)
 
 

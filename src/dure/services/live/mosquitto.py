@@ -3,9 +3,12 @@ configured), the stream benchmark's and the live tests'."""
 
 from __future__ import annotations
 
+import ctypes
 import shutil
+import signal
 import socket
 import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -46,10 +49,17 @@ class Mosquitto:
         )
         self.process: subprocess.Popen[bytes] | None = None
 
-    def start(self) -> None:
-        """Start and wait until it accepts connections."""
+    def start(self, die_with_parent: bool = False) -> None:
+        """Start and wait until it accepts connections. With ``die_with_parent`` (Linux) the
+        broker is sent SIGTERM when the thread that started it dies, even by ``kill -9``:
+        a server's own broker does not outlive it."""
         log = open(self.folder / "mosquitto.log", "ab")  # noqa: SIM115 - lives with the process
-        self.process = subprocess.Popen([self.binary, "-c", str(self.conf)], stdout=log, stderr=log)
+        self.process = subprocess.Popen(
+            [self.binary, "-c", str(self.conf)],
+            stdout=log,
+            stderr=log,
+            preexec_fn=_term_with_parent if die_with_parent else None,  # noqa: PLW1509
+        )
         deadline = time.monotonic() + 10
         while time.monotonic() < deadline:
             try:
@@ -68,3 +78,13 @@ class Mosquitto:
         log = (self.folder / "mosquitto.log").read_text(errors="replace")
         if "Error saving" in log:
             raise RuntimeError(f"mosquitto could not save its queue: {log[-500:]}")
+
+
+def _term_with_parent() -> None:
+    """In the child before exec: ask Linux for SIGTERM when the parent dies."""
+    if sys.platform.startswith("linux"):
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
+
+
+PR_SET_PDEATHSIG = 1
