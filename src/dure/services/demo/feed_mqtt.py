@@ -14,9 +14,11 @@ message is one JSON object per press and moment::
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import socket
+import subprocess
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -108,8 +110,13 @@ class MqttLink:
             self._client.loop_stop()
             self._client = None
         if self.broker is not None:
-            self.broker.stop()
-            self.broker = None
+            broker, self.broker = self.broker, None
+            try:
+                broker.stop()
+            except (OSError, RuntimeError, subprocess.TimeoutExpired) as exc:
+                log.warning("demo feed: mosquitto did not stop cleanly (%s)", exc)
+                if broker.process is not None:
+                    broker.process.kill()
             park_connectors(self.store, self.connectors)
 
 
@@ -127,7 +134,13 @@ def open_link(
     if find_mosquitto() is None:
         return None
     broker = Mosquitto(Path(settings.home) / "demo-broker")
-    broker.start(die_with_parent=True)
+    try:
+        broker.start(die_with_parent=True)
+    except (OSError, RuntimeError) as exc:
+        log.warning("demo feed: could not start mosquitto (%s)", exc)
+        with contextlib.suppress(OSError, RuntimeError, subprocess.TimeoutExpired):
+            broker.stop()
+        return None
     return MqttLink(store, "127.0.0.1", broker.port, broker)
 
 
