@@ -253,6 +253,16 @@ def test_without_a_broker_the_feed_writes_directly_and_switches_the_demo_connect
     assert len({len(v) for v in rows.values()}) == 1 and rows["vibration_rms"]
 
 
+def test_a_mosquitto_that_cannot_start_means_direct_writes(
+    store: Store, settings: Settings, caplog: pytest.LogCaptureFixture
+) -> None:
+    need_mosquitto()
+    settings.home.mkdir(parents=True, exist_ok=True)
+    (settings.home / "demo-broker").write_text("a file where the broker's folder goes")
+    assert open_link(store, settings) is None
+    assert "could not start mosquitto" in caplog.text
+
+
 def test_a_demo_broker_address_without_a_port_is_refused_naming_the_setting() -> None:
     with pytest.raises(ValidationError, match="DURE_DEMO_MQTT must be host:port"):
         Settings(demo_mqtt="localhost")

@@ -133,13 +133,15 @@ def open_link(
         log.warning("demo feed: no MQTT broker answers at %s (DURE_DEMO_MQTT)", settings.demo_mqtt)
     if find_mosquitto() is None:
         return None
-    broker = Mosquitto(Path(settings.home) / "demo-broker")
+    broker: Mosquitto | None = None
     try:
+        broker = Mosquitto(Path(settings.home) / "demo-broker")
         broker.start(die_with_parent=True)
     except (OSError, RuntimeError) as exc:
         log.warning("demo feed: could not start mosquitto (%s)", exc)
-        with contextlib.suppress(OSError, RuntimeError, subprocess.TimeoutExpired):
-            broker.stop()
+        if broker is not None:
+            with contextlib.suppress(OSError, RuntimeError, subprocess.TimeoutExpired):
+                broker.stop()
         return None
     return MqttLink(store, "127.0.0.1", broker.port, broker)
 
