@@ -68,6 +68,11 @@ class Settings(BaseSettings):
         description="set by `dure up` for the connector processes it starts: a connector "
         "stops when that process is gone (even killed with -9)",
     )
+    demo_mqtt: str | None = Field(
+        default=None,
+        description="host:port of an MQTT broker for the demo's live feed (default: a "
+        "Mosquitto that `dure up` starts on loopback when installed, else direct writes)",
+    )
     api_docs: bool = Field(
         default=True, description="serve the OpenAPI document and its /docs and /redoc pages"
     )
@@ -103,6 +108,16 @@ class Settings(BaseSettings):
                 "DURE_DATABASE_URL must start with sqlite:// or postgresql://, "
                 f"got {value.split(':', 1)[0]!r}"
             )
+        return value
+
+    @field_validator("demo_mqtt")
+    @classmethod
+    def _host_and_port(cls, value: str | None) -> str | None:
+        if value is None or value == "":
+            return None
+        host, _, port = value.rpartition(":")
+        if not host or not port.isdigit() or not 0 < int(port) < 65536:
+            raise ValueError(f"DURE_DEMO_MQTT must be host:port, got {value!r}")
         return value
 
     @property

@@ -65,7 +65,9 @@ def up(ctx: click.Context, host: str, port: int, with_demo: bool, demo_feed: boo
 
     With the demo, a simulated feed keeps the suppliers' press readings and process
     records arriving: within minutes Mirae's wearing press and Hanul's hot dies raise
-    alerts on the live checks."""
+    alerts on the live checks. The readings go through MQTT when there is a broker
+    (DURE_DEMO_MQTT=host:port, or a Mosquitto started here when installed) and the demo
+    connectors store them; otherwise they are written directly."""
     import uvicorn
 
     from dure.api.app import create_app
@@ -78,20 +80,27 @@ def up(ctx: click.Context, host: str, port: int, with_demo: bool, demo_feed: boo
         }
     )
     store = open_store(ctx)
+    feed = None
     if with_demo:
+        from dure.services.demo.feed_mqtt import open_link, park_connectors
+        from dure.services.demo.live_feed import DemoFeed
         from dure.services.demo.world import build_demo
 
         summary = build_demo(store, settings.home)
         click.echo(f"demo world ready; tokens in {summary.tokens_file}")
         if demo_feed:
-            from dure.services.demo.live_feed import DemoFeed
-
-            DemoFeed(store).start()
-            click.echo("demo feed: the presses' readings and process records arrive live")
+            feed = DemoFeed(store, link=open_link(store, settings)).start()
+            click.echo(f"demo feed: the presses' readings arrive live; {feed.path}")
+        else:
+            park_connectors(store)
     click.echo(f"serving on http://{host}:{port}  (API docs: http://{host}:{port}/docs)")
-    uvicorn.run(
-        create_app(settings, store), host=host, port=port, log_level="info", server_header=False
-    )
+    try:
+        uvicorn.run(
+            create_app(settings, store), host=host, port=port, log_level="info", server_header=False
+        )
+    finally:
+        if feed is not None:
+            feed.stop()  # after the connectors: then the broker it started
 
 
 # ---- organisations, users, tokens -----------------------------------------------------

@@ -10,8 +10,13 @@ press line. The model is the history's (``plant_data``), continued:
 - Hanul Stamping's dies stay hot (the +12 °C drift of its history goes on), so its die
   temperature keeps breaking the control limits learned from its first records.
 
-Readings are written the way a connector writes them (``readings.insert`` in the
-supplier's own scope), so the same live checks run on them.
+The readings go the way a factory's would when there is an MQTT broker (``feed_mqtt``:
+the one at ``DURE_DEMO_MQTT``, or a Mosquitto ``dure up`` starts when installed): each
+press publishes them, its supplier's demo connector subscribes and stores them, so the
+connector's live status, its refusals and the live checks are all the real ones. Without
+a broker they are written directly the way a connector writes them (``readings.insert``
+in the supplier's own scope), so the same live checks run on them. Process records are
+always written directly: no connector carries process records.
 """
 
 from __future__ import annotations
@@ -28,6 +33,7 @@ import numpy as np
 from dure.domain.records import ProcessRecord
 from dure.domain.users import Caller, Role
 from dure.errors import NotFound
+from dure.services.demo.feed_mqtt import CONNECTOR, MqttLink, PressOrg, park_connectors
 from dure.services.demo.plant_data import CHANNELS, PROCESS_SCHEMA
 from dure.store.repositories.sensor_readings import ReadingColumns
 from dure.store.session import Store
@@ -46,9 +52,15 @@ class _Press:
     line_id: str | None
     history_end: datetime | None
 
+    @property
+    def org(self) -> PressOrg:
+        """The supplier this press publishes for."""
+        return PressOrg(self.org_id, self.slug)
+
 
 class DemoFeed:
-    """A thread writing the demo suppliers' live readings and process records."""
+    """A thread sending the demo suppliers' live readings (through ``link`` when given,
+    else straight into the store) and writing their process records."""
 
     def __init__(
         self,
@@ -57,8 +69,10 @@ class DemoFeed:
         record_every_s: float = 10.0,
         wear_day_s: float = 60.0,
         seed: int = 11,
+        link: MqttLink | None = None,
     ) -> None:
         self.store = store
+        self.link = link
         self.tick_s = tick_s
         self.record_every_s = record_every_s
         self.wear_day_s = wear_day_s
@@ -102,20 +116,45 @@ class DemoFeed:
             )
         return presses
 
-    def start(self) -> DemoFeed:
-        """Start writing (a daemon thread; ``stop`` ends it)."""
+    @property
+    def path(self) -> str:
+        """Which way the readings go, in words."""
+        if self.link is None:
+            return "readings written directly (no MQTT broker: DURE_DEMO_MQTT or mosquitto)"
+        return (
+            f"readings through MQTT at {self.link.address}, stored by the {CONNECTOR!r} connectors"
+        )
+
+    def prepare(self) -> DemoFeed:
+        """Find the presses and, with a link, save their connectors and connect it."""
         self.presses = self.find_presses()
+        if self.link is not None:
+            try:
+                self.link.connect([p.org for p in self.presses])
+            except OSError as exc:  # the broker went away since it answered
+                log.warning("demo feed: cannot publish to %s (%s)", self.link.address, exc)
+                self.link.close()
+                self.link = None
+        if self.link is None:
+            park_connectors(self.store)  # left by an earlier run through a broker now gone
         self._started = time.monotonic()
+        log.info("demo feed: %d presses; %s", len(self.presses), self.path)
+        return self
+
+    def start(self) -> DemoFeed:
+        """Start sending (a daemon thread; ``stop`` ends it and closes the link)."""
+        self.prepare()
         self._thread = threading.Thread(target=self._loop, name="dure-demo-feed", daemon=True)
         self._thread.start()
-        log.info("demo feed: %d presses", len(self.presses))
         return self
 
     def stop(self) -> None:
-        """Stop writing."""
+        """Stop sending; close the link (stopping the broker it started)."""
         self._stop.set()
         if self._thread is not None:
             self._thread.join(5)
+        if self.link is not None:
+            self.link.close()
 
     def _loop(self) -> None:
         while not self._stop.wait(self.tick_s):
@@ -125,27 +164,36 @@ class DemoFeed:
                 log.warning("demo feed: %s", exc)
 
     def tick(self, now: datetime | None = None) -> None:
-        """Write one reading per channel of every press (and a process record when due)."""
+        """Send one reading per channel of every press (and write a process record when
+        due)."""
         now = now or datetime.now(UTC)
         elapsed = time.monotonic() - self._started
         record_due = elapsed - self._last_record >= self.record_every_s
         for press in self.presses:
             values = self.readings(press, now, elapsed)
-            caller = Caller(org_id=press.org_id, user_id=None, role=Role.OPERATOR)
-            with self.store.session(caller) as s:
-                ts = int(now.timestamp() * 1e6)
-                s.readings.insert(
-                    ReadingColumns(
-                        press.channel_ids,
-                        np.arange(len(values), dtype=np.int32),
-                        np.full(len(values), ts, dtype=np.int64),
-                        np.asarray(values, dtype=np.float64),
-                    )
+            ts = int(now.timestamp() * 1e6)
+            if self.link is not None:
+                self.link.send(
+                    press.org, ts, dict(zip(CHANNEL_NAMES, map(float, values), strict=True))
                 )
+            with self.store.session(self._operator(press)) as s:
+                if self.link is None:
+                    s.readings.insert(
+                        ReadingColumns(
+                            press.channel_ids,
+                            np.arange(len(values), dtype=np.int32),
+                            np.full(len(values), ts, dtype=np.int64),
+                            np.asarray(values, dtype=np.float64),
+                        )
+                    )
                 if record_due and press.part_id is not None:
                     s.process_records.add_new([self.record(press, now)])
         if record_due:
             self._last_record = elapsed
+
+    @staticmethod
+    def _operator(press: _Press) -> Caller:
+        return Caller(org_id=press.org_id, user_id=None, role=Role.OPERATOR)
 
     def readings(self, press: _Press, now: datetime, elapsed: float) -> list[float]:
         """This moment's vibration, motor current and oil temperature of one press."""
@@ -186,3 +234,4 @@ class DemoFeed:
 
 
 SUPPLIER_SLUGS = ("daesung", "mirae", "hanul")
+CHANNEL_NAMES = tuple(name for name, _ in CHANNELS)
