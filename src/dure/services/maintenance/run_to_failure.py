@@ -431,6 +431,9 @@ def estimate_current_run(
     step_h = trained.step_us / US_PER_HOUR
     steps = float(model.predict([rows])[0])
     low, high = (float(v[0]) for v in model.predict_interval([rows], coverage))
+    # the interval is the estimate shifted by errors made near it in calibration, which
+    # can all lie on one side: the answer's range always holds its own estimate
+    low, high = min(low, steps), max(high, steps)
     shares = model.channel_importance(rows)
     by_name = _channels_by_name(session, asset)
     drivers = sorted(
