@@ -4,9 +4,12 @@ events, bad input named, another organisation's machine not found, and training 
 
 from __future__ import annotations
 
+import time
 from datetime import UTC, datetime, timedelta
 
+from dure.services.platform.accounts import system_caller
 from tests.factories import World
+from tests.services.run_to_failure_world import press, run_fleet
 
 
 def test_events_are_recorded_listed_and_deleted(client, world: World) -> None:  # type: ignore[no-untyped-def]
@@ -87,3 +90,33 @@ def test_training_needs_two_failed_runs(client, world: World) -> None:  # type: 
     assert bad.status_code == 422 and "epochs" in bad.text
     jobs = client.get("/api/jobs", params={"kind": "train_rul_model"}, headers=auth).json()
     assert jobs["items"] == []
+
+
+def test_a_model_trained_over_http_gives_the_health_its_rul(client, store, world: World) -> None:  # type: ignore[no-untyped-def]
+    caller = system_caller(world.a.org)
+    fleet = run_fleet(store, caller)
+    worn = press(store, caller, "press-new", 30.0, 26.0, seed=40)
+    auth = world.a.auth("engineer")
+    queued = client.post(
+        f"/api/assets/{fleet[0]}/rul-model", json={"epochs": 40, "members": 1}, headers=auth
+    )
+    assert queued.status_code == 202, queued.text
+    job = queued.json()
+    assert job["kind"] == "train_rul_model" and job["params"]["asset_kind"] == "press"
+    deadline = time.monotonic() + 300
+    while job["status"] not in ("succeeded", "failed") and time.monotonic() < deadline:
+        time.sleep(0.5)  # the install's job runner trains it on its training lane
+        job = client.get(f"/api/jobs/{job['id']}", headers=auth).json()
+    assert job["status"] == "succeeded", job
+    health = client.get(f"/api/assets/{worn}/health", headers=auth)
+    assert health.status_code == 200, health.text
+    model = health.json()["model"]
+    assert (
+        model["rul_source"] == "trained"
+        and model["rul_model"]["model_id"] == job["result"]["model_id"]
+    )
+    assert model["source"] == "trained on 6 run-to-failure histories"
+    rows = {m["name"]: m for m in client.get("/api/machines", headers=auth).json()["machines"]}
+    assert rows["press-new"]["rul_source"] == "trained"
+    assert rows["press"]["rul_source"] is None  # the factory's press has too few readings
+    assert client.get(f"/api/assets/{worn}/health", headers=world.b.auth()).status_code == 404

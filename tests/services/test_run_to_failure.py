@@ -17,7 +17,6 @@ import pytest
 
 from dure.domain.jobs import JobStatus
 from dure.domain.maintenance import MaintenanceKind
-from dure.domain.plant import Asset, SensorChannel
 from dure.domain.times import from_us
 from dure.domain.users import Caller
 from dure.errors import InvalidInput, NotFound, StateConflict
@@ -30,59 +29,9 @@ from dure.services.maintenance.run_to_failure import (
     queue_rul_training,
     runs_of,
 )
-from dure.services.platform.accounts import create_org, system_caller
 from dure.services.platform.jobs import JobRunner
-from dure.store.repositories.sensor_readings import ReadingColumns
 from dure.store.session import Store
-
-T0 = datetime(2026, 6, 1, tzinfo=UTC)
-T0_US = int(T0.timestamp()) * 1_000_000
-TEN_MIN_US = 600 * 1_000_000
-PER_DAY = 144
-WEAR_DAYS = 8.0
-LIVES = (14.0, 17.0, 20.0, 23.0, 26.0, 29.0)
-
-
-def _org(store: Store, slug: str) -> Caller:
-    with store.system() as s:
-        org = create_org(s, f"Shop {slug}", "supplier", slug)
-    return system_caller(org)
-
-
-def _press(
-    store: Store, caller: Caller, name: str, life_days: float, seen_days: float, seed: int
-) -> str:
-    """A press whose vibration wears up over the last ``WEAR_DAYS`` of ``life_days``,
-    read for its first ``seen_days`` (every 10 min, vibration and motor current)."""
-    rng = np.random.default_rng(seed)
-    n = int(seen_days * PER_DAY)
-    days = np.arange(n) / PER_DAY
-    wear = np.clip((days - (life_days - WEAR_DAYS)) / WEAR_DAYS, 0, None) ** 2
-    vibration = 2.0 + 3.0 * wear + rng.normal(0, 0.1, n)
-    current = 30.0 + 2.0 * wear + rng.normal(0, 0.5, n)
-    ts = T0_US + np.arange(n, dtype=np.int64) * TEN_MIN_US
-    with store.session(caller) as s:
-        asset = s.assets.add(Asset(org_id=caller.org_id, name=name, kind="press"))
-        for channel_name, unit, values in (
-            ("vibration_rms", "mm/s", vibration),
-            ("motor_current", "A", current),
-        ):
-            channel = s.channels.add(
-                SensorChannel(org_id=caller.org_id, asset_id=asset.id, name=channel_name, unit=unit)
-            )
-            s.readings.insert(ReadingColumns([channel.id], np.zeros(n, np.int32), ts, values))
-    return asset.id
-
-
-def _fleet(store: Store, caller: Caller, failures: int = len(LIVES)) -> list[str]:
-    """Presses run to a recorded failure (the first ``failures`` of ``LIVES``)."""
-    ids = []
-    for k, life in enumerate(LIVES[:failures]):
-        asset_id = _press(store, caller, f"press-{k}", life, life, seed=k)
-        with store.session(caller) as s:
-            record_event(s, asset_id, "failure", T0 + timedelta(days=life), "bearing seized")
-        ids.append(asset_id)
-    return ids
+from tests.services.run_to_failure_world import LIVES, T0, new_org, press, run_fleet
 
 
 def _train(store: Store, caller: Caller, runner: JobRunner, asset_id: str) -> str:
@@ -97,11 +46,11 @@ def _train(store: Store, caller: Caller, runner: JobRunner, asset_id: str) -> st
 
 
 def test_a_trained_model_gives_the_rul_of_a_press_mid_wear(store: Store, runner: JobRunner) -> None:
-    caller = _org(store, "fleet")
-    fleet = _fleet(store, caller)
+    caller = new_org(store, "fleet")
+    fleet = run_fleet(store, caller)
     # 30-day life, seen up to day 26: 4 days (96 h) left, older than any trained press
-    worn = _press(store, caller, "press-new", 30.0, 26.0, seed=40)
-    young = _press(store, caller, "press-young", 30.0, 10.0, seed=41)
+    worn = press(store, caller, "press-new", 30.0, 26.0, seed=40)
+    young = press(store, caller, "press-young", 30.0, 10.0, seed=41)
     model_id = _train(store, caller, runner, fleet[0])
 
     with store.session(caller) as s:
@@ -149,8 +98,8 @@ def test_a_trained_model_gives_the_rul_of_a_press_mid_wear(store: Store, runner:
 def test_a_repair_starts_a_new_run_and_the_grid_counts_down_to_the_failure(
     store: Store,
 ) -> None:
-    caller = _org(store, "runs")
-    asset_id = _press(store, caller, "press", 20.0, 20.0, seed=1)
+    caller = new_org(store, "runs")
+    asset_id = press(store, caller, "press", 20.0, 20.0, seed=1)
     with store.session(caller) as s:
         record_event(s, asset_id, "failure", T0 + timedelta(days=12))
         record_event(s, asset_id, "repair", T0 + timedelta(days=13), "new bearing")
@@ -166,8 +115,8 @@ def test_a_repair_starts_a_new_run_and_the_grid_counts_down_to_the_failure(
 
 
 def test_too_few_failed_histories_is_a_conflict_saying_how_many(store: Store) -> None:
-    caller = _org(store, "few")
-    (asset_id,) = _fleet(store, caller, failures=1)
+    caller = new_org(store, "few")
+    (asset_id,) = run_fleet(store, caller, failures=1)
     with store.session(caller) as s, pytest.raises(StateConflict) as info:
         queue_rul_training(s, asset_id)
     assert info.value.field == "asset_id"
@@ -181,10 +130,10 @@ def test_too_few_failed_histories_is_a_conflict_saying_how_many(store: Store) ->
 
 
 def test_bad_maintenance_events_are_refused_naming_the_field(store: Store) -> None:
-    caller = _org(store, "bad")
-    asset_id = _press(store, caller, "press", 10.0, 5.0, seed=2)
-    other = _org(store, "other")
-    theirs = _press(store, other, "their-press", 10.0, 5.0, seed=3)
+    caller = new_org(store, "bad")
+    asset_id = press(store, caller, "press", 10.0, 5.0, seed=2)
+    other = new_org(store, "other")
+    theirs = press(store, other, "their-press", 10.0, 5.0, seed=3)
     fine = T0 + timedelta(days=2)
     with store.session(caller) as s:
         kept = record_event(s, asset_id, "repair", fine, "greased")
@@ -220,11 +169,11 @@ def test_bad_maintenance_events_are_refused_naming_the_field(store: Store) -> No
 def test_another_organisations_failures_and_models_stay_its_own(
     store: Store, runner: JobRunner
 ) -> None:
-    caller = _org(store, "owner")
-    fleet = _fleet(store, caller)
+    caller = new_org(store, "owner")
+    fleet = run_fleet(store, caller)
     _train(store, caller, runner, fleet[0])
-    other = _org(store, "neighbour")
-    theirs = _press(store, other, "press", 30.0, 26.0, seed=5)
+    other = new_org(store, "neighbour")
+    theirs = press(store, other, "press", 30.0, 26.0, seed=5)
     with store.session(other) as s:
         assert failed_runs_of_kind(s, "press") == []
         assert s.model_versions.list_own(task=TASK) == []
