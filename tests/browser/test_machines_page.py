@@ -98,6 +98,7 @@ def test_engineer_finds_the_wearing_press(page_for: Any, served: Served) -> None
     page.goto("/machines")
     page.wait_for_selector("[data-testid=machine-row]")
     assert re.search(r"≈ [\d.,]+ (일|시간)", page.inner_text("[data-testid=machine-rul]"))
+    assert "열화 지수" in page.locator("[data-testid=rul-source]").first.inner_text()
     assert page.inner_text("[data-testid=nav-machines]") == "설비"
     shot(page, "machines-03-korean")
 
