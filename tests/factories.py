@@ -21,6 +21,7 @@ from dure.services.alerts.raising import raise_alert
 from dure.services.imports.files import import_sensor_file
 from dure.services.inspection.records import store_blob
 from dure.services.live.connectors import save_connector
+from dure.services.maintenance.events import record_event
 from dure.services.platform.accounts import create_org, create_token, create_user, system_caller
 from dure.store.repositories.sensor_readings import ReadingColumns
 from dure.store.session import Store
@@ -150,11 +151,13 @@ def _supplier_data(store: Store, org: Organisation, oem_part: PartNumber) -> dic
                 "topics": [{"filter": "plant/+/data", "asset_level": 1}],
             },
         )
+        event = record_event(s, asset.id, "repair", now, "new bearing")
         alert, _ = raise_alert(
             s, AlertKind.SPC_RULE, channel.id, "WE1 one point beyond 3 sigma", "vib: 9.1 > 7.2"
         )
         return {
             "alert": alert.id,
+            "maintenance_event": event.id,
             "connector": connector.id,
             "job": job.id,
             "site": site.id,

@@ -46,6 +46,7 @@ def foreign_ids(world: World) -> dict[str, str]:
         "job_id": a["job"],
         "connector_id": a["connector"],
         "alert_id": a["alert"],
+        "event_id": a["maintenance_event"],
         "oem_id": world.oem.org.id,
         "supplier_id": world.a.org.id,
         # collaboration objects supplier A does not have: a guessed id must get 404 too

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import re
 import time
+from datetime import datetime, timedelta
 from typing import Any
 
 import httpx
@@ -47,6 +48,10 @@ def test_engineer_finds_the_wearing_press(page_for: Any, served: Served) -> None
     ]
     assert others and health < min(others), (health, others)
     assert "vibration_rms" in row.inner_text()  # the channel driving it
+    # which model gave the RUL: no press of the demo has run to a recorded failure
+    source = row.locator("[data-testid=rul-source]")
+    assert source.get_attribute("data-source") == "degradation index"
+    assert "degradation index" in source.inner_text()
     shot(page, "machines-01-list")
 
     # one press: the vibration trend with its normal band and anomaly marks in red
@@ -63,6 +68,23 @@ def test_engineer_finds_the_wearing_press(page_for: Any, served: Served) -> None
     assert page.inner_text("[data-testid=detail-rul]") == rul
     shot(page, "machines-02-press")
 
+    # record a repair two days ago: it is listed; deleted again, the list is empty
+    events = page.locator("[data-testid=maintenance-events]")
+    assert "No failures, repairs or replacements" in events.inner_text()
+    form = page.locator("[data-testid=new-maintenance-event]")
+    form.locator("select[name=kind]").select_option("repair")
+    two_days_ago = datetime.now() - timedelta(days=2)  # the browser's local time
+    form.locator("input[name=occurred_at]").fill(two_days_ago.strftime("%Y-%m-%dT%H:%M"))
+    form.locator("input[name=note]").fill("new bearing")
+    form.locator("button[type=submit]").click()
+    page.wait_for_selector("[data-testid=maintenance-event][data-kind=repair]")
+    assert "new bearing" in events.inner_text()
+    recorded = served.get("mirae", f"/api/assets/{asset_id}/maintenance-events", "engineer")
+    assert [e["kind"] for e in recorded] == ["repair"]
+    events.locator("[data-testid=maintenance-event] button").click()
+    page.wait_for_selector("[data-testid=maintenance-event]", state="detached")
+    assert served.get("mirae", f"/api/assets/{asset_id}/maintenance-events", "engineer") == []
+
     # a link to one channel highlights it
     channels = served.get("mirae", f"/api/assets/{asset_id}/channels", "engineer")["items"]
     vib_id = next(c["id"] for c in channels if c["name"] == "vibration_rms")
@@ -76,6 +98,7 @@ def test_engineer_finds_the_wearing_press(page_for: Any, served: Served) -> None
     page.goto("/machines")
     page.wait_for_selector("[data-testid=machine-row]")
     assert re.search(r"≈ [\d.,]+ (일|시간)", page.inner_text("[data-testid=machine-rul]"))
+    assert "열화 지수" in page.locator("[data-testid=rul-source]").first.inner_text()
     assert page.inner_text("[data-testid=nav-machines]") == "설비"
     shot(page, "machines-03-korean")
 

@@ -2,6 +2,7 @@
 import { createContext, useContext, useEffect, useMemo, useState } from "react";
 import * as checks from "./strings/checks.js";
 import * as operations from "./strings/operations.js";
+import * as maintenance from "./strings/maintenance.js";
 
 const en = {
   "app.name": "Dure",
@@ -458,8 +459,8 @@ const ko = {
 };
 
 export const dictionaries = {
-  en: { ...en, ...checks.en, ...operations.en },
-  ko: { ...ko, ...checks.ko, ...operations.ko },
+  en: { ...en, ...checks.en, ...operations.en, ...maintenance.en },
+  ko: { ...ko, ...checks.ko, ...operations.ko, ...maintenance.ko },
 };
 const LANG_KEY = "dure.lang";
 

@@ -25,6 +25,7 @@ class JobKind(StrEnum):
     TRAIN_INSPECTION_MODEL = "train_inspection_model"
     INSPECT_BATCH = "inspect_batch"
     ADAPT_MODEL = "adapt_model"
+    TRAIN_RUL_MODEL = "train_rul_model"
 
 
 # Kinds whose work is kept step by step, so a job interrupted by a stopped server is

@@ -42,6 +42,7 @@ from dure.store.repositories.connectors import ConnectorRepository
 from dure.store.repositories.grants import GrantRepository
 from dure.store.repositories.jobs import JobRepository
 from dure.store.repositories.live_checks import LiveCheckRepository
+from dure.store.repositories.maintenance import MaintenanceEventRepository
 from dure.store.repositories.organisations import OrganisationRepository
 from dure.store.repositories.parts import (
     DefectTypeRepository,
@@ -244,6 +245,10 @@ class Session:
     @cached_property
     def parameter_specs(self) -> ParameterSpecRepository:
         return self._scoped(ParameterSpecRepository)
+
+    @cached_property
+    def maintenance_events(self) -> MaintenanceEventRepository:
+        return self._scoped(MaintenanceEventRepository)
 
     @cached_property
     def labelled_images(self) -> LabelledImageRepository:

@@ -270,6 +270,20 @@ parameter_specs = Table(
     UniqueConstraint("org_id", "part_id", "parameter"),
 )
 
+maintenance_events = Table(
+    "maintenance_events",
+    metadata,
+    _id(),
+    _org(),
+    Column("asset_id", ID, ForeignKey("assets.id"), nullable=False),
+    Column("kind", String(16), nullable=False),
+    Column("occurred_at", TS, nullable=False),
+    Column("note", Text, nullable=False),
+    Column("created_by", ID),
+    _created(),
+    Index(None, "asset_id", "occurred_at"),
+)
+
 model_versions = Table(
     "model_versions",
     metadata,

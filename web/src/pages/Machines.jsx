@@ -1,10 +1,12 @@
 // Machines: health and remaining useful life of every machine; one machine's channel trends
 // with their learned normal band and anomaly marks, its health index and alert history.
-import { useEffect, useMemo } from "react";
+import { useEffect, useMemo, useState } from "react";
 import { Link, useParams, useSearchParams } from "react-router-dom";
 import { useI18n } from "../i18n.jsx";
 import Chart from "../components/Chart.jsx";
 import { Empty, ErrorBox, Loading, Stat, useApi } from "../components/ui.jsx";
+import { AddForm } from "../components/forms.jsx";
+import { api } from "../api.js";
 import LiveChecks from "../components/LiveChecks.jsx";
 import { useLiveEvents } from "../live.js";
 
@@ -46,6 +48,108 @@ function Drivers({ drivers }) {
   );
 }
 
+/** One line: which model gave the remaining life. */
+function RulSource({ source, model }) {
+  const { t } = useI18n();
+  return (
+    <div className="small muted" data-testid="rul-source" data-source={source}>
+      {source === "trained" && model
+        ? t("machines.rul_from_trained", { n: model.histories })
+        : t("machines.rul_from_index")}
+    </div>
+  );
+}
+
+const EVENT_KINDS = ["failure", "repair", "replacement"];
+
+/** The machine's failures, repairs and replacements, a form to record one, and the
+ * training of a remaining-life model for its kind. */
+function MaintenanceEvents({ asset, events, onChange }) {
+  const { t, when } = useI18n();
+  const [training, setTraining] = useState(null);
+  const [error, setError] = useState(null);
+  const url = `/api/assets/${encodeURIComponent(asset.id)}/maintenance-events`;
+  const record = (body) =>
+    api(url, {
+      method: "POST",
+      body: { ...body, occurred_at: body.occurred_at ? new Date(body.occurred_at).toISOString() : undefined },
+    });
+  const remove = async (id) => {
+    setError(null);
+    try {
+      await api(`${url}/${encodeURIComponent(id)}`, { method: "DELETE" });
+      onChange();
+    } catch (err) {
+      setError(err);
+    }
+  };
+  const train = async () => {
+    setError(null);
+    setTraining(null);
+    try {
+      setTraining(await api(`/api/assets/${encodeURIComponent(asset.id)}/rul-model`, { method: "POST" }));
+    } catch (err) {
+      setError(err);
+    }
+  };
+  return (
+    <article className="card" data-testid="maintenance-events">
+      <h2>{t("maintenance.title")}</h2>
+      {events.length === 0 ? (
+        <Empty>{t("maintenance.none")}</Empty>
+      ) : (
+        <table className="table">
+          <thead>
+            <tr>
+              <th>{t("maintenance.occurred_at")}</th>
+              <th>{t("maintenance.kind")}</th>
+              <th>{t("maintenance.note")}</th>
+              <th />
+            </tr>
+          </thead>
+          <tbody>
+            {events.map((e) => (
+              <tr key={e.id} data-testid="maintenance-event" data-kind={e.kind}>
+                <td className="small">{when(e.occurred_at)}</td>
+                <td className={e.kind === "failure" ? "bad" : ""}>{t(`maintenance.kind_${e.kind}`)}</td>
+                <td className="small">{e.note}</td>
+                <td>
+                  <button type="button" className="link" onClick={() => remove(e.id)}>
+                    {t("maintenance.delete")}
+                  </button>
+                </td>
+              </tr>
+            ))}
+          </tbody>
+        </table>
+      )}
+      <AddForm
+        testid="new-maintenance-event"
+        submitLabel={t("maintenance.record")}
+        fields={[
+          {
+            name: "kind",
+            label: t("maintenance.kind"),
+            required: true,
+            options: EVENT_KINDS.map((k) => [k, t(`maintenance.kind_${k}`)]),
+          },
+          { name: "occurred_at", label: t("maintenance.occurred_at"), type: "datetime-local", required: true },
+          { name: "note", label: t("maintenance.note") },
+        ]}
+        onSubmit={record}
+        onDone={onChange}
+      />
+      <p>
+        <button type="button" onClick={train} data-testid="train-rul-model">
+          {t("maintenance.train", { kind: asset.kind })}
+        </button>
+      </p>
+      {training && <p className="ok small" role="status">{t("maintenance.training")}</p>}
+      {error && <ErrorBox error={error} />}
+    </article>
+  );
+}
+
 function MachineList() {
   const { t } = useI18n();
   const rulText = useRulText();
@@ -79,7 +183,10 @@ function MachineList() {
                   <HealthBar value={m.health_percent} />
                   {m.problem && <div className="small muted">{t("machines.no_data")}</div>}
                 </td>
-                <td data-testid="machine-rul">{rulText(m.status, m.rul)}</td>
+                <td>
+                  <span data-testid="machine-rul">{rulText(m.status, m.rul)}</span>
+                  {m.rul_source && <RulSource source={m.rul_source} model={m.rul_model} />}
+                </td>
                 <td>
                   <Drivers drivers={m.drivers} />
                 </td>
@@ -199,7 +306,15 @@ function MachineDetail({ assetId }) {
       <h1 data-testid="machine-name">{data.asset.name}</h1>
       <div className="stats">
         <Stat label={t("machines.health")} value={<HealthBar value={health.health_percent} />} />
-        <Stat label={t("machines.rul")} value={<span data-testid="detail-rul">{rulText(health.status, health.rul)}</span>} />
+        <Stat
+          label={t("machines.rul")}
+          value={
+            <>
+              <span data-testid="detail-rul">{rulText(health.status, health.rul)}</span>
+              <RulSource source={health.model.rul_source} model={health.model.rul_model} />
+            </>
+          }
+        />
         <Stat label={t("machines.drivers")} value={<Drivers drivers={health.drivers} />} />
         <Stat label={t("machines.as_of")} value={<span className="small">{when(health.as_of)}</span>} />
       </div>
@@ -214,6 +329,18 @@ function MachineDetail({ assetId }) {
             level: number(health.model.failure_level),
           })}
         </p>
+        {health.model.rul_model && (
+          <p className="small muted" data-testid="rul-model">
+            {t("machines.rul_model_detail", {
+              name: health.model.rul_model.name,
+              version: health.model.rul_model.version,
+              when: when(health.model.rul_model.trained_at),
+              n: health.model.rul_model.histories,
+              kind: health.model.rul_model.asset_kind,
+              since: when(health.model.rul_model.run_start),
+            })}
+          </p>
+        )}
       </article>
       <h2>{t("machines.channels")}</h2>
       <div className="two">
@@ -224,6 +351,7 @@ function MachineDetail({ assetId }) {
       <article className="card">
         <LiveChecks subjectKind="asset" subjectId={assetId} />
       </article>
+      <MaintenanceEvents asset={data.asset} events={data.maintenance_events || []} onChange={reload} />
       <article className="card">
         <h2>{t("machines.alerts")}</h2>
         {data.alerts.length === 0 ? (

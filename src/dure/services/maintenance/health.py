@@ -6,10 +6,12 @@ health percentage, the channels driving it and a remaining life extrapolated fro
 index's recent trend. Times are the readings' own timestamps (gaps and irregular
 sampling count as the time they are), so the RUL is in hours, shown in days when long.
 
-Where the organisation has trained a run-to-failure ``RulEstimator`` for the asset, its
-figure should take precedence: ``trained_rul_model`` is that hook (no such models are
-registered for assets yet, so it answers None and the degradation index gives the figure;
-``model`` in the answer always says which one did).
+Where the organisation has trained a run-to-failure ``RulEstimator`` for the asset's kind
+(``services.maintenance.run_to_failure``, from failures recorded as maintenance events),
+its figure takes precedence: the RUL, its interval and the channels driving it come from
+that model, estimated on the asset's current run (since its last failure, repair or
+replacement); the degradation index still gives the health % and the index chart.
+``model`` in the answer always says which one gave the RUL (``source``, ``rul_model``).
 """
 
 from __future__ import annotations
@@ -24,6 +26,11 @@ import numpy as np
 from dure.domain.plant import Asset, SensorChannel
 from dure.errors import InvalidInput, StateConflict
 from dure.models.timeseries.health import DEGRADING, HealthIndex
+from dure.services.maintenance.run_to_failure import (
+    TrainedRul,
+    estimate_current_run,
+    trained_for,
+)
 from dure.store.session import Session
 
 DEFAULT_BASELINE = 500  # the first readings count as normal (as the anomaly check does)
@@ -152,11 +159,11 @@ def aligned_readings(session: Session, asset_id: str, baseline: int) -> AlignedR
     return AlignedReadings(channels, common, values)
 
 
-def trained_rul_model(session: Session, asset: Asset) -> None:
-    """Hook: a run-to-failure ``RulEstimator`` the organisation trained for this asset
-    (from histories of machines like it run to failure). None until such models are kept
-    per asset; then ``asset_health`` should report its figure and name it in ``model``."""
-    return None
+def trained_rul_model(session: Session, asset: Asset) -> TrainedRul | None:
+    """The newest run-to-failure ``RulEstimator`` the organisation trained for machines of
+    the asset's kind (from histories of machines like it run to failure), or None; when
+    there is one, ``asset_health`` reports its figure and names it in ``model``."""
+    return trained_for(session, asset)
 
 
 def asset_health(
@@ -167,7 +174,8 @@ def asset_health(
     failure_level: float | None = None,
 ) -> AssetHealth:
     """The asset's health now: a ``HealthIndex`` fitted on its first ``baseline`` aligned
-    readings scores its whole (recent) history; the RUL comes from the index's trend."""
+    readings scores its whole (recent) history; the RUL comes from the index's trend, or
+    from the newest run-to-failure model of the asset's kind when there is one."""
     if baseline < MIN_BASELINE:
         raise InvalidInput("baseline", f"needs at least {MIN_BASELINE} readings, got {baseline}")
     if not 0 < coverage < 1:
@@ -193,17 +201,35 @@ def asset_health(
         ),
         key=lambda d: -d["share"],
     )
-    trained = trained_rul_model(session, asset)
-    used = {
+    used: dict[str, Any] = {
         "kind": model.kind,
-        "source": "degradation index from normal operation" if trained is None else "trained",
+        "source": "degradation index from normal operation",
+        "rul_source": "degradation index",
         "baseline_readings": baseline,
         "baseline_from": iso(int(data.ts_us[0])),
         "baseline_to": iso(int(data.ts_us[baseline - 1])),
         "failure_level": model.failure_level,
         "smoothing_hours": round(model.smoothing * model.interval_, 3),
         "trend_window_hours": round(model.trend_window * model.interval_, 2),
+        "rul_model": None,
     }
+    trained = trained_rul_model(session, asset)
+    if trained is not None:
+        estimate = estimate_current_run(session, trained, asset, coverage, float(index[-1]))
+        if isinstance(estimate, str):
+            used["rul_model_skipped"] = estimate
+        else:
+            life, drivers = estimate.life, estimate.drivers
+            histories = trained.version.card.get("histories")
+            used.update(
+                source=f"trained on {histories} run-to-failure histories",
+                rul_source="trained",
+                rul_model={
+                    **trained.describe(),
+                    "run_start": estimate.run_start,
+                    "run_hours": round(estimate.run_hours, 2),
+                },
+            )
     health = float(np.clip(100.0 * (1.0 - index[-1]), 0.0, 100.0))
     return AssetHealth(asset, data, model, index, health, life, drivers, baseline, used)
 

@@ -54,6 +54,8 @@ def _machine_row(session: Session, asset: Asset, open_alerts: int) -> dict[str, 
             "drivers": [],
             "as_of": None,
             "problem": exc.detail,
+            "rul_source": None,
+            "rul_model": None,
         }
     return {
         **row,
@@ -63,7 +65,18 @@ def _machine_row(session: Session, asset: Asset, open_alerts: int) -> dict[str, 
         "drivers": health.drivers[:3],
         "as_of": iso(int(health.readings.ts_us[-1])),
         "problem": None,
+        "rul_source": health.model_used["rul_source"],
+        "rul_model": _model_line(health),
     }
+
+
+def _model_line(health: AssetHealth) -> dict[str, Any] | None:
+    """Which trained model gave the RUL (None: the degradation index did)."""
+    trained = health.model_used.get("rul_model")
+    if not trained:
+        return None
+    keep = ("model_id", "name", "version", "histories", "trained_at")
+    return {k: trained.get(k) for k in keep}
 
 
 def machines_view(session: Session) -> dict[str, Any]:
@@ -142,6 +155,15 @@ def machine_view(
             "line_id": health.asset.line_id,
         },
         "health": health.summary(points),
+        "maintenance_events": [
+            {
+                "id": e.id,
+                "kind": e.kind.value,
+                "occurred_at": e.occurred_at.isoformat(),
+                "note": e.note,
+            }
+            for e in reversed(session.maintenance_events.of_asset(health.asset.id))
+        ],
         "channels": _channel_trends(health, points),
         "alerts": [
             {

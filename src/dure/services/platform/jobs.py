@@ -29,6 +29,7 @@ from dure.services.alerts.delivery import STRICT
 from dure.services.collaboration.adaptation import run_adaptation
 from dure.services.inspection.batches import run_batch
 from dure.services.inspection.teaching import run_training
+from dure.services.maintenance.run_to_failure import run_rul_training
 from dure.services.monitoring.runner import CheckRounds
 from dure.services.platform.model_files import InspectorCache
 from dure.store.session import Store
@@ -44,7 +45,7 @@ BACKOFF_MAX_S = 60.0
 JOB_NICENESS = 10
 # Which kinds of job each worker takes.
 LANES: dict[str, tuple[JobKind, ...]] = {
-    "training": (JobKind.TRAIN_INSPECTION_MODEL, JobKind.ADAPT_MODEL),
+    "training": (JobKind.TRAIN_INSPECTION_MODEL, JobKind.ADAPT_MODEL, JobKind.TRAIN_RUL_MODEL),
     "inspection": (JobKind.INSPECT_BATCH,),
 }
 CHECKS_LANE = "checks"  # live checks: not job rows, the pending marks of live_checks
@@ -210,6 +211,8 @@ class JobRunner:
             return run_batch(self.store, caller, job, self.cache)
         if job.kind == JobKind.ADAPT_MODEL:
             return run_adaptation(self.store, caller, job, self.cache, self.work_root)
+        if job.kind == JobKind.TRAIN_RUL_MODEL:
+            return run_rul_training(self.store, caller, job)
         raise DureError(f"unknown job kind {job.kind!r}")
 
     def _finish(

@@ -9,7 +9,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import numpy as np
-from sqlalchemy import Connection, select
+from sqlalchemy import Connection, func, select
 
 from dure.domain.live_checks import SubjectKind
 from dure.domain.records import SensorReading
@@ -136,6 +136,35 @@ class SensorReadingRepository:
         ts = np.fromiter((row[0] for row in rows), dtype=np.int64, count=len(rows))
         values = np.fromiter((row[1] for row in rows), dtype=np.float64, count=len(rows))
         return (ts[::-1].copy(), values[::-1].copy()) if newest else (ts, values)
+
+    def bucket_means(
+        self, channel_id: str, start_us: int, end_us: int, step_us: int
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """The mean of a visible channel's readings in each ``step_us`` bucket of
+        ``[start_us, end_us)``, computed by the database: (bucket numbers from 0 at
+        ``start_us``, means), oldest first; buckets without readings are left out."""
+        if step_us < 1:
+            raise InvalidInput("step_us", "must be at least one microsecond")
+        self.channels.get(channel_id)
+        r = sensor_readings.c
+        bucket = ((r.ts_us - start_us) // step_us).label("bucket")
+        rows = self.conn.execute(
+            select(bucket, func.avg(r.value))
+            .where(r.channel_key == channel_key(channel_id), r.ts_us >= start_us, r.ts_us < end_us)
+            .group_by(bucket)
+            .order_by(bucket)
+        ).all()
+        numbers = np.fromiter((int(row[0]) for row in rows), dtype=np.int64, count=len(rows))
+        means = np.fromiter((float(row[1]) for row in rows), dtype=np.float64, count=len(rows))
+        return numbers, means
+
+    def first_ts_us(self, channel_id: str) -> int | None:
+        """The time of a visible channel's oldest stored reading (None when it has none)."""
+        self.channels.get(channel_id)
+        r = sensor_readings.c
+        return self.conn.execute(
+            select(func.min(r.ts_us)).where(r.channel_key == channel_key(channel_id))
+        ).scalar()
 
     def latest_ts_us(self, channel_id: str) -> int | None:
         """The time of an own channel's newest stored reading (None when it has none)."""

@@ -1,0 +1,186 @@
+"""Run-to-failure RUL in the product: failures recorded as maintenance events, a model
+trained as a job on the failed runs of machines of one kind, and a machine's health that
+then reports that model's RUL for its current run.
+
+The fleet: six presses read every 10 min, each running until a recorded failure after
+14 to 29 days; their vibration wears up (quadratically, with noise) over the last 8 days
+of each life. A new press of the same kind is 4 days from failure (mid-wear, at an age
+past every trained life, so its age alone says "failed"); a third is young and unworn.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import numpy as np
+import pytest
+
+from dure.domain.jobs import JobStatus
+from dure.domain.maintenance import MaintenanceKind
+from dure.domain.times import from_us
+from dure.domain.users import Caller
+from dure.errors import InvalidInput, NotFound, StateConflict
+from dure.services.maintenance.events import delete_event, events_of, record_event
+from dure.services.maintenance.health import asset_health
+from dure.services.maintenance.machines import machine_view, machines_view
+from dure.services.maintenance.run_to_failure import (
+    TASK,
+    failed_runs_of_kind,
+    queue_rul_training,
+    runs_of,
+)
+from dure.services.platform.jobs import JobRunner
+from dure.store.session import Store
+from tests.services.run_to_failure_world import LIVES, T0, new_org, press, run_fleet
+
+
+def _train(store: Store, caller: Caller, runner: JobRunner, asset_id: str) -> str:
+    with store.session(caller) as s:
+        job = queue_rul_training(s, asset_id, epochs=40, members=1)
+    assert runner.run_next() is not None
+    with store.session(caller) as s:
+        done = s.jobs.get(job.id)
+    assert done.status == JobStatus.SUCCEEDED, done.error
+    assert done.progress == 1.0 and done.result["histories"] == len(LIVES)
+    return str(done.result["model_id"])
+
+
+def test_a_trained_model_gives_the_rul_of_a_press_mid_wear(store: Store, runner: JobRunner) -> None:
+    caller = new_org(store, "fleet")
+    fleet = run_fleet(store, caller)
+    # 30-day life, seen up to day 26: 4 days (96 h) left, older than any trained press
+    worn = press(store, caller, "press-new", 30.0, 26.0, seed=40)
+    young = press(store, caller, "press-young", 30.0, 10.0, seed=41)
+    model_id = _train(store, caller, runner, fleet[0])
+
+    with store.session(caller) as s:
+        version = s.model_versions.get(model_id)
+        health = asset_health(s, worn)
+        summary = health.summary()
+        fresh = asset_health(s, young).summary()
+        rows = {m["name"]: m for m in machines_view(s)["machines"]}
+        view = machine_view(s, fleet[0], points=50)
+    assert version.task == TASK and version.status == "ready"
+    card = version.card
+    assert card["asset_kind"] == "press" and card["histories"] == 6
+    assert card["channels"] == ["motor_current", "vibration_rms"]
+    # the grid: 10 min x k, the median run (21.5 days) at most 120 steps -> 26 x 10 min
+    assert card["cycle_hours"] == pytest.approx(26 / 6)
+    assert card["validation"]["rmse_hours"] > 0
+
+    model = summary["model"]
+    assert model["source"] == "trained on 6 run-to-failure histories"
+    assert model["rul_source"] == "trained"
+    assert model["rul_model"]["model_id"] == model_id
+    assert model["rul_model"]["asset_kind"] == "press"
+    assert model["kind"] == "health-index"  # the index still gives health % and its chart
+    truth_h = 96.0
+    rul_h = summary["rul"]["hours"]
+    assert abs(rul_h["value"] - truth_h) < 48, summary["rul"]
+    # better than the wrong answer: by age alone (mean trained life - age) it has failed
+    by_age_h = max(np.mean(LIVES) - 26.0, 0.0) * 24
+    assert abs(rul_h["value"] - truth_h) < abs(by_age_h - truth_h) / 2
+    assert rul_h["low"] <= rul_h["value"] and (
+        rul_h["high"] is None or rul_h["value"] <= rul_h["high"]
+    )
+    assert summary["status"] == "degrading"
+    assert summary["drivers"][0]["name"] == "vibration_rms"
+    assert sum(d["share"] for d in summary["drivers"]) == pytest.approx(1.0, abs=1e-3)
+    # an unworn press of the same kind has much more life left
+    assert fresh["model"]["rul_source"] == "trained"
+    assert fresh["rul"]["hours"]["value"] > rul_h["value"] + 72
+    # the Machines views say which model gave the RUL; the detail lists the events
+    assert rows["press-new"]["rul_source"] == "trained"
+    assert rows["press-new"]["rul_model"]["model_id"] == model_id
+    assert [e["kind"] for e in view["maintenance_events"]] == ["failure"]
+
+
+def test_a_repair_starts_a_new_run_and_the_grid_counts_down_to_the_failure(
+    store: Store,
+) -> None:
+    caller = new_org(store, "runs")
+    asset_id = press(store, caller, "press", 20.0, 20.0, seed=1)
+    with store.session(caller) as s:
+        record_event(s, asset_id, "failure", T0 + timedelta(days=12))
+        record_event(s, asset_id, "repair", T0 + timedelta(days=13), "new bearing")
+        failed, current = runs_of(s, s.assets.get(asset_id))
+        assert [e.kind for e in s.maintenance_events.of_asset(asset_id)] == [
+            MaintenanceKind.FAILURE,
+            MaintenanceKind.REPAIR,
+        ]
+    (run,) = failed
+    assert from_us(run.start_us) == T0 and run.hours == pytest.approx(12 * 24)
+    assert current is not None and from_us(current.start_us) == T0 + timedelta(days=13)
+    assert current.hours == pytest.approx(7 * 24, abs=0.2)
+
+
+def test_too_few_failed_histories_is_a_conflict_saying_how_many(store: Store) -> None:
+    caller = new_org(store, "few")
+    (asset_id,) = run_fleet(store, caller, failures=1)
+    with store.session(caller) as s, pytest.raises(StateConflict) as info:
+        queue_rul_training(s, asset_id)
+    assert info.value.field == "asset_id"
+    assert "have 1 recorded run" in info.value.detail
+    with store.session(caller) as s:
+        assert s.jobs.list_own() == []
+        for bad, field in ((dict(epochs=0), "epochs"), (dict(members=9), "members")):
+            with pytest.raises(InvalidInput) as wrong:
+                queue_rul_training(s, asset_id, **bad)
+            assert wrong.value.field == field
+
+
+def test_bad_maintenance_events_are_refused_naming_the_field(store: Store) -> None:
+    caller = new_org(store, "bad")
+    asset_id = press(store, caller, "press", 10.0, 5.0, seed=2)
+    other = new_org(store, "other")
+    theirs = press(store, other, "their-press", 10.0, 5.0, seed=3)
+    fine = T0 + timedelta(days=2)
+    with store.session(caller) as s:
+        kept = record_event(s, asset_id, "repair", fine, "greased")
+    for kind, at, note, field in (
+        ("explosion", fine, "", "kind"),
+        ("failure", datetime.now(UTC) + timedelta(days=1), "", "occurred_at"),
+        ("failure", T0 - timedelta(hours=1), "", "occurred_at"),
+        ("failure", fine, "x" * 5000, "note"),
+    ):
+        with store.session(caller) as s, pytest.raises(InvalidInput) as info:
+            record_event(s, asset_id, kind, at, note)
+        assert info.value.field == field, (kind, at)
+    with store.session(caller) as s:
+        with pytest.raises(NotFound):
+            record_event(s, theirs, "failure", fine)
+        with pytest.raises(NotFound):
+            events_of(s, theirs)
+        assert [e.id for e in events_of(s, asset_id)] == [kept.id]  # nothing half-written
+        actions = [(e.action, e.resource) for e in s.audit_events.list_own()]
+        assert ("create", "maintenance_event") in actions
+    with store.session(other) as s:
+        with pytest.raises(NotFound):
+            delete_event(s, asset_id, kept.id)
+        with pytest.raises(NotFound):
+            delete_event(s, theirs, kept.id)  # their asset, our event
+    with store.session(caller) as s:
+        assert delete_event(s, asset_id, kept.id).id == kept.id
+        assert events_of(s, asset_id) == []
+        deleted = [e for e in s.audit_events.list_own() if e.action == "delete"]
+        assert deleted and deleted[0].resource_id == kept.id
+
+
+def test_another_organisations_failures_and_models_stay_its_own(
+    store: Store, runner: JobRunner
+) -> None:
+    caller = new_org(store, "owner")
+    fleet = run_fleet(store, caller)
+    _train(store, caller, runner, fleet[0])
+    other = new_org(store, "neighbour")
+    theirs = press(store, other, "press", 30.0, 26.0, seed=5)
+    with store.session(other) as s:
+        assert failed_runs_of_kind(s, "press") == []
+        assert s.model_versions.list_own(task=TASK) == []
+        summary = asset_health(s, theirs).summary()
+        with pytest.raises(StateConflict):
+            queue_rul_training(s, theirs)
+        with pytest.raises(NotFound):
+            queue_rul_training(s, fleet[0])
+    assert summary["model"]["rul_source"] == "degradation index"
+    assert summary["model"]["rul_model"] is None
