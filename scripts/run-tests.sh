@@ -12,10 +12,10 @@ echo "=== lint ==="
 echo "=== layer contracts (import-linter) ==="
 .venv/bin/lint-imports --no-cache || exit 1
 echo "=== suite on SQLite ==="
-DURE_TEST_BACKEND=sqlite .venv/bin/python -m pytest -q -p no:cacheprovider "$@"
+DURE_TEST_BACKEND=sqlite .venv/bin/python -m pytest -q -p no:cacheprovider --durations=30 "$@"
 sqlite_rc=$?
 echo "=== suite on PostgreSQL ($url) ==="
-DURE_TEST_BACKEND=postgresql DURE_TEST_POSTGRES_URL=$url .venv/bin/python -m pytest -q -p no:cacheprovider "$@"
+DURE_TEST_BACKEND=postgresql DURE_TEST_POSTGRES_URL=$url .venv/bin/python -m pytest -q -p no:cacheprovider --durations=30 "$@"
 pg_rc=$?
 echo "SQLite suite exit $sqlite_rc, PostgreSQL suite exit $pg_rc"
 [ $sqlite_rc -eq 0 ] && [ $pg_rc -eq 0 ]
