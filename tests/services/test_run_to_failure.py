@@ -16,7 +16,7 @@ import numpy as np
 import pytest
 
 from dure.domain.jobs import JobStatus
-from dure.domain.maintenance import MaintenanceKind
+from dure.domain.maintenance import MaintenanceEvent, MaintenanceKind
 from dure.domain.times import from_us
 from dure.domain.users import Caller
 from dure.errors import InvalidInput, NotFound, StateConflict
@@ -184,3 +184,24 @@ def test_another_organisations_failures_and_models_stay_its_own(
             queue_rul_training(s, fleet[0])
     assert summary["model"]["rul_source"] == "degradation index"
     assert summary["model"]["rul_model"] is None
+
+
+def test_a_failure_and_a_repair_at_the_same_instant_keep_the_failed_run(store: Store) -> None:
+    caller = new_org(store, "same")
+    asset_id = press(store, caller, "press", 20.0, 20.0, seed=6)
+    at = T0 + timedelta(days=12)
+    with store.session(caller) as s:
+        # ids chosen so that an order by (occurred_at, id) puts the repair first
+        for event_id, kind in (
+            ("zzzz-failure", MaintenanceKind.FAILURE),
+            ("0000-repair", MaintenanceKind.REPAIR),
+        ):
+            s.maintenance_events.add(
+                MaintenanceEvent(
+                    id=event_id, org_id=caller.org_id, asset_id=asset_id, kind=kind, occurred_at=at
+                )
+            )
+        failed, current = runs_of(s, s.assets.get(asset_id))
+    (run,) = failed
+    assert from_us(run.end_us) == at and run.hours == pytest.approx(12 * 24)
+    assert current is not None and from_us(current.start_us) == at
