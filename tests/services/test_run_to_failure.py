@@ -28,6 +28,7 @@ from dure.services.maintenance.run_to_failure import (
     failed_runs_of_kind,
     queue_rul_training,
     runs_of,
+    training_set,
 )
 from dure.services.platform.jobs import JobRunner
 from dure.store.session import Store
@@ -205,3 +206,26 @@ def test_a_failure_and_a_repair_at_the_same_instant_keep_the_failed_run(store: S
     (run,) = failed
     assert from_us(run.end_us) == at and run.hours == pytest.approx(12 * 24)
     assert current is not None and from_us(current.start_us) == at
+
+
+def test_a_failure_recorded_long_after_the_last_reading_is_skipped_not_learned_flat(
+    store: Store,
+) -> None:
+    caller = new_org(store, "late")
+    run_fleet(store, caller, failures=3)
+    # read until day 19.75 of 20 (6 h: under two steps), and until day 14 of 20 (6 days)
+    near = press(store, caller, "press-near", 20.0, 19.75, seed=7)
+    late = press(store, caller, "press-late", 20.0, 14.0, seed=8)
+    with store.session(caller) as s:
+        for asset_id in (near, late):
+            record_event(s, asset_id, "failure", T0 + timedelta(days=20))
+        data = training_set(s, "press")
+    assert [r.asset.name for r in data.runs] == ["press-0", "press-1", "press-2", "press-near"]
+    (skipped,) = data.skipped
+    assert skipped.startswith("press-late run ending") and "steps before the failure" in skipped
+    # the grid stops at the last reading; its target is the true gap to the failure
+    rows, remaining = data.histories[-1], data.remaining[-1]
+    step_h = data.step_us / 3_600_000_000
+    assert len(rows) == int(np.ceil(19.75 * 24 / step_h))
+    assert remaining[-1] == pytest.approx(20 * 24 / step_h - len(rows))
+    assert remaining[-1] > 0.5

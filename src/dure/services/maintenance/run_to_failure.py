@@ -50,6 +50,7 @@ TASK = "rul-run-to-failure"
 MIN_HISTORIES = 2
 TARGET_ROWS = 120  # rows of the median run on the grid (C-MAPSS engines run ~200 cycles)
 MIN_ROWS = 5  # a run shorter than this many steps is too short to learn from
+MAX_END_GAP_STEPS = 3  # a failure recorded later than this after the last reading: skipped
 INTERVAL_SAMPLE = 500  # readings per run read to measure the sampling interval
 US_PER_HOUR = 3_600_000_000
 # The estimator as the product trains it: small and quick on a CPU (demo-sized data
@@ -133,7 +134,9 @@ def _interval_us(session: Session, run: Run, channel_id: str) -> np.ndarray:
 
 def history(session: Session, run: Run, channels: list[str], step_us: int) -> np.ndarray | None:
     """The run on the grid: (rows, channels) bucket means of the named channels, a row per
-    ``step_us`` from the run's start (None when a channel is missing or has no reading)."""
+    ``step_us`` from the run's start, up to the last bucket where every channel has a
+    reading (a failure recorded long after the readings stopped does not add rows that
+    repeat the last value); None when a channel is missing or has no reading."""
     by_name = _channels_by_name(session, run.asset)
     if any(name not in by_name for name in channels):
         return None
@@ -144,7 +147,15 @@ def history(session: Session, run: Run, channels: list[str], step_us: int) -> np
         session.readings.bucket_means(by_name[name], run.start_us, run.end_us, step_us)
         for name in channels
     ]
+    if any(numbers.size == 0 for numbers, _ in columns):
+        return None
+    rows = min(rows, min(int(numbers[-1]) for numbers, _ in columns) + 1)
     return regular_grid(columns, rows)
+
+
+def gap_steps(run: Run, rows: int, step_us: int) -> float:
+    """Steps from the end of the run's last grid row to the run's end (its failure)."""
+    return (run.end_us - (run.start_us + rows * step_us)) / step_us
 
 
 def remaining_steps(run: Run, rows: int, step_us: int) -> np.ndarray:
@@ -232,8 +243,16 @@ def training_set(session: Session, kind: str) -> TrainingSet:
     kept, histories, remaining, skipped = [], [], [], []
     for run in runs:
         rows = history(session, run, channels, step_us)
+        named = f"{run.asset.name} run ending {from_us(run.end_us).isoformat()}"
         if rows is None or len(rows) < MIN_ROWS:
-            skipped.append(f"{run.asset.name} run ending {from_us(run.end_us).isoformat()}")
+            skipped.append(f"{named}: fewer than {MIN_ROWS} steps with every channel")
+            continue
+        gap = gap_steps(run, len(rows), step_us)
+        if gap > MAX_END_GAP_STEPS:
+            skipped.append(
+                f"{named}: its last reading is {gap:.1f} steps before the failure "
+                f"(at most {MAX_END_GAP_STEPS} are learned from)"
+            )
             continue
         kept.append(run)
         histories.append(rows)
@@ -329,6 +348,7 @@ def run_rul_training(store: Store, caller: Caller, job: Job) -> dict[str, Any]:
         "model_id": version.id,
         "asset_kind": kind,
         "histories": len(data.histories),
+        "skipped_runs": data.skipped,
         "cycle_hours": step_h,
         "validation_rmse_hours": card["validation"]["rmse_hours"],
         "train_seconds": card["train_seconds"],
