@@ -27,7 +27,9 @@ from dure.services.maintenance.run_to_failure import (
     TASK,
     failed_runs_of_kind,
     queue_rul_training,
+    history,
     runs_of,
+    trained_for,
     training_set,
 )
 from dure.services.platform.jobs import JobRunner
@@ -85,6 +87,22 @@ def test_a_trained_model_gives_the_rul_of_a_press_mid_wear(store: Store, runner:
         rul_h["high"] is None or rul_h["value"] <= rul_h["high"]
     )
     assert summary["status"] == "degrading"
+    # the RUL counts from the newest reading, not from the end of the last grid row
+    with store.session(caller) as s:
+        asset = s.assets.get(worn)
+        trained = trained_for(s, asset)
+        current = runs_of(s, asset)[1]
+        assert trained is not None and current is not None
+        grid = history(s, current, trained.channels, trained.step_us)
+    assert grid is not None
+    newest_us = current.end_us - 1
+    assert model["rul_model"]["rul_at"] == from_us(newest_us).isoformat() == summary["as_of"]
+    row_end_us = current.start_us + len(grid) * trained.step_us
+    assert row_end_us > newest_us
+    from_model_h = float(trained.model.predict([grid])[0]) * card["cycle_hours"]
+    assert rul_h["value"] == pytest.approx(
+        from_model_h + (row_end_us - newest_us) / 3.6e9, abs=0.01
+    )
     assert summary["drivers"][0]["name"] == "vibration_rms"
     assert sum(d["share"] for d in summary["drivers"]) == pytest.approx(1.0, abs=1e-3)
     # an unworn press of the same kind has much more life left

@@ -228,6 +228,7 @@ def asset_health(
                     **trained.describe(),
                     "run_start": estimate.run_start,
                     "run_hours": round(estimate.run_hours, 2),
+                    "rul_at": estimate.rul_at,
                 },
             )
     health = float(np.clip(100.0 * (1.0 - index[-1]), 0.0, 100.0))

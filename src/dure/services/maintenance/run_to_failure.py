@@ -434,13 +434,15 @@ class RulEstimate:
     drivers: list[dict[str, Any]]
     run_start: str
     run_hours: float
+    rul_at: str  # the newest reading's time: the RUL counts from it
 
 
 def estimate_current_run(
     session: Session, trained: TrainedRul, asset: Asset, coverage: float, index_now: float
 ) -> RulEstimate | str:
-    """The remaining life (hours) of the asset's current run, its interval and the
-    channels driving it; or, when the model cannot read this run, the reason why."""
+    """The remaining life (hours) of the asset's current run from its newest reading,
+    its interval and the channels driving it; or, when the model cannot read this run,
+    the reason why."""
     _, current = runs_of(session, asset)
     if current is None:
         return "no readings since the machine's last maintenance event"
@@ -454,6 +456,10 @@ def estimate_current_run(
     # the interval is the estimate shifted by errors made near it in calibration, which
     # can all lie on one side: the answer's range always holds its own estimate
     low, high = min(low, steps), max(high, steps)
+    # the model counts from the end of the last grid row, which lies up to a step after
+    # the newest reading: the answer counts from the newest reading
+    newest_us = current.end_us - 1
+    ahead_h = (current.start_us + len(rows) * trained.step_us - newest_us) / US_PER_HOUR
     shares = model.channel_importance(rows)
     by_name = _channels_by_name(session, asset)
     drivers = sorted(
@@ -467,9 +473,9 @@ def estimate_current_run(
     status = FAILED if steps <= 0 else (NOT_DEGRADING if at_cap else DEGRADING)
     life = RemainingLife(
         status=status,
-        rul=steps * step_h,
-        low=low * step_h,
-        high=None if high >= NEAR_CAP * model.cap else high * step_h,
+        rul=steps * step_h + ahead_h,
+        low=low * step_h + ahead_h,
+        high=None if high >= NEAR_CAP * model.cap else high * step_h + ahead_h,
         coverage=coverage,
         index_now=index_now,
         trend="run-to-failure",
@@ -481,7 +487,13 @@ def estimate_current_run(
             + ("; no wear seen yet: at least the longest life learned" if at_cap else "")
         ),
     )
-    return RulEstimate(life, drivers, from_us(current.start_us).isoformat(), current.hours)
+    return RulEstimate(
+        life,
+        drivers,
+        from_us(current.start_us).isoformat(),
+        current.hours,
+        from_us(newest_us).isoformat(),
+    )
 
 
 def now_us() -> int:
