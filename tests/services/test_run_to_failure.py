@@ -17,22 +17,25 @@ import pytest
 
 from dure.domain.jobs import JobStatus
 from dure.domain.maintenance import MaintenanceEvent, MaintenanceKind
+from dure.domain.model_versions import ModelVersion
 from dure.domain.times import from_us
 from dure.domain.users import Caller
 from dure.errors import InvalidInput, NotFound, StateConflict
+from dure.services.inspection.records import store_blob
 from dure.services.maintenance.events import delete_event, events_of, record_event
 from dure.services.maintenance.health import asset_health
 from dure.services.maintenance.machines import machine_view, machines_view
 from dure.services.maintenance.run_to_failure import (
     TASK,
     failed_runs_of_kind,
-    queue_rul_training,
     history,
+    queue_rul_training,
     runs_of,
     trained_for,
     training_set,
 )
 from dure.services.platform.jobs import JobRunner
+from dure.services.platform.model_files import MEDIA_TYPE
 from dure.store.session import Store
 from tests.services.run_to_failure_world import LIVES, T0, new_org, press, run_fleet
 
@@ -247,3 +250,27 @@ def test_a_failure_recorded_long_after_the_last_reading_is_skipped_not_learned_f
     assert len(rows) == int(np.ceil(19.75 * 24 / step_h))
     assert remaining[-1] == pytest.approx(20 * 24 / step_h - len(rows))
     assert remaining[-1] > 0.5
+
+
+def test_a_model_whose_file_is_gone_or_damaged_is_skipped_not_fatal(store: Store) -> None:
+    caller = new_org(store, "broken")
+    asset_id = press(store, caller, "press", 30.0, 10.0, seed=9)
+    with store.session(caller) as s:
+        sha = store_blob(s, b"not a model folder", MEDIA_TYPE, "rul-model-press.tar")
+        for blob in ("f" * 64, sha):  # missing from the blob store; stored but no model
+            s.model_versions.add(
+                ModelVersion(
+                    org_id=caller.org_id,
+                    name="rul press",
+                    version=s.model_versions.next_version("rul press"),
+                    task=TASK,
+                    blob_sha256=blob,
+                    card={"asset_kind": "press", "channels": ["vibration_rms"]},
+                    status="ready",
+                )
+            )
+            summary = asset_health(s, asset_id).summary()
+            (row,) = machines_view(s)["machines"]
+            assert summary["model"]["rul_source"] == "degradation index"
+            assert summary["model"]["rul_model_skipped"], blob
+            assert row["problem"] is None and row["health_percent"] is not None

@@ -16,6 +16,7 @@ replacement); the degradation index still gives the health % and the index chart
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from functools import reduce
@@ -24,7 +25,7 @@ from typing import Any
 import numpy as np
 
 from dure.domain.plant import Asset, SensorChannel
-from dure.errors import InvalidInput, StateConflict
+from dure.errors import DureError, InvalidInput, ModelFileError, StateConflict
 from dure.models.timeseries.health import DEGRADING, HealthIndex
 from dure.services.maintenance.run_to_failure import (
     TrainedRul,
@@ -39,6 +40,8 @@ MAX_RECENT = 20_000  # per channel, newest first: about 4.5 months at one readin
 CHART_POINTS = 300
 US_PER_HOUR = 3_600_000_000
 DAYS_FROM_HOURS = 48.0  # RULs at or above this many hours are shown in days
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -213,9 +216,20 @@ def asset_health(
         "trend_window_hours": round(model.trend_window * model.interval_, 2),
         "rul_model": None,
     }
-    trained = trained_rul_model(session, asset)
-    if trained is not None:
-        estimate = estimate_current_run(session, trained, asset, coverage, float(index[-1]))
+    try:
+        trained = trained_rul_model(session, asset)
+        estimate = (
+            None
+            if trained is None
+            else estimate_current_run(session, trained, asset, coverage, float(index[-1]))
+        )
+    except (DureError, ModelFileError) as exc:  # a stored model that cannot be read or used
+        # one broken model file must not take down the health of every machine: the
+        # degradation index keeps giving the RUL, and the answer says why
+        log.warning("run-to-failure model skipped for asset %s: %s", asset.id, exc)
+        trained, estimate = None, None
+        used["rul_model_skipped"] = str(exc)
+    if trained is not None and estimate is not None:
         if isinstance(estimate, str):
             used["rul_model_skipped"] = estimate
         else:
