@@ -18,6 +18,7 @@ import pytest
 from dure.domain.jobs import JobStatus
 from dure.domain.maintenance import MaintenanceEvent, MaintenanceKind
 from dure.domain.model_versions import ModelVersion
+from dure.domain.plant import Asset
 from dure.domain.times import from_us
 from dure.domain.users import Caller
 from dure.errors import InvalidInput, NotFound, StateConflict
@@ -26,6 +27,7 @@ from dure.services.maintenance.events import delete_event, events_of, record_eve
 from dure.services.maintenance.health import asset_health
 from dure.services.maintenance.machines import machine_view, machines_view
 from dure.services.maintenance.run_to_failure import (
+    DEFAULT_KIND,
     TASK,
     failed_runs_of_kind,
     history,
@@ -57,6 +59,7 @@ def test_a_trained_model_gives_the_rul_of_a_press_mid_wear(store: Store, runner:
     # 30-day life, seen up to day 26: 4 days (96 h) left, older than any trained press
     worn = press(store, caller, "press-new", 30.0, 26.0, seed=40)
     young = press(store, caller, "press-young", 30.0, 10.0, seed=41)
+    inches = press(store, caller, "press-inches", 30.0, 26.0, seed=42, vibration_unit="in/s")
     model_id = _train(store, caller, runner, fleet[0])
 
     with store.session(caller) as s:
@@ -64,12 +67,19 @@ def test_a_trained_model_gives_the_rul_of_a_press_mid_wear(store: Store, runner:
         health = asset_health(s, worn)
         summary = health.summary()
         fresh = asset_health(s, young).summary()
+        other_units = asset_health(s, inches).summary()["model"]
         rows = {m["name"]: m for m in machines_view(s)["machines"]}
         view = machine_view(s, fleet[0], points=50)
     assert version.task == TASK and version.status == "ready"
     card = version.card
     assert card["asset_kind"] == "press" and card["histories"] == 6
     assert card["channels"] == ["motor_current", "vibration_rms"]
+    assert card["units"] == {"motor_current": "A", "vibration_rms": "mm/s"}
+    # a machine of the kind whose vibration is in other units gets no trained estimate
+    assert other_units["rul_source"] == "degradation index"
+    assert (
+        "vibration_rms is in 'in/s', the model learned 'mm/s'" in other_units["rul_model_skipped"]
+    )
     # the grid: 10 min x k, the median run (21.5 days) at most 120 steps -> 26 x 10 min
     assert card["cycle_hours"] == pytest.approx(26 / 6)
     assert card["validation"]["rmse_hours"] > 0
@@ -134,6 +144,19 @@ def test_a_repair_starts_a_new_run_and_the_grid_counts_down_to_the_failure(
     assert from_us(run.start_us) == T0 and run.hours == pytest.approx(12 * 24)
     assert current is not None and from_us(current.start_us) == T0 + timedelta(days=13)
     assert current.hours == pytest.approx(7 * 24, abs=0.2)
+
+
+def test_a_machine_of_the_default_kind_is_not_trained_for(store: Store) -> None:
+    caller = new_org(store, "generic")
+    (asset_id,) = run_fleet(store, caller, failures=1)
+    with store.session(caller) as s:
+        generic = s.assets.add(Asset(org_id=caller.org_id, name="unnamed"))
+        assert generic.kind == DEFAULT_KIND == "machine"
+        with pytest.raises(StateConflict) as info:
+            queue_rul_training(s, generic.id)
+        assert info.value.field == "asset_id"
+        assert "set the asset's kind" in info.value.detail and '"press"' in info.value.detail
+        assert s.jobs.list_own() == []
 
 
 def test_too_few_failed_histories_is_a_conflict_saying_how_many(store: Store) -> None:

@@ -14,7 +14,9 @@ sensible count of cycles whatever the sampling); each row is the channels' bucke
 over the step (computed by the database), a bucket without readings repeats the one
 before. The remaining life of a row is failure time − the row's end, in steps, and is
 turned into hours with the step (its resolution is one step). Channels are matched
-across machines by name; the model learns the channels every trained machine has.
+across machines by name (their units must agree; the card keeps them and a machine whose
+units differ gets no estimate); the model learns the channels every trained machine has.
+Machines of the generic default kind ("machine") are not trained for: set their kind.
 
 The model is kept as a model version of task ``rul-run-to-failure`` (the estimator's
 folder packed as a blob, with a card naming the kind, channels, step and histories), and
@@ -62,6 +64,7 @@ DEFAULT_MEMBERS = 3
 MAX_EPOCHS = 200
 MAX_MEMBERS = 5
 MAX_WINDOW = 30
+DEFAULT_KIND = "machine"  # Asset.kind's default: nobody said what kind of machine it is
 NEAR_CAP = 0.95  # an estimate this close to the longest learned life: no wear seen yet
 
 
@@ -83,6 +86,10 @@ class Run:
 
 def _channels_by_name(session: Session, asset: Asset) -> dict[str, str]:
     return {c.name: c.id for c in session.channels.list_own(asset_id=asset.id)}
+
+
+def _units_by_name(session: Session, asset: Asset) -> dict[str, str]:
+    return {c.name: c.unit for c in session.channels.list_own(asset_id=asset.id)}
 
 
 def _reading_span(session: Session, asset: Asset) -> tuple[int, int] | None:
@@ -182,6 +189,12 @@ def queue_rul_training(
         raise InvalidInput("members", f"must be between 1 and {MAX_MEMBERS}, got {members}")
     asset = session.assets.get(asset_id)
     session.model_versions.require_write()
+    if asset.kind == DEFAULT_KIND:
+        raise StateConflict(
+            "asset_id",
+            f"{asset.name!r} has the generic kind {DEFAULT_KIND!r}: a run-to-failure model is "
+            'shared by the machines of one kind, so set the asset\'s kind first (e.g. "press")',
+        )
     runs = failed_runs_of_kind(session, asset.kind)
     if len(runs) < MIN_HISTORIES:
         raise StateConflict(
@@ -217,6 +230,7 @@ class TrainingSet:
     """Failed runs on one grid, ready for the estimator."""
 
     channels: list[str]
+    units: dict[str, str]
     step_us: int
     runs: list[Run]
     histories: list[np.ndarray]
@@ -263,7 +277,16 @@ def training_set(session: Session, kind: str) -> TrainingSet:
             f"{len(kept)} failed run(s) of {kind!r} machines hold at least {MIN_ROWS} steps "
             f"of {step_us / US_PER_HOUR:.3g} h with every channel; {MIN_HISTORIES} are needed",
         )
-    return TrainingSet(channels, step_us, kept, histories, remaining, skipped)
+    units: dict[str, str] = {}
+    for run in kept:
+        for name, unit in _units_by_name(session, run.asset).items():
+            if name in channels and units.setdefault(name, unit) != unit:
+                raise StateConflict(
+                    "asset_id",
+                    f"channel {name!r} is in {units[name]!r} on one {kind!r} machine and in "
+                    f"{unit!r} on {run.asset.name!r}: the units must agree",
+                )
+    return TrainingSet(channels, units, step_us, kept, histories, remaining, skipped)
 
 
 def run_rul_training(store: Store, caller: Caller, job: Job) -> dict[str, Any]:
@@ -298,6 +321,7 @@ def run_rul_training(store: Store, caller: Caller, job: Job) -> dict[str, Any]:
     card = {
         "asset_kind": kind,
         "channels": data.channels,
+        "units": data.units,
         "step_seconds": data.step_us / 1e6,
         "cycle_hours": step_h,
         "histories": len(data.histories),
@@ -446,6 +470,15 @@ def estimate_current_run(
     _, current = runs_of(session, asset)
     if current is None:
         return "no readings since the machine's last maintenance event"
+    learned_units = trained.version.card.get("units") or {}  # older cards have none
+    units = _units_by_name(session, asset)
+    differ = [
+        f"{name} is in {units.get(name)!r}, the model learned {unit!r}"
+        for name, unit in learned_units.items()
+        if name in units and units[name] != unit
+    ]
+    if differ:
+        return "the machine's channel units differ from the model's: " + "; ".join(differ)
     rows = history(session, current, trained.channels, trained.step_us)
     if rows is None:
         return f"the machine lacks one of the model's channels {trained.channels} in this run"
