@@ -69,7 +69,6 @@ def test_a_trained_model_gives_the_rul_of_a_press_mid_wear(store: Store, runner:
         fresh = asset_health(s, young).summary()
         other_units = asset_health(s, inches).summary()["model"]
         rows = {m["name"]: m for m in machines_view(s)["machines"]}
-        view = machine_view(s, fleet[0], points=50)
     assert version.task == TASK and version.status == "ready"
     card = version.card
     assert card["asset_kind"] == "press" and card["histories"] == 6
@@ -124,7 +123,9 @@ def test_a_trained_model_gives_the_rul_of_a_press_mid_wear(store: Store, runner:
     # the Machines views say which model gave the RUL; the detail lists the events
     assert rows["press-new"]["rul_source"] == "trained"
     assert rows["press-new"]["rul_model"]["model_id"] == model_id
-    assert [e["kind"] for e in view["maintenance_events"]] == ["failure"]
+    # a press with no reading since its failure is learning normal, not judged by its old run
+    assert rows["press-0"]["status"] == "no data"
+    assert "learning normal since the failure" in rows["press-0"]["problem"]
 
 
 def test_a_repair_starts_a_new_run_and_the_grid_counts_down_to_the_failure(
@@ -297,3 +298,32 @@ def test_a_model_whose_file_is_gone_or_damaged_is_skipped_not_fatal(store: Store
             assert summary["model"]["rul_source"] == "degradation index"
             assert summary["model"]["rul_model_skipped"], blob
             assert row["problem"] is None and row["health_percent"] is not None
+
+
+def test_after_a_repair_health_is_judged_on_the_new_run_only(store: Store) -> None:
+    caller = new_org(store, "repaired")
+    asset_id = press(store, caller, "press", 20.0, 20.0, seed=10)  # worn from day 12
+    with store.session(caller) as s:
+        record_event(s, asset_id, "failure", T0 + timedelta(days=15))
+        record_event(s, asset_id, "repair", T0 + timedelta(days=16), "new bearing")
+        summary = asset_health(s, asset_id).summary()
+        view = machine_view(s, asset_id, points=50)
+    repaired = T0 + timedelta(days=16)
+    assert datetime.fromisoformat(summary["model"]["baseline_from"]) >= repaired
+    assert datetime.fromisoformat(summary["index"]["series"][0]["time"]) >= repaired
+    assert [e["kind"] for e in view["maintenance_events"]] == ["repair", "failure"]
+    # a repair 2 days before the newest reading: too few readings to learn normal from
+    with store.session(caller) as s:
+        record_event(s, asset_id, "replacement", T0 + timedelta(days=18))
+    with store.session(caller) as s:
+        with pytest.raises(StateConflict) as info:
+            asset_health(s, asset_id)
+        (row,) = machines_view(s)["machines"]
+        learning = machine_view(s, asset_id, points=50)
+    assert learning["health"] is None and learning["channels"] == []
+    assert learning["problem"] == info.value.detail
+    assert [e["kind"] for e in learning["maintenance_events"]][0] == "replacement"
+    assert info.value.field == "asset_id"
+    assert "learning normal since the replacement at 2026-06-19T00:00:00+00:00" in info.value.detail
+    assert "288 of 510 readings" in info.value.detail
+    assert row["status"] == "no data" and row["problem"] == info.value.detail
