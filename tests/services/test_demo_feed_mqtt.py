@@ -309,3 +309,14 @@ def test_the_broker_dure_up_starts_dies_with_it_even_when_killed(tmp_path: Path)
             server.kill()
         if broker_pid and _running(broker_pid):
             os.kill(broker_pid, signal.SIGKILL)
+
+
+def test_an_old_save_error_in_the_broker_log_does_not_fail_a_later_stop(tmp_path: Path) -> None:
+    need_mosquitto()
+    folder = tmp_path / "broker"
+    folder.mkdir()
+    (folder / "mosquitto.log").write_text("1700000000: Error saving in-memory database\n")
+    broker = Mosquitto(folder)
+    broker.start()
+    broker.stop()  # the error is an earlier broker's, in the same persistent folder
+    assert "Error saving" in (folder / "mosquitto.log").read_text()  # kept, appended to
