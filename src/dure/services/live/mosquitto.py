@@ -56,15 +56,22 @@ class Mosquitto:
         broker is sent SIGTERM when the thread that started it dies, even by ``kill -9``:
         a server's own broker does not outlive it."""
         self.log_from = self.log_path.stat().st_size if self.log_path.exists() else 0
+        command = [self.binary, "-c", str(self.conf)]
+        setpriv = shutil.which("setpriv")  # util-linux: sets the signal, then execs
+        in_child = None
+        if die_with_parent and setpriv is not None:
+            command = [setpriv, "--pdeathsig", "TERM", *command]
+        elif die_with_parent:
+            # no setpriv: Popen has no other way to ask for a parent-death signal
+            # (process_group and start_new_session do not). preexec_fn is unsafe with
+            # threads when it takes locks or runs much Python; ours only calls prctl.
+            in_child = _term_with_parent
         with open(self.log_path, "ab") as log:  # the child keeps its own copy of the handle
-            # preexec_fn is unsafe with threads only when it takes locks or allocates in
-            # Python; ours only calls prctl through ctypes, and Popen has no other way to
-            # ask for a parent-death signal (process_group or start_new_session do not)
             self.process = subprocess.Popen(
-                [self.binary, "-c", str(self.conf)],
+                command,
                 stdout=log,
                 stderr=log,
-                preexec_fn=_term_with_parent if die_with_parent else None,  # noqa: PLW1509
+                preexec_fn=in_child,  # noqa: PLW1509
             )
         deadline = time.monotonic() + 10
         while time.monotonic() < deadline:
