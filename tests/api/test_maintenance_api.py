@@ -80,9 +80,13 @@ def test_another_organisations_machine_is_not_found(client, world: World) -> Non
     assert client.post(f"/api/assets/{asset}/rul-model", headers=theirs).status_code == 404
 
 
-def test_training_needs_two_failed_runs(client, world: World) -> None:  # type: ignore[no-untyped-def]
-    asset = world.a.ids["asset"]
+def test_training_needs_two_failed_runs(client, store, world: World) -> None:  # type: ignore[no-untyped-def]
+    asset = world.a.ids["asset"]  # of the default kind "machine"
     auth = world.a.auth("engineer")
+    generic = client.post(f"/api/assets/{asset}/rul-model", headers=auth)
+    assert generic.status_code == 409, generic.text
+    assert "asset_id" in generic.text and "set the asset's kind" in generic.text
+    asset = press(store, system_caller(world.a.org), "press-2", 30.0, 1.0, seed=1)
     refused = client.post(f"/api/assets/{asset}/rul-model", headers=auth)
     assert refused.status_code == 409, refused.text
     assert "asset_id" in refused.text and "have 0 recorded run" in refused.text

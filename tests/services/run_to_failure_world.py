@@ -33,7 +33,13 @@ def new_org(store: Store, slug: str) -> Caller:
 
 
 def press(
-    store: Store, caller: Caller, name: str, life_days: float, seen_days: float, seed: int
+    store: Store,
+    caller: Caller,
+    name: str,
+    life_days: float,
+    seen_days: float,
+    seed: int,
+    vibration_unit: str = "mm/s",
 ) -> str:
     """A press whose vibration wears up over the last ``WEAR_DAYS`` of ``life_days``,
     read for its first ``seen_days`` (every 10 min, vibration and motor current)."""
@@ -47,7 +53,7 @@ def press(
     with store.session(caller) as s:
         asset = s.assets.add(Asset(org_id=caller.org_id, name=name, kind="press"))
         for channel_name, unit, values in (
-            ("vibration_rms", "mm/s", vibration),
+            ("vibration_rms", vibration_unit, vibration),
             ("motor_current", "A", current),
         ):
             channel = s.channels.add(

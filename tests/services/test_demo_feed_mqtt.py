@@ -24,7 +24,7 @@ from dure.domain.alerts import AlertKind
 from dure.domain.users import Caller, Role
 from dure.ports import free_port
 from dure.services.demo.feed_mqtt import CONNECTOR, MqttLink, open_link
-from dure.services.demo.live_feed import CHANNEL_NAMES, DemoFeed
+from dure.services.demo.live_feed import CHANNEL_NAMES, DemoFeed, start_demo_feed
 from dure.services.demo.world import build_demo
 from dure.services.live.connectors import save_connector
 from dure.services.live.mosquitto import Mosquitto
@@ -309,3 +309,43 @@ def test_the_broker_dure_up_starts_dies_with_it_even_when_killed(tmp_path: Path)
             server.kill()
         if broker_pid and _running(broker_pid):
             os.kill(broker_pid, signal.SIGKILL)
+
+
+def test_an_old_save_error_in_the_broker_log_does_not_fail_a_later_stop(tmp_path: Path) -> None:
+    need_mosquitto()
+    folder = tmp_path / "broker"
+    folder.mkdir()
+    (folder / "mosquitto.log").write_text("1700000000: Error saving in-memory database\n")
+    broker = Mosquitto(folder)
+    broker.start()
+    broker.stop()  # the error is an earlier broker's, in the same persistent folder
+    assert "Error saving" in (folder / "mosquitto.log").read_text()  # kept, appended to
+
+
+def _brokers_of(folder: Path) -> list[int]:
+    """Processes running a Mosquitto with the config in ``folder``."""
+    conf = str(folder / "mosquitto.conf").encode()
+    found = []
+    for cmdline in Path("/proc").glob("[0-9]*/cmdline"):
+        try:
+            if conf in cmdline.read_bytes():
+                found.append(int(cmdline.parent.name))
+        except OSError:
+            continue
+    return [pid for pid in found if _running(pid)]
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc")
+def test_a_feed_that_cannot_start_stops_the_broker_it_started(
+    store: Store, settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    need_mosquitto()
+
+    def database_gone(self: DemoFeed) -> list[Any]:
+        raise RuntimeError("database gone")
+
+    # a fault the real store does not give on demand: the presses cannot be read
+    monkeypatch.setattr(DemoFeed, "find_presses", database_gone)
+    with pytest.raises(RuntimeError, match="database gone"):
+        start_demo_feed(store, settings)
+    wait_for(lambda: not _brokers_of(settings.home / "demo-broker"), 15, "the broker to stop")

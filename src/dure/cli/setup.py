@@ -82,14 +82,14 @@ def up(ctx: click.Context, host: str, port: int, with_demo: bool, demo_feed: boo
     store = open_store(ctx)
     feed = None
     if with_demo:
-        from dure.services.demo.feed_mqtt import open_link, park_connectors
-        from dure.services.demo.live_feed import DemoFeed
+        from dure.services.demo.feed_mqtt import park_connectors
+        from dure.services.demo.live_feed import start_demo_feed
         from dure.services.demo.world import build_demo
 
         summary = build_demo(store, settings.home)
         click.echo(f"demo world ready; tokens in {summary.tokens_file}")
         if demo_feed:
-            feed = DemoFeed(store, link=open_link(store, settings)).start()
+            feed = start_demo_feed(store, settings)  # stops its broker if it cannot start
             click.echo(f"demo feed: the presses' readings arrive live; {feed.path}")
         else:
             park_connectors(store)

@@ -298,6 +298,20 @@ function MachineDetail({ assetId }) {
   if (error && !data) return <ErrorBox error={error} onRetry={reload} />;
   if (!data) return <Loading />;
   const { health } = data;
+  if (!health)
+    // learning normal since its newest repair: no health yet, its events still show
+    return (
+      <section>
+        <p className="small">
+          <Link to="/machines">← {t("machines.title")}</Link>
+        </p>
+        <h1 data-testid="machine-name">{data.asset.name}</h1>
+        <p className="muted" data-testid="machine-problem">
+          {t("machines.no_data")}: {data.problem}
+        </p>
+        <MaintenanceEvents asset={data.asset} events={data.maintenance_events || []} onChange={reload} />
+      </section>
+    );
   return (
     <section>
       <p className="small">

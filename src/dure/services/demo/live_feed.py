@@ -33,8 +33,15 @@ import numpy as np
 from dure.domain.records import ProcessRecord
 from dure.domain.users import Caller, Role
 from dure.errors import NotFound
-from dure.services.demo.feed_mqtt import CONNECTOR, MqttLink, PressOrg, park_connectors
+from dure.services.demo.feed_mqtt import (
+    CONNECTOR,
+    MqttLink,
+    PressOrg,
+    open_link,
+    park_connectors,
+)
 from dure.services.demo.plant_data import CHANNELS, PROCESS_SCHEMA
+from dure.settings import Settings
 from dure.store.repositories.sensor_readings import ReadingColumns
 from dure.store.session import Store
 
@@ -235,3 +242,15 @@ class DemoFeed:
 
 SUPPLIER_SLUGS = ("daesung", "mirae", "hanul")
 CHANNEL_NAMES = tuple(name for name, _ in CHANNELS)
+
+
+def start_demo_feed(store: Store, settings: Settings) -> DemoFeed:
+    """The demo feed started over the demo's broker (``open_link``); when it cannot
+    start, the broker that link started is stopped before the error goes on."""
+    link = open_link(store, settings)
+    try:
+        return DemoFeed(store, link=link).start()
+    except BaseException:
+        if link is not None:
+            link.close()
+        raise

@@ -48,18 +48,31 @@ class Mosquitto:
             "user root\n"
         )
         self.process: subprocess.Popen[bytes] | None = None
+        self.log_path = folder / "mosquitto.log"
+        self.log_from = 0  # the log's size when this broker started: older lines are not ours
 
     def start(self, die_with_parent: bool = False) -> None:
         """Start and wait until it accepts connections. With ``die_with_parent`` (Linux) the
         broker is sent SIGTERM when the thread that started it dies, even by ``kill -9``:
         a server's own broker does not outlive it."""
-        log = open(self.folder / "mosquitto.log", "ab")  # noqa: SIM115 - lives with the process
-        self.process = subprocess.Popen(
-            [self.binary, "-c", str(self.conf)],
-            stdout=log,
-            stderr=log,
-            preexec_fn=_term_with_parent if die_with_parent else None,  # noqa: PLW1509
-        )
+        self.log_from = self.log_path.stat().st_size if self.log_path.exists() else 0
+        command = [self.binary, "-c", str(self.conf)]
+        setpriv = shutil.which("setpriv")  # util-linux: sets the signal, then execs
+        in_child = None
+        if die_with_parent and setpriv is not None:
+            command = [setpriv, "--pdeathsig", "TERM", *command]
+        elif die_with_parent:
+            # no setpriv: Popen has no other way to ask for a parent-death signal
+            # (process_group and start_new_session do not). preexec_fn is unsafe with
+            # threads when it takes locks or runs much Python; ours only calls prctl.
+            in_child = _term_with_parent
+        with open(self.log_path, "ab") as log:  # the child keeps its own copy of the handle
+            self.process = subprocess.Popen(
+                command,
+                stdout=log,
+                stderr=log,
+                preexec_fn=in_child,  # noqa: PLW1509
+            )
         deadline = time.monotonic() + 10
         while time.monotonic() < deadline:
             try:
@@ -67,7 +80,7 @@ class Mosquitto:
                 return
             except OSError:
                 time.sleep(0.05)
-        raise RuntimeError(f"mosquitto did not start; see {self.folder / 'mosquitto.log'}")
+        raise RuntimeError(f"mosquitto did not start; see {self.log_path}")
 
     def stop(self) -> None:
         """Stop gracefully (it writes its persistence file)."""
@@ -75,7 +88,9 @@ class Mosquitto:
             self.process.terminate()
             self.process.wait(timeout=20)
         self.process = None
-        log = (self.folder / "mosquitto.log").read_text(errors="replace")
+        with open(self.log_path, "rb") as file:
+            file.seek(self.log_from)
+            log = file.read().decode(errors="replace")  # what this broker wrote
         if "Error saving" in log:
             raise RuntimeError(f"mosquitto could not save its queue: {log[-500:]}")
 

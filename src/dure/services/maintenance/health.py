@@ -1,10 +1,12 @@
 """A machine's health and remaining useful life from its own sensor history.
 
-The asset's channels are aligned by time; a ``HealthIndex`` learns normal from the first
-``baseline`` aligned readings and turns the whole history into a degradation index, a
-health percentage, the channels driving it and a remaining life extrapolated from the
-index's recent trend. Times are the readings' own timestamps (gaps and irregular
-sampling count as the time they are), so the RUL is in hours, shown in days when long.
+The asset's channels are aligned by time over its current run (since its newest failure,
+repair or replacement: a repaired machine is judged against its own new normal, not the
+worn run before); a ``HealthIndex`` learns normal from the run's first ``baseline``
+aligned readings and turns the whole run into a degradation index, a health percentage,
+the channels driving it and a remaining life extrapolated from the index's recent trend.
+Times are the readings' own timestamps (gaps and irregular sampling count as the time
+they are), so the RUL is in hours, shown in days when long.
 
 Where the organisation has trained a run-to-failure ``RulEstimator`` for the asset's kind
 (``services.maintenance.run_to_failure``, from failures recorded as maintenance events),
@@ -16,6 +18,7 @@ replacement); the degradation index still gives the health % and the index chart
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from functools import reduce
@@ -23,8 +26,10 @@ from typing import Any
 
 import numpy as np
 
+from dure.domain.maintenance import MaintenanceEvent
 from dure.domain.plant import Asset, SensorChannel
-from dure.errors import InvalidInput, StateConflict
+from dure.domain.times import to_us
+from dure.errors import DureError, InvalidInput, ModelFileError, StateConflict
 from dure.models.timeseries.health import DEGRADING, HealthIndex
 from dure.services.maintenance.run_to_failure import (
     TrainedRul,
@@ -40,6 +45,13 @@ CHART_POINTS = 300
 US_PER_HOUR = 3_600_000_000
 DAYS_FROM_HOURS = 48.0  # RULs at or above this many hours are shown in days
 
+log = logging.getLogger(__name__)
+
+
+class LearningNormal(StateConflict):
+    """The machine's current run (since its newest failure, repair or replacement) holds
+    too few readings yet for the health index to learn normal from."""
+
 
 @dataclass(frozen=True)
 class AlignedReadings:
@@ -48,6 +60,7 @@ class AlignedReadings:
     channels: list[SensorChannel]
     ts_us: np.ndarray  # int64
     values: np.ndarray  # (readings, channels)
+    since: MaintenanceEvent | None = None  # the current run's start: the newest event
 
     def hours(self) -> np.ndarray:
         """Hours since the first aligned reading."""
@@ -138,16 +151,22 @@ def rul_figure(life: Any) -> dict[str, Any]:
 
 
 def aligned_readings(session: Session, asset_id: str, baseline: int) -> AlignedReadings:
-    """The asset's channels at common times: its first ``baseline`` readings and up to
-    ``MAX_RECENT`` newest ones per channel (NotFound for another organisation's asset)."""
+    """The asset's channels at common times in its current run (since its newest failure,
+    repair or replacement, when it has one): the run's first ``baseline`` readings and up
+    to ``MAX_RECENT`` newest ones per channel (NotFound for another organisation's asset)."""
     asset = session.assets.get(asset_id)
     channels = session.channels.list_own(asset_id=asset.id)
     if not channels:
         raise StateConflict("asset_id", f"{asset.name!r} has no sensor channels")
+    events = session.maintenance_events.of_asset(asset.id)
+    since = events[-1] if events else None
+    since_us = None if since is None else to_us(since.occurred_at)
     per_channel = []
     for c in channels:
-        first_ts, first_values = session.readings.arrays(c.id, baseline)
-        last_ts, last_values = session.readings.arrays(c.id, MAX_RECENT, newest=True)
+        first_ts, first_values = session.readings.arrays(c.id, baseline, since_us=since_us)
+        last_ts, last_values = session.readings.arrays(
+            c.id, MAX_RECENT, newest=True, since_us=since_us
+        )
         ts, where = np.unique(np.concatenate([first_ts, last_ts]), return_index=True)
         per_channel.append((ts, np.concatenate([first_values, last_values])[where]))
     common = reduce(np.intersect1d, [ts for ts, _ in per_channel])
@@ -156,7 +175,7 @@ def aligned_readings(session: Session, asset_id: str, baseline: int) -> AlignedR
         if len(common)
         else np.zeros((0, len(channels)))
     )
-    return AlignedReadings(channels, common, values)
+    return AlignedReadings(channels, common, values, since)
 
 
 def trained_rul_model(session: Session, asset: Asset) -> TrainedRul | None:
@@ -184,7 +203,15 @@ def asset_health(
         raise InvalidInput("failure_level", f"must be above 1, got {failure_level}")
     data = aligned_readings(session, asset_id, baseline)
     asset = session.assets.get(asset_id)
-    if len(data.ts_us) < baseline + MIN_BASELINE // 5:
+    needed = baseline + MIN_BASELINE // 5
+    if len(data.ts_us) < needed and data.since is not None:
+        raise LearningNormal(
+            "asset_id",
+            f"{asset.name!r} is learning normal since the {data.since.kind.value} at "
+            f"{data.since.occurred_at.isoformat()}: {len(data.ts_us)} of {needed} readings "
+            "at times all its channels share",
+        )
+    if len(data.ts_us) < needed:
         raise StateConflict(
             "asset_id",
             f"{asset.name!r} has {len(data.ts_us)} readings at times all its channels share; "
@@ -213,9 +240,20 @@ def asset_health(
         "trend_window_hours": round(model.trend_window * model.interval_, 2),
         "rul_model": None,
     }
-    trained = trained_rul_model(session, asset)
-    if trained is not None:
-        estimate = estimate_current_run(session, trained, asset, coverage, float(index[-1]))
+    try:
+        trained = trained_rul_model(session, asset)
+        estimate = (
+            None
+            if trained is None
+            else estimate_current_run(session, trained, asset, coverage, float(index[-1]))
+        )
+    except (DureError, ModelFileError) as exc:  # a stored model that cannot be read or used
+        # one broken model file must not take down the health of every machine: the
+        # degradation index keeps giving the RUL, and the answer says why
+        log.warning("run-to-failure model skipped for asset %s: %s", asset.id, exc)
+        trained, estimate = None, None
+        used["rul_model_skipped"] = str(exc)
+    if trained is not None and estimate is not None:
         if isinstance(estimate, str):
             used["rul_model_skipped"] = estimate
         else:
@@ -228,6 +266,7 @@ def asset_health(
                     **trained.describe(),
                     "run_start": estimate.run_start,
                     "run_hours": round(estimate.run_hours, 2),
+                    "rul_at": estimate.rul_at,
                 },
             )
     health = float(np.clip(100.0 * (1.0 - index[-1]), 0.0, 100.0))

@@ -16,6 +16,7 @@ from dure.services.maintenance.health import (
     CHART_POINTS,
     DEFAULT_BASELINE,
     AssetHealth,
+    LearningNormal,
     asset_health,
     iso,
     rul_figure,
@@ -140,21 +141,31 @@ def machine_view(
 ) -> dict[str, Any]:
     """One machine: health and RUL, each channel's trend (bucket means) with its learned
     normal band and marks where the per-channel anomaly detector alarms, the health index
-    against its failure level, and the machine's alerts (its own and its channels')."""
+    against its failure level, and the machine's alerts (its own and its channels').
+    While the machine learns normal after a repair, ``health`` is None, ``channels`` empty
+    and ``problem`` says how far it got; its events and alerts still show."""
     if not 10 <= points <= MAX_POINTS:
         raise InvalidInput("points", f"must be between 10 and {MAX_POINTS}, got {points}")
-    health = asset_health(session, asset_id, baseline=baseline)
-    channels = health.readings.channels
+    health: AssetHealth | None = None
+    problem = None
+    try:
+        health = asset_health(session, asset_id, baseline=baseline)
+        asset, channels = health.asset, health.readings.channels
+    except LearningNormal as exc:  # just repaired: the events and alerts still show
+        asset = session.assets.get(asset_id)
+        channels = session.channels.list_own(asset_id=asset.id)
+        problem = exc.detail
     alerts = _alert_history(session, [asset_id, *(c.id for c in channels)])
     names = {c.id: c.name for c in channels}
     return {
         "asset": {
-            "id": health.asset.id,
-            "name": health.asset.name,
-            "kind": health.asset.kind,
-            "line_id": health.asset.line_id,
+            "id": asset.id,
+            "name": asset.name,
+            "kind": asset.kind,
+            "line_id": asset.line_id,
         },
-        "health": health.summary(points),
+        "health": None if health is None else health.summary(points),
+        "problem": problem,
         "maintenance_events": [
             {
                 "id": e.id,
@@ -162,9 +173,9 @@ def machine_view(
                 "occurred_at": e.occurred_at.isoformat(),
                 "note": e.note,
             }
-            for e in reversed(session.maintenance_events.of_asset(health.asset.id))
+            for e in reversed(session.maintenance_events.of_asset(asset.id))
         ],
-        "channels": _channel_trends(health, points),
+        "channels": [] if health is None else _channel_trends(health, points),
         "alerts": [
             {
                 "id": a.id,

@@ -14,7 +14,9 @@ sensible count of cycles whatever the sampling); each row is the channels' bucke
 over the step (computed by the database), a bucket without readings repeats the one
 before. The remaining life of a row is failure time − the row's end, in steps, and is
 turned into hours with the step (its resolution is one step). Channels are matched
-across machines by name; the model learns the channels every trained machine has.
+across machines by name (their units must agree; the card keeps them and a machine whose
+units differ gets no estimate); the model learns the channels every trained machine has.
+Machines of the generic default kind ("machine") are not trained for: set their kind.
 
 The model is kept as a model version of task ``rul-run-to-failure`` (the estimator's
 folder packed as a blob, with a card naming the kind, channels, step and histories), and
@@ -50,6 +52,7 @@ TASK = "rul-run-to-failure"
 MIN_HISTORIES = 2
 TARGET_ROWS = 120  # rows of the median run on the grid (C-MAPSS engines run ~200 cycles)
 MIN_ROWS = 5  # a run shorter than this many steps is too short to learn from
+MAX_END_GAP_STEPS = 3  # a failure recorded later than this after the last reading: skipped
 INTERVAL_SAMPLE = 500  # readings per run read to measure the sampling interval
 US_PER_HOUR = 3_600_000_000
 # The estimator as the product trains it: small and quick on a CPU (demo-sized data
@@ -61,6 +64,7 @@ DEFAULT_MEMBERS = 3
 MAX_EPOCHS = 200
 MAX_MEMBERS = 5
 MAX_WINDOW = 30
+DEFAULT_KIND = "machine"  # Asset.kind's default: nobody said what kind of machine it is
 NEAR_CAP = 0.95  # an estimate this close to the longest learned life: no wear seen yet
 
 
@@ -82,6 +86,10 @@ class Run:
 
 def _channels_by_name(session: Session, asset: Asset) -> dict[str, str]:
     return {c.name: c.id for c in session.channels.list_own(asset_id=asset.id)}
+
+
+def _units_by_name(session: Session, asset: Asset) -> dict[str, str]:
+    return {c.name: c.unit for c in session.channels.list_own(asset_id=asset.id)}
 
 
 def _reading_span(session: Session, asset: Asset) -> tuple[int, int] | None:
@@ -133,7 +141,9 @@ def _interval_us(session: Session, run: Run, channel_id: str) -> np.ndarray:
 
 def history(session: Session, run: Run, channels: list[str], step_us: int) -> np.ndarray | None:
     """The run on the grid: (rows, channels) bucket means of the named channels, a row per
-    ``step_us`` from the run's start (None when a channel is missing or has no reading)."""
+    ``step_us`` from the run's start, up to the last bucket where every channel has a
+    reading (a failure recorded long after the readings stopped does not add rows that
+    repeat the last value); None when a channel is missing or has no reading."""
     by_name = _channels_by_name(session, run.asset)
     if any(name not in by_name for name in channels):
         return None
@@ -144,7 +154,15 @@ def history(session: Session, run: Run, channels: list[str], step_us: int) -> np
         session.readings.bucket_means(by_name[name], run.start_us, run.end_us, step_us)
         for name in channels
     ]
+    if any(numbers.size == 0 for numbers, _ in columns):
+        return None
+    rows = min(rows, min(int(numbers[-1]) for numbers, _ in columns) + 1)
     return regular_grid(columns, rows)
+
+
+def gap_steps(run: Run, rows: int, step_us: int) -> float:
+    """Steps from the end of the run's last grid row to the run's end (its failure)."""
+    return (run.end_us - (run.start_us + rows * step_us)) / step_us
 
 
 def remaining_steps(run: Run, rows: int, step_us: int) -> np.ndarray:
@@ -171,6 +189,12 @@ def queue_rul_training(
         raise InvalidInput("members", f"must be between 1 and {MAX_MEMBERS}, got {members}")
     asset = session.assets.get(asset_id)
     session.model_versions.require_write()
+    if asset.kind == DEFAULT_KIND:
+        raise StateConflict(
+            "asset_id",
+            f"{asset.name!r} has the generic kind {DEFAULT_KIND!r}: a run-to-failure model is "
+            'shared by the machines of one kind, so set the asset\'s kind first (e.g. "press")',
+        )
     runs = failed_runs_of_kind(session, asset.kind)
     if len(runs) < MIN_HISTORIES:
         raise StateConflict(
@@ -206,6 +230,7 @@ class TrainingSet:
     """Failed runs on one grid, ready for the estimator."""
 
     channels: list[str]
+    units: dict[str, str]
     step_us: int
     runs: list[Run]
     histories: list[np.ndarray]
@@ -232,8 +257,16 @@ def training_set(session: Session, kind: str) -> TrainingSet:
     kept, histories, remaining, skipped = [], [], [], []
     for run in runs:
         rows = history(session, run, channels, step_us)
+        named = f"{run.asset.name} run ending {from_us(run.end_us).isoformat()}"
         if rows is None or len(rows) < MIN_ROWS:
-            skipped.append(f"{run.asset.name} run ending {from_us(run.end_us).isoformat()}")
+            skipped.append(f"{named}: fewer than {MIN_ROWS} steps with every channel")
+            continue
+        gap = gap_steps(run, len(rows), step_us)
+        if gap > MAX_END_GAP_STEPS:
+            skipped.append(
+                f"{named}: its last reading is {gap:.1f} steps before the failure "
+                f"(at most {MAX_END_GAP_STEPS} are learned from)"
+            )
             continue
         kept.append(run)
         histories.append(rows)
@@ -244,7 +277,16 @@ def training_set(session: Session, kind: str) -> TrainingSet:
             f"{len(kept)} failed run(s) of {kind!r} machines hold at least {MIN_ROWS} steps "
             f"of {step_us / US_PER_HOUR:.3g} h with every channel; {MIN_HISTORIES} are needed",
         )
-    return TrainingSet(channels, step_us, kept, histories, remaining, skipped)
+    units: dict[str, str] = {}
+    for run in kept:
+        for name, unit in _units_by_name(session, run.asset).items():
+            if name in channels and units.setdefault(name, unit) != unit:
+                raise StateConflict(
+                    "asset_id",
+                    f"channel {name!r} is in {units[name]!r} on one {kind!r} machine and in "
+                    f"{unit!r} on {run.asset.name!r}: the units must agree",
+                )
+    return TrainingSet(channels, units, step_us, kept, histories, remaining, skipped)
 
 
 def run_rul_training(store: Store, caller: Caller, job: Job) -> dict[str, Any]:
@@ -279,6 +321,7 @@ def run_rul_training(store: Store, caller: Caller, job: Job) -> dict[str, Any]:
     card = {
         "asset_kind": kind,
         "channels": data.channels,
+        "units": data.units,
         "step_seconds": data.step_us / 1e6,
         "cycle_hours": step_h,
         "histories": len(data.histories),
@@ -329,6 +372,7 @@ def run_rul_training(store: Store, caller: Caller, job: Job) -> dict[str, Any]:
         "model_id": version.id,
         "asset_kind": kind,
         "histories": len(data.histories),
+        "skipped_runs": data.skipped,
         "cycle_hours": step_h,
         "validation_rmse_hours": card["validation"]["rmse_hours"],
         "train_seconds": card["train_seconds"],
@@ -414,16 +458,27 @@ class RulEstimate:
     drivers: list[dict[str, Any]]
     run_start: str
     run_hours: float
+    rul_at: str  # the newest reading's time: the RUL counts from it
 
 
 def estimate_current_run(
     session: Session, trained: TrainedRul, asset: Asset, coverage: float, index_now: float
 ) -> RulEstimate | str:
-    """The remaining life (hours) of the asset's current run, its interval and the
-    channels driving it; or, when the model cannot read this run, the reason why."""
+    """The remaining life (hours) of the asset's current run from its newest reading,
+    its interval and the channels driving it; or, when the model cannot read this run,
+    the reason why."""
     _, current = runs_of(session, asset)
     if current is None:
         return "no readings since the machine's last maintenance event"
+    learned_units = trained.version.card.get("units") or {}  # older cards have none
+    units = _units_by_name(session, asset)
+    differ = [
+        f"{name} is in {units.get(name)!r}, the model learned {unit!r}"
+        for name, unit in learned_units.items()
+        if name in units and units[name] != unit
+    ]
+    if differ:
+        return "the machine's channel units differ from the model's: " + "; ".join(differ)
     rows = history(session, current, trained.channels, trained.step_us)
     if rows is None:
         return f"the machine lacks one of the model's channels {trained.channels} in this run"
@@ -434,6 +489,10 @@ def estimate_current_run(
     # the interval is the estimate shifted by errors made near it in calibration, which
     # can all lie on one side: the answer's range always holds its own estimate
     low, high = min(low, steps), max(high, steps)
+    # the model counts from the end of the last grid row, which lies up to a step after
+    # the newest reading: the answer counts from the newest reading
+    newest_us = current.end_us - 1
+    ahead_h = (current.start_us + len(rows) * trained.step_us - newest_us) / US_PER_HOUR
     shares = model.channel_importance(rows)
     by_name = _channels_by_name(session, asset)
     drivers = sorted(
@@ -447,9 +506,9 @@ def estimate_current_run(
     status = FAILED if steps <= 0 else (NOT_DEGRADING if at_cap else DEGRADING)
     life = RemainingLife(
         status=status,
-        rul=steps * step_h,
-        low=low * step_h,
-        high=None if high >= NEAR_CAP * model.cap else high * step_h,
+        rul=steps * step_h + ahead_h,
+        low=low * step_h + ahead_h,
+        high=None if high >= NEAR_CAP * model.cap else high * step_h + ahead_h,
         coverage=coverage,
         index_now=index_now,
         trend="run-to-failure",
@@ -461,7 +520,13 @@ def estimate_current_run(
             + ("; no wear seen yet: at least the longest life learned" if at_cap else "")
         ),
     )
-    return RulEstimate(life, drivers, from_us(current.start_us).isoformat(), current.hours)
+    return RulEstimate(
+        life,
+        drivers,
+        from_us(current.start_us).isoformat(),
+        current.hours,
+        from_us(newest_us).isoformat(),
+    )
 
 
 def now_us() -> int:

@@ -11,6 +11,7 @@ import threading
 from collections import OrderedDict
 from pathlib import Path
 
+from dure.errors import ModelFileError
 from dure.models.contract import Model
 from dure.models.registry import load_model
 from dure.models.vision.inspector import Inspector
@@ -42,6 +43,9 @@ def unpack_to(data: bytes, folder: Path) -> Path:
         with tarfile.open(fileobj=io.BytesIO(data), mode="r") as tar:
             tar.extractall(staging, filter="data")  # refuses absolute paths and links out
         os.replace(staging, folder)
+    except tarfile.TarError as exc:  # not a tar at all, or a damaged one
+        shutil.rmtree(staging, ignore_errors=True)
+        raise ModelFileError(f"the stored model is not a readable model archive: {exc}") from exc
     except OSError:
         shutil.rmtree(staging, ignore_errors=True)
         if not folder.is_dir():  # another process won the race: theirs is as good

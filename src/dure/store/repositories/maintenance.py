@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from sqlalchemy import delete
 
-from dure.domain.maintenance import MaintenanceEvent
+from dure.domain.maintenance import MaintenanceEvent, MaintenanceKind
 from dure.domain.users import Role
 from dure.errors import NotFound
 from dure.store import tables as t
@@ -24,8 +24,10 @@ class MaintenanceEventRepository(ScopedRepository[MaintenanceEvent]):
         self.require_own(t.assets, "asset_id", item.asset_id)
 
     def of_asset(self, asset_id: str) -> list[MaintenanceEvent]:
-        """The events of one of the caller's own assets, oldest first."""
-        return self.list_own(asset_id=asset_id)
+        """The events of one of the caller's own assets, oldest first; at the same instant
+        a failure comes before a repair or replacement (it ends the run they restart)."""
+        events = self.list_own(asset_id=asset_id)
+        return sorted(events, key=lambda e: (e.occurred_at, e.kind is not MaintenanceKind.FAILURE))
 
     def remove(self, asset_id: str, event_id: str) -> MaintenanceEvent:
         """Delete one of the caller's own events of ``asset_id`` (one entered by mistake);

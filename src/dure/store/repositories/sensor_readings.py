@@ -9,7 +9,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import numpy as np
-from sqlalchemy import Connection, func, select
+from sqlalchemy import Connection, func, select, true
 
 from dure.domain.live_checks import SubjectKind
 from dure.domain.records import SensorReading
@@ -119,17 +119,19 @@ class SensorReadingRepository:
         return [SensorReading(channel_id, row.ts_us, row.value) for row in reversed(rows)]
 
     def arrays(
-        self, channel_id: str, limit: int, *, newest: bool = False
+        self, channel_id: str, limit: int, *, newest: bool = False, since_us: int | None = None
     ) -> tuple[np.ndarray, np.ndarray]:
         """The first (or, with ``newest``, the newest) ``limit`` readings of a visible
-        channel as arrays (int64 microseconds, float64 values), oldest first: for models
-        that read thousands of readings at once without a Python object each."""
+        channel (those at or after ``since_us`` when given) as arrays (int64 microseconds,
+        float64 values), oldest first: for models that read thousands of readings at once
+        without a Python object each."""
         self.channels.get(channel_id)
         r = sensor_readings.c
         order = r.ts_us.desc() if newest else r.ts_us
+        since = r.ts_us >= since_us if since_us is not None else true()
         rows = self.conn.execute(
             select(r.ts_us, r.value)
-            .where(r.channel_key == channel_key(channel_id))
+            .where(r.channel_key == channel_key(channel_id), since)
             .order_by(order)
             .limit(limit)
         ).all()
