@@ -12,10 +12,11 @@ from dure.errors import InvalidInput
 from dure.services.process.control_charts import (
     ParameterChart,
     ParameterSettings,
-    charts_of_records,
+    charts_of_windows,
     part_parameters,
 )
-from dure.services.process.defect_causes import defect_causes
+from dure.services.process.chart_windows import read_windows
+from dure.services.process.defect_causes import RECENT, defect_causes
 from dure.store.session import Session
 
 
@@ -43,21 +44,26 @@ def process_view(session: Session, part_id: str | None, parameter: str | None) -
         if part_id is None:
             return {"parts": picker, "part": None}
     part = session.parts.get(part_id)
-    records = session.process_records.own_between(None, None, part_id=part_id)
-    if parameter is not None and parameter not in part_parameters(records):
+    # bounded reads however long the history: the whole of a short one; the oldest and
+    # newest windows of a long one (see services/process/chart_windows.py)
+    windows = read_windows(session, part_id)
+    records = windows.charted  # oldest first: the newest of them feed the causes
+    known = part_parameters([*records, *(windows.limits or [])])
+    if parameter is not None and parameter not in known:
         raise InvalidInput(
             "parameter", f"{parameter!r} is not a parameter of part {part.number}'s records"
         )
     specs = session.parameter_specs.of_part(part_id)
-    charts = charts_of_records(
-        records, None if parameter is None else [parameter], settings=_settings(specs)
+    charts = charts_of_windows(
+        windows, None if parameter is None else [parameter], settings=_settings(specs)
     )
-    causes = defect_causes(session, part_id, records, specs)
+    causes = defect_causes(session, part_id, records[-RECENT:], specs)
     return {
         "parts": picker,
         "part": {"id": part.id, "number": part.number, "name": part.name},
-        "parameters": part_parameters(records),
-        "records": len(records),
+        "parameters": known,
+        "records": windows.total,
+        "charted": len(records),
         "specs": {n: {"lower": s.lower, "upper": s.upper} for n, s in specs.items()},
         "charts": [chart_json(c) for c in charts],
         "defects": None if causes is None else {**asdict(causes), "gain": causes.gain},
