@@ -15,6 +15,7 @@ import pytest
 from dure.domain.parts import Lot, PartNumber
 from dure.domain.records import ProcessRecord
 from dure.domain.users import Caller
+from dure.services.dashboard.process_view import chart_json, process_view
 from dure.services.monitoring.runner import CheckRounds
 from dure.services.platform.accounts import create_org, system_caller
 from dure.services.process.chart_windows import CHART_RECORDS, LOOKBACK_RECORDS, limit_records
@@ -139,13 +140,17 @@ def test_lots_of_a_long_history_take_their_limits_from_the_oldest_lots(store: St
     _stored(store, caller, records)
     with store.session(caller, read_only=True) as s:
         (chart,) = parameter_charts(s, part_id)
+        view = process_view(s, part_id, None)
         full = s.process_records.own_between(None, None, part_id=part_id)
     (whole,) = charts_of_records(full)
+    assert view["records"] == n and view["charted"] == CHART_RECORDS  # "newest N of M"
+    assert view["charts"] == [chart_json(chart)]
     assert chart.kind == whole.kind == "xbar-r" and chart.subgrouping == "lot"
     assert chart.window == ChartWindow(CHART_RECORDS, n, limit_records(), 20)
     assert chart.centre[0] == pytest.approx(whole.centre[0], rel=1e-12)
     assert chart.ucl[-1] == pytest.approx(whole.ucl[-1], rel=1e-12)
     assert len(chart.values) == CHART_RECORDS // 5
+
     def beyond(c):  # type: ignore[no-untyped-def]
         return [v.time for v in c.violations if v.rule == "WE1" and v.time >= chart.times[0]]
 

@@ -150,9 +150,7 @@ class ScopedRepository(Generic[E]):
         column, then id), oldest first: one bounded read however long the history."""
         order = self.table.c[self.order_by]
         query = self._own_range(select(self.table), start, end, filters)
-        rows = self.conn.execute(
-            query.order_by(order, self.table.c.id).limit(_limit(limit))
-        ).all()
+        rows = self.conn.execute(query.order_by(order, self.table.c.id).limit(_limit(limit))).all()
         return [self.from_row(r) for r in rows]
 
     def own_newest(

@@ -9,13 +9,13 @@ from typing import Any
 
 from dure.domain.parts import ParameterSpec
 from dure.errors import InvalidInput
+from dure.services.process.chart_windows import read_windows
 from dure.services.process.control_charts import (
     ParameterChart,
     ParameterSettings,
     charts_of_windows,
     part_parameters,
 )
-from dure.services.process.chart_windows import read_windows
 from dure.services.process.defect_causes import RECENT, defect_causes
 from dure.store.session import Session
 
