@@ -21,9 +21,11 @@ from dure.services.platform.accounts import create_org, system_caller
 from dure.services.process.chart_windows import CHART_RECORDS, LOOKBACK_RECORDS, limit_records
 from dure.services.process.control_charts import (
     ChartWindow,
+    ParameterSettings,
     charts_of_records,
     parameter_charts,
 )
+from dure.services.process.specs import set_spec
 from dure.store.repositories.records import ProcessRecordRepository
 from dure.store.session import Store
 
@@ -109,12 +111,20 @@ def test_a_long_history_is_charted_from_two_bounded_reads_with_the_whole_history
     values = _shifted(np.random.default_rng(16), LONG, LONG - 100)
     records = _made(caller, part_id, values)
     _stored(store, caller, records)
+    with store.session(caller) as s:
+        set_spec(s, part_id, "x", 40.0, 60.0)
     with store.session(caller, read_only=True) as s:
         reads = _Reads(monkeypatch)
         (chart,) = parameter_charts(s, part_id)
     assert reads.records == limit_records() + CHART_RECORDS  # not 30,000
     assert sorted(name for name, _ in reads.calls) == ["own_newest", "own_oldest"]
-    (whole,) = charts_of_records(records)  # the unbounded computation, in memory
+    spec = {"x": ParameterSettings(lower_spec=40.0, upper_spec=60.0)}
+    (whole,) = charts_of_records(records, settings=spec)  # unbounded, in memory
+    # Cpk of what is charted, with σ within (and its degrees of freedom) from the baseline
+    assert chart.capability is not None and whole.capability is not None
+    assert chart.capability.n == CHART_RECORDS
+    assert chart.capability.sigma_within == pytest.approx(whole.capability.sigma_within)
+    assert "oldest records' baseline" in chart.capability.method
     assert whole.baseline == 50 and chart.limits_from == "oldest"
     assert chart.centre[0] == pytest.approx(whole.centre[0], rel=1e-12)
     assert chart.ucl[0] == pytest.approx(whole.ucl[0], rel=1e-12)
