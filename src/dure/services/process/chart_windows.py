@@ -13,6 +13,13 @@ live check (every few seconds) and every page view would grow without end. So:
 - a live check (``since`` given) reads the oldest window, the records since its last run
   (at most ``CHART_RECORDS``) and ``LOOKBACK_RECORDS`` before them, so the run rules see
   the points before the new ones; when these reads meet, they are the whole history.
+
+What a window changes, and what it does not: the limits (centre, σ within and its degrees
+of freedom) are those of the whole history's first points, provided the oldest window
+holds them (a lot whose records are spread beyond the oldest window's end would be cut);
+otherwise the chart takes its limits from its own first points and says why. Run rules
+see only the charted points; consecutive subgroups (``subgroup_size``) start at the
+window's first record; the parameters offered are those of the two windows.
 """
 
 from __future__ import annotations
