@@ -155,6 +155,9 @@ def test_lots_of_a_long_history_take_their_limits_from_the_oldest_lots(store: St
     (whole,) = charts_of_records(full)
     assert view["records"] == n and view["charted"] == CHART_RECORDS  # "newest N of M"
     assert view["charts"] == [chart_json(chart)]
+    answered = dict(chart_json(chart))
+    del answered["violations_by_rule"]
+    assert answered == asdict(chart)  # the API's answer is the chart, field for field
     assert chart.kind == whole.kind == "xbar-r" and chart.subgrouping == "lot"
     assert chart.window == ChartWindow(CHART_RECORDS, n, limit_records(), 20)
     assert chart.centre[0] == pytest.approx(whole.centre[0], rel=1e-12)

@@ -4,7 +4,7 @@ advice. Reads only."""
 
 from __future__ import annotations
 
-from dataclasses import asdict
+from dataclasses import asdict, fields
 from typing import Any
 
 from dure.domain.parts import ParameterSpec
@@ -21,8 +21,12 @@ from dure.store.session import Session
 
 
 def chart_json(chart: ParameterChart) -> dict[str, Any]:
-    """A chart as the API answers it (times as ISO text by the API's encoder)."""
-    out = asdict(chart)
+    """A chart as the API answers it (times as ISO text by the API's encoder): what
+    ``asdict`` gives, without deep-copying thousands of points (the lists are shared)."""
+    out: dict[str, Any] = {f.name: getattr(chart, f.name) for f in fields(chart)}
+    out["violations"] = [asdict(v) for v in chart.violations]
+    out["capability"] = None if chart.capability is None else asdict(chart.capability)
+    out["window"] = None if chart.window is None else asdict(chart.window)
     out["violations_by_rule"] = {
         rule: [v.index for v in found] for rule, found in chart.violations_by_rule().items()
     }
