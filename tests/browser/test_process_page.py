@@ -95,3 +95,61 @@ def test_root_causes_and_setpoint_advice_after_training(page_for: Any, served: S
     advice = page.inner_text("[data-testid=advice]")
     assert "Setpoint advice" in advice and "not a proven cause" in advice
     shot(page, "22-process-causes")
+
+
+def _long_history(served: Served, n: int) -> str:
+    """A part of Hanul's with ``n`` in-control process records, one a second (a long
+    history: more than a chart shows). The part's id."""
+    from datetime import UTC, datetime, timedelta
+
+    import numpy as np
+
+    from dure.domain.parts import PartNumber
+    from dure.domain.records import ProcessRecord
+
+    with served.store.system() as s:
+        org = s.organisations.get_by_slug("hanul")
+    values = np.random.default_rng(21).normal(180.0, 1.5, n)
+    start = datetime(2026, 10, 1, tzinfo=UTC)
+    with served.store.session(system_caller(org)) as s:
+        part = s.parts.add(PartNumber(org_id=org.id, number="HB-LONG-09", name="long run"))
+        s.process_records.add_new(
+            [
+                ProcessRecord(
+                    org_id=org.id,
+                    part_id=part.id,
+                    recorded_at=start + timedelta(seconds=i),
+                    values={"weld_current_A": float(v)},
+                    units={"weld_current_A": "A"},
+                    serial=f"L{i}",
+                )
+                for i, v in enumerate(values)
+            ]
+        )
+    return part.id
+
+
+def test_a_long_history_shows_the_newest_records_of_all(page_for: Any, served: Served) -> None:
+    from dure.services.process.chart_windows import CHART_RECORDS, limit_records
+
+    n = CHART_RECORDS + limit_records() + 1000
+    part_id = _long_history(served, n)
+    page = page_for("en-GB")
+    log_in(page, "engineer@hanul.example")
+    timed_goto(
+        page,
+        served,
+        f"/process?part={part_id}",
+        "[data-testid=chart-weld_current_A] canvas",
+        "process-long-history",
+    )
+    count = page.inner_text("[data-testid=record-count]")
+    assert f"newest {CHART_RECORDS} of {n} process records" in count
+    card = page.inner_text("[data-testid=parameter-weld_current_A]")
+    assert f"first 50 points of the oldest {limit_records()} records" in card
+    page.click("[data-testid=lang]")
+    page.wait_for_selector("text=공정 SPC")
+    assert f"공정 기록 {n}건 중 최근 {CHART_RECORDS}건" in page.inner_text(
+        "[data-testid=record-count]"
+    )
+    shot(page, "23-process-long-history")

@@ -3,6 +3,7 @@ import { createContext, useContext, useEffect, useMemo, useState } from "react";
 import * as checks from "./strings/checks.js";
 import * as operations from "./strings/operations.js";
 import * as maintenance from "./strings/maintenance.js";
+import * as processWindow from "./strings/process.js";
 
 const en = {
   "app.name": "Dure",
@@ -459,8 +460,8 @@ const ko = {
 };
 
 export const dictionaries = {
-  en: { ...en, ...checks.en, ...operations.en, ...maintenance.en },
-  ko: { ...ko, ...checks.ko, ...operations.ko, ...maintenance.ko },
+  en: { ...en, ...checks.en, ...operations.en, ...maintenance.en, ...processWindow.en },
+  ko: { ...ko, ...checks.ko, ...operations.ko, ...maintenance.ko, ...processWindow.ko },
 };
 const LANG_KEY = "dure.lang";
 

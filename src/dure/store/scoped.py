@@ -21,6 +21,7 @@ from sqlalchemy import (
     Table,
     and_,
     false,
+    func,
     insert,
     or_,
     select,
@@ -137,16 +138,50 @@ class ScopedRepository(Generic[E]):
 
     def own_between(self, start: datetime | None, end: datetime | None, **filters: Any) -> list[E]:
         """The caller's own rows whose order column lies in ``[start, end)``, oldest first."""
-        query = select(self.table).where(self.table.c.org_id == self.caller.org_id)
+        order = self.table.c[self.order_by]
+        query = self._own_range(select(self.table), start, end, filters)
+        rows = self.conn.execute(query.order_by(order, self.table.c.id)).all()
+        return [self.from_row(r) for r in rows]
+
+    def own_oldest(
+        self, limit: int, start: datetime | None = None, end: datetime | None = None, **filters: Any
+    ) -> list[E]:
+        """The oldest ``limit`` of the caller's own rows in ``[start, end)`` (by the order
+        column, then id), oldest first: one bounded read however long the history."""
+        order = self.table.c[self.order_by]
+        query = self._own_range(select(self.table), start, end, filters)
+        rows = self.conn.execute(query.order_by(order, self.table.c.id).limit(_limit(limit))).all()
+        return [self.from_row(r) for r in rows]
+
+    def own_newest(
+        self, limit: int, start: datetime | None = None, end: datetime | None = None, **filters: Any
+    ) -> list[E]:
+        """The newest ``limit`` of the caller's own rows in ``[start, end)``, returned
+        oldest first (the same order as ``own_between``)."""
+        order = self.table.c[self.order_by]
+        query = self._own_range(select(self.table), start, end, filters)
+        rows = self.conn.execute(
+            query.order_by(order.desc(), self.table.c.id.desc()).limit(_limit(limit))
+        ).all()
+        return [self.from_row(r) for r in reversed(rows)]
+
+    def own_count(
+        self, start: datetime | None = None, end: datetime | None = None, **filters: Any
+    ) -> int:
+        """How many of the caller's own rows lie in ``[start, end)`` (a count, no rows read)."""
+        query = self._own_range(select(func.count()).select_from(self.table), start, end, filters)
+        return int(self.conn.execute(query).scalar_one())
+
+    def _own_range(
+        self, query: Any, start: datetime | None, end: datetime | None, filters: dict[str, Any]
+    ) -> Any:
+        query = query.where(self.table.c.org_id == self.caller.org_id)
         order = self.table.c[self.order_by]
         if start is not None:
             query = query.where(order >= as_utc(start))
         if end is not None:
             query = query.where(order < as_utc(end))
-        rows = self.conn.execute(
-            self._filtered(query, filters).order_by(order, self.table.c.id)
-        ).all()
-        return [self.from_row(r) for r in rows]
+        return self._filtered(query, filters)
 
     def own(self, entity_id: str, field: str) -> E:
         """One of the caller's own rows; InvalidInput naming ``field`` when it is not
@@ -266,6 +301,12 @@ class ScopedRepository(Generic[E]):
         ).first()
         if found is None:
             raise InvalidInput(field, f"{value!r} is not one of your organisation's {table.name}")
+
+
+def _limit(limit: int) -> int:
+    if limit < 1:
+        raise InvalidInput("limit", f"must be at least 1, got {limit}")
+    return limit
 
 
 def active_grants(conn: Connection, grantee_org_id: str, scope: GrantScope) -> list[ActiveGrant]:

@@ -143,7 +143,9 @@ function ParameterCard({ chart, spec, focused, partId }) {
           <p className="small muted">
             {chart.limits_from === "settings"
               ? t("process.limits_stored")
-              : t("process.limits_baseline", { n: chart.baseline })}
+              : chart.limits_from === "oldest"
+                ? t("process.limits_oldest", { n: chart.window.limits_points, m: chart.window.limits_records })
+                : t("process.limits_baseline", { n: chart.baseline })}
             {chart.notes.map((note) => ` · ${note}`)}
           </p>
         </div>
@@ -344,7 +346,12 @@ export default function Process() {
             ))}
           </select>
         </label>
-        <span className="small muted"> {t("process.records", { n: data.records })}</span>
+        <span className="small muted" data-testid="record-count">
+          {" "}
+          {data.charted < data.records
+            ? t("process.records_window", { n: data.charted, m: data.records })
+            : t("process.records", { n: data.records })}
+        </span>
       </div>
       {unknown && <ErrorBox error={{ message: t("process.unknown_parameter", { name: parameter }) }} />}
       {shown.map((c) => (

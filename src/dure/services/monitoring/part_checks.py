@@ -19,7 +19,7 @@ from dure.services.process.control_charts import Violation, parameter_charts, st
 from dure.services.process.quality_models import newest_process_model, score_records
 from dure.store.session import Session
 
-MAX_RECORDS = 5000  # newest records scored per run
+MAX_RECORDS = 5000  # newest records read and scored per run (a longer backlog: the newest)
 FIRST_RUN_RECORDS = 25  # a new watch raises violations among the newest records only
 
 
@@ -28,8 +28,12 @@ def check_part(session: Session, check: LiveCheck) -> CheckOutcome:
     part = session.parts.get(check.subject_id)
     state = dict(check.state)
     since = datetime.fromisoformat(state["checked_to"]) if "checked_to" in state else None
-    records = session.process_records.own_between(
-        since + timedelta(microseconds=1) if since else None, None, part_id=part.id
+    # bounded reads: the newest records since the last run (a first run: the newest
+    # FIRST_RUN_RECORDS and the one before them), never the whole history
+    records = session.process_records.own_newest(
+        MAX_RECORDS if since else FIRST_RUN_RECORDS + 1,
+        since + timedelta(microseconds=1) if since else None,
+        part_id=part.id,
     )
     if not records:
         return CheckOutcome(state)
@@ -61,6 +65,7 @@ def _spc(
             subject_kind=SubjectKind.PARAMETER.value, subject_id=part_id
         )
     }
+    # reads the oldest records (limits), the new ones and the rules' lookback only
     charts = parameter_charts(
         session,
         part_id,

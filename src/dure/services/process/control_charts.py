@@ -16,6 +16,9 @@ How each chart is made:
 - Run rules (Western Electric by default, or Nelson) are evaluated over the whole series;
   only points after the baseline (and at or after ``since``) are reported, each with its
   index, time and value.
+- Long histories (see ``chart_windows``): past a few thousand records the limits come
+  from the first points of the oldest records and only the newest are charted with them,
+  two bounded reads; ``ParameterChart.window`` and a note say so.
 - Capability: Cp/Cpk against the configured specification limits (``ParameterSettings``;
   there is no default, since a plausible range is not a tolerance), with 95 % intervals by
   χ² and Bissell's approximation using the degrees of freedom of the σ-within estimate.
@@ -26,7 +29,7 @@ from __future__ import annotations
 import math
 from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 
 import numpy as np
@@ -38,14 +41,18 @@ from dure.models.spc import rules as run_rules
 from dure.models.spc.capability import Index, capability
 from dure.models.spc.charts import Chart
 from dure.models.spc.constants import d2, d3, factors
+from dure.services.process.chart_windows import (
+    BASELINE_SUBGROUPS,
+    MAX_LOT_SIZE,
+    RecordWindows,
+    read_windows,
+)
 from dure.store.session import Session
 
 # Phase-I points when none are asked for: 20 subgroups, or 50 individual values (an MR̄
 # from fewer moving ranges gives limits too noisy to trust on in-control data).
-BASELINE_SUBGROUPS = 20
 BASELINE_INDIVIDUALS = 50
 MIN_POINTS = 5
-MAX_LOT_SIZE = 25
 LOT_SHARE = 0.8
 # Relative efficiency of MR̄/d2 against s for σ of normal data (Cryer & Ryan 1990): the
 # moving-range estimate of n values is worth about 0.62 (n − 1) degrees of freedom.
@@ -106,6 +113,18 @@ class ParameterCapability:
 
 
 @dataclass(frozen=True)
+class ChartWindow:
+    """A chart of a long history: the newest ``charted`` of the part's ``total`` records,
+    with limits from the first ``limits_points`` points of its oldest ``limits_records``
+    (both 0 when the limits came from the charted points or from settings)."""
+
+    charted: int
+    total: int
+    limits_records: int
+    limits_points: int
+
+
+@dataclass(frozen=True)
 class ParameterChart:
     """Everything a page or a live check needs about one parameter's control chart."""
 
@@ -123,12 +142,13 @@ class ParameterChart:
     spread_centre: list[float]
     spread_ucl: list[float]
     baseline: int  # the first points the limits came from (0 with stored limits)
-    limits_from: str  # "baseline" or "settings"
+    limits_from: str  # "baseline", "oldest" (a long history's oldest records) or "settings"
     rule_set: str
     violations: list[Violation]
     capability: ParameterCapability | None
-    records: int  # records with a value of this parameter
+    records: int  # records with a value of this parameter (of those charted)
     notes: list[str] = field(default_factory=list)
+    window: ChartWindow | None = None  # set when only the newest records are charted
 
     def violations_by_rule(self) -> dict[str, list[Violation]]:
         """The violations grouped by rule code."""
@@ -163,21 +183,58 @@ def parameter_charts(
 ) -> list[ParameterChart]:
     """One control chart per numeric parameter of the caller's own records of the part.
 
-    Reads only. The part must be the caller's (NotFound otherwise); a named parameter
-    the part's records do not carry is InvalidInput on ``parameter``. Without
-    ``settings``, the part's stored specification limits are used (``stored_settings``).
+    Reads only, and a bounded number of records however long the history
+    (``chart_windows``); with ``since`` (a live check) only the records at or after it and
+    the rules' lookback are charted. The part must be the caller's (NotFound otherwise); a
+    named parameter the part's records do not carry is InvalidInput on ``parameter``.
+    Without ``settings``, the part's stored specification limits are used
+    (``stored_settings``).
     """
     session.parts.get(part_id)
     if settings is None:
         settings = stored_settings(session, part_id)
-    records = session.process_records.own_between(None, None, part_id=part_id)
-    return charts_of_records(
-        records,
+    windows = read_windows(session, part_id, since=since, baseline=baseline)
+    return charts_of_windows(
+        windows,
         parameters,
         baseline=baseline,
         since=since,
         settings=settings,
         subgroup_size=subgroup_size,
+    )
+
+
+def charts_of_windows(
+    windows: RecordWindows,
+    parameters: Sequence[str] | None = None,
+    *,
+    baseline: int | None = None,
+    since: datetime | None = None,
+    settings: Mapping[str, ParameterSettings] | None = None,
+    subgroup_size: int | None = None,
+) -> list[ParameterChart]:
+    """The charts of what ``read_windows`` read: ``charts_of_records`` of the whole history
+    when it was read whole; else the newest records charted with limits from the first
+    points of the oldest (from the charted points, with a note, when the oldest records
+    are subgrouped otherwise or hold too few points of the parameter)."""
+    if windows.limits is None:
+        return charts_of_records(
+            windows.charted,
+            parameters,
+            baseline=baseline,
+            since=since,
+            settings=settings,
+            subgroup_size=subgroup_size,
+        )
+    return _charts(
+        windows.charted,
+        parameters,
+        baseline,
+        since,
+        settings,
+        subgroup_size,
+        oldest=windows.limits,
+        total=windows.total,
     )
 
 
@@ -191,11 +248,24 @@ def charts_of_records(
     subgroup_size: int | None = None,
 ) -> list[ParameterChart]:
     """The charts of ``records`` (any order); see the module docstring for the method."""
+    return _charts(records, parameters, baseline, since, settings, subgroup_size)
+
+
+def _charts(
+    records: Sequence[ProcessRecord],
+    parameters: Sequence[str] | None,
+    baseline: int | None,
+    since: datetime | None,
+    settings: Mapping[str, ParameterSettings] | None,
+    subgroup_size: int | None,
+    oldest: Sequence[ProcessRecord] | None = None,
+    total: int = 0,
+) -> list[ParameterChart]:
     if baseline is not None and baseline < 2:
         raise InvalidInput("baseline", f"needs at least 2 points to set limits, got {baseline}")
     if subgroup_size is not None and not 2 <= subgroup_size <= MAX_LOT_SIZE:
         raise InvalidInput("subgroup_size", f"must be between 2 and {MAX_LOT_SIZE}")
-    known = part_parameters(records)
+    known = part_parameters([*records, *(oldest or [])])
     chosen = list(parameters) if parameters is not None else known
     for name in chosen:
         if name not in known:
@@ -205,7 +275,8 @@ def charts_of_records(
     settings = settings or {}
     for name, conf in settings.items():
         _check_settings(name, conf)
-    ordered = sorted(records, key=lambda r: (as_utc(r.recorded_at), r.id))
+    ordered = _in_time_order(records)
+    first = None if oldest is None else _in_time_order(oldest)
     return [
         _chart(
             ordered,
@@ -214,9 +285,14 @@ def charts_of_records(
             None if since is None else as_utc(since),
             settings.get(name, ParameterSettings()),
             subgroup_size,
+            None if first is None else _Window(first, total),
         )
         for name in chosen
     ]
+
+
+def _in_time_order(records: Sequence[ProcessRecord]) -> list[ProcessRecord]:
+    return sorted(records, key=lambda r: (as_utc(r.recorded_at), r.id))
 
 
 def _check_settings(name: str, conf: ParameterSettings) -> None:
@@ -279,6 +355,83 @@ def _group(kept: list[ProcessRecord], name: str, subgroup_size: int | None) -> _
     )
 
 
+@dataclass(frozen=True)
+class _Window:
+    oldest: list[ProcessRecord]  # in time order
+    total: int
+
+
+@dataclass(frozen=True)
+class _Limits:
+    centre: float
+    sigma: float
+    dof: float
+
+
+def _statistics(points: _Points, kind: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Plotted values, their spread (ranges or moving ranges) and subgroup sizes."""
+    sizes = np.array([len(g) for g in points.groups])
+    if kind == "xbar-r":
+        values = np.array([np.mean(g) for g in points.groups])
+        spread = np.array([np.ptp(g) for g in points.groups])
+    else:
+        values = np.array([g[0] for g in points.groups])
+        spread = np.r_[np.nan, np.abs(np.diff(values))]
+    return values, spread, sizes
+
+
+def _phase_one(points: _Points, kind: str, base: int) -> _Limits:
+    """Centre, σ within and its degrees of freedom from the first ``base`` points."""
+    values, spread, sizes = _statistics(_Points(points.groups[:base], [], ""), kind)
+    if kind == "xbar-r":
+        per_point = np.array([d2(int(n)) for n in sizes])
+        sigma = float(np.mean(spread[:base] / per_point[:base])) if base else 0.0
+        # Patnaik: R̄/d2 of one subgroup of n is worth d2²/(2·d3²) degrees of freedom
+        dof = float(sum(d2(int(n)) ** 2 / (2 * d3(int(n)) ** 2) for n in sizes[:base]))
+    else:
+        sigma = float(np.mean(spread[1:base]) / d2(2)) if base else 0.0
+        dof = MR_EFFICIENCY * (base - 1)
+    return _Limits(float(np.mean(values[:base])) if base else 0.0, sigma, dof)
+
+
+def _oldest_limits(
+    window: _Window,
+    name: str,
+    subgroup_size: int | None,
+    points: _Points,
+    kind: str,
+    baseline: int,
+    charted: int,
+    stored: bool,
+) -> tuple[_Limits | None, ChartWindow, str]:
+    """The Phase-I limits from the oldest records of a long history, the window the chart
+    shows and the note that says so; no limits when they must come from elsewhere."""
+    shown = f"the newest {charted} of the part's {window.total} records are charted"
+    if stored:
+        return None, ChartWindow(charted, window.total, 0, 0), shown
+    old_kept, _ = _finite(window.oldest, name)
+    old = _group(old_kept, name, subgroup_size)
+    oldest = len(window.oldest)
+    if old.subgrouping != points.subgrouping:
+        why = (
+            f"the oldest {oldest} records are subgrouped by {old.subgrouping!r}, the newest "
+            f"by {points.subgrouping!r}"
+        )
+    elif len(old.groups) < baseline:
+        why = f"the oldest {oldest} records hold only {len(old.groups)} points of {name}"
+    else:
+        return (
+            _phase_one(old, kind, baseline),
+            ChartWindow(charted, window.total, oldest, baseline),
+            f"{shown}; limits from the first {baseline} points of the oldest {oldest} records",
+        )
+    return (
+        None,
+        ChartWindow(charted, window.total, 0, 0),
+        f"{shown}; {why}: limits from the first charted points",
+    )
+
+
 def _chart(
     ordered: list[ProcessRecord],
     name: str,
@@ -286,6 +439,7 @@ def _chart(
     since: datetime | None,
     conf: ParameterSettings,
     subgroup_size: int | None,
+    long_history: _Window | None = None,
 ) -> ParameterChart:
     kept, skipped = _finite(ordered, name)
     notes = [f"{skipped} records have no finite {name} value and are left out"] if skipped else []
@@ -304,25 +458,22 @@ def _chart(
     kind = "i-mr" if points.subgrouping == "none" else "xbar-r"
     stored = conf.centre is not None
     baseline = asked or (BASELINE_INDIVIDUALS if kind == "i-mr" else BASELINE_SUBGROUPS)
-    if m < (2 if stored else MIN_POINTS):
+    given, window = None, None
+    if long_history is not None:
+        given, window, note = _oldest_limits(
+            long_history, name, subgroup_size, points, kind, baseline, len(ordered), stored
+        )
+        notes.append(note)
+    fixed = stored or given is not None  # limits from elsewhere: every point is phase II
+    if m < (2 if fixed else MIN_POINTS):
         notes.append(f"{m} points: a chart needs at least {MIN_POINTS}")
-        return _empty(name, unit, kind, points, len(kept), notes, conf)
-    base = 0 if stored else min(baseline, m)
-    if not stored and base < baseline:
+        return _empty(name, unit, kind, points, len(kept), notes, conf, window)
+    base = 0 if fixed else min(baseline, m)
+    if not fixed and base < baseline:
         notes.append(f"only {m} points: limits from all of them (asked for {baseline})")
-    sizes = np.array([len(g) for g in points.groups])
-    if kind == "xbar-r":
-        values = np.array([np.mean(g) for g in points.groups])
-        spread = np.array([np.ptp(g) for g in points.groups])
-        per_point = np.array([d2(int(n)) for n in sizes])
-        sigma = float(np.mean(spread[:base] / per_point[:base])) if base else 0.0
-        # Patnaik: R̄/d2 of one subgroup of n is worth d2²/(2·d3²) degrees of freedom
-        dof = float(sum(d2(int(n)) ** 2 / (2 * d3(int(n)) ** 2) for n in sizes[:base]))
-    else:
-        values = np.array([g[0] for g in points.groups])
-        spread = np.r_[np.nan, np.abs(np.diff(values))]
-        sigma = float(np.mean(spread[1:base]) / d2(2)) if base else 0.0
-        dof = MR_EFFICIENCY * (base - 1)
+    values, spread, sizes = _statistics(points, kind)
+    limits = given or _phase_one(points, kind, base)
+    sigma, dof = limits.sigma, limits.dof
     if stored:
         dof = KNOWN_SIGMA_DOF
         centre_value = float(conf.centre)  # type: ignore[arg-type]
@@ -333,7 +484,7 @@ def _chart(
             float(np.sqrt(np.median(sizes))) if kind == "xbar-r" else 1.0
         )
     else:
-        centre_value = float(np.mean(values[:base]))
+        centre_value = limits.centre
         half_up = half_down = 3 * sigma / np.sqrt(sizes)
     centre = np.full(m, centre_value)
     chart = Chart("xbar" if kind == "xbar-r" else "individual", values, centre,
@@ -350,6 +501,12 @@ def _chart(
     violations.sort(key=lambda v: (v.index, v.rule))
     spread_centre, spread_ucl = _spread_limits(kind, sizes, sigma, spread)
     all_values = np.array([v for g in points.groups for v in g])
+    found_capability = _capability(all_values, conf, sigma, dof, kind)
+    if found_capability is not None and given is not None:
+        found_capability = replace(
+            found_capability,
+            method=found_capability.method.replace("baseline", "oldest records' baseline"),
+        )
     return ParameterChart(
         parameter=name,
         unit=unit,
@@ -365,12 +522,13 @@ def _chart(
         spread_centre=spread_centre,
         spread_ucl=spread_ucl,
         baseline=base,
-        limits_from="settings" if stored else "baseline",
+        limits_from="settings" if stored else "oldest" if given is not None else "baseline",
         rule_set=conf.rules,
         violations=violations,
-        capability=_capability(all_values, conf, sigma, dof, kind),
+        capability=found_capability,
         records=len(kept),
         notes=notes,
+        window=window,
     )
 
 
@@ -423,6 +581,7 @@ def _empty(
     records: int,
     notes: list[str],
     conf: ParameterSettings,
+    window: ChartWindow | None = None,
 ) -> ParameterChart:
     values = [float(np.mean(g)) for g in points.groups]
     return ParameterChart(
@@ -446,6 +605,7 @@ def _empty(
         capability=None,
         records=records,
         notes=notes,
+        window=window,
     )
 
 
