@@ -255,6 +255,8 @@ process_records = Table(
     _created(),
     UniqueConstraint("org_id", "natural_key"),
     Index(None, "org_id", "recorded_at"),
+    # a part's oldest / newest records (control charts, live checks) without a scan
+    Index(None, "org_id", "part_id", "recorded_at"),
 )
 
 parameter_specs = Table(
