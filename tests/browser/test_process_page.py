@@ -83,7 +83,6 @@ def test_the_engineer_sees_root_causes_and_the_advice_gain(page_for: Any, served
     assert "Model door panel quality v1" in defects.inner_text()
     advice = page.locator("[data-testid=advice]")
     assert "Setpoint advice" in advice.inner_text()
-    assert "die_temp_C" in advice.inner_text()  # the advice moves the hot die
     gain = advice.locator("[data-testid=gain]").inner_text()
     assert "Predicted gain" in gain and "%" in gain
     shot(page, "23-process-demo-causes")
