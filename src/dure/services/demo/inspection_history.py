@@ -9,7 +9,7 @@ supplier keeps weekly KPI reports and grants the OEM the right to read them, so 
 scorecard has something to show.
 
 The inspected parts are parts the press made: each carries the serial of one of that
-day's process records of the part (inspected within the hour after pressing), so the
+day's process records of the part (inspected within three hours of pressing), so the
 part's process-quality model can learn from them. How many parts a day are defective
 follows the supplier's ``DEFECT_SHARE`` trend (drawn exactly as before the link, so the
 review queue and the KPI reports keep their shape); *which* of the day's parts are
@@ -178,7 +178,9 @@ def _made_parts(
     """(label, taken at, serial) of a day's inspected parts. With a process record for each
     part: the defective parts are the records of highest true defect probability (their
     defect the one their driver causes), the good parts the others in pressing order, each
-    inspected 20–80 minutes after it was pressed. Else the parts of the old stream."""
+    inspected 20 minutes to three hours after it was pressed (so a day's inspections end
+    at about 22:00 after the day's start, as before the link). Else parts of unknown
+    history at the old times."""
     per_day = len(drawn)
     if len(pressed) < per_day:
         unknown = []
@@ -196,7 +198,7 @@ def _made_parts(
         row = next(good) if label == "good" else next(bad)
         if label != "good" and row.get("cause"):
             label = CAUSE_DEFECT[row["cause"]]
-        taken = datetime.fromisoformat(row["at"]) + timedelta(minutes=20 + 60 * u)
+        taken = datetime.fromisoformat(row["at"]) + timedelta(minutes=20 + 150 * u)
         out.append((label, taken, str(row["serial"])))
     return out
 
