@@ -1,5 +1,7 @@
 """The Process page in Chromium on the demo world: Hanul Stamping's drifting die temperature
-breaks a run rule on its door panel's chart, with Cpk beside it, in English and Korean."""
+breaks a run rule on its door panel's chart, with Cpk beside it, and the door panel's
+process-quality model (trained by the demo from its inspected parts) shows the defects'
+root causes and setpoint advice with its predicted gain, in English and Korean."""
 
 from __future__ import annotations
 
@@ -46,6 +48,50 @@ def test_engineer_sees_the_die_temperature_break_a_rule(page_for: Any, served: S
     assert "규칙 위반" in card.locator("[data-testid=violation-count]").inner_text()
     assert "95 % 신뢰구간" in card.locator("[data-testid=cpk]").inner_text()
     shot(page, "21-process-ko")
+
+
+def test_the_demo_door_panels_have_a_process_model_that_finds_the_true_drivers(
+    served: Served,
+) -> None:
+    drivers = set(served.truth["defect_drivers"])
+    assert drivers == {"die_temp_C", "sheet_thickness_mm", "lubricant_ml"}
+    for slug in ("daesung", "mirae", "hanul"):
+        trained = served.truth["suppliers"][slug]["process_model"]
+        assert trained["trained"] and trained["rows"] >= 100, trained
+        parts = served.get(slug, "/api/parts", "engineer")["items"]
+        door = next(p for p in parts if p["number"].endswith("HB-DOOR-01"))
+        view = served.get(slug, f"/api/dashboard/process?part_id={door['id']}", "engineer")
+        causes = [c["parameter"] for c in view["defects"]["causes"]]
+        assert drivers & set(causes[:2]), (slug, causes)
+    # Hanul's dies run hot: its cracks come from the die temperature, and the page says so
+    view = served.get("hanul", f"/api/dashboard/process?part_id={door['id']}", "engineer")
+    assert view["defects"]["causes"][0]["parameter"] == "die_temp_C", view["defects"]["causes"]
+    assert view["defects"]["gain"] > 0
+
+
+def test_the_engineer_sees_root_causes_and_the_advice_gain(page_for: Any, served: Served) -> None:
+    parts = served.get("hanul", "/api/parts", "engineer")["items"]
+    door = next(p for p in parts if p["number"].endswith("HB-DOOR-01"))
+    page = page_for("en-GB")
+    log_in(page, "engineer@hanul.example")
+    timed_goto(
+        page, served, f"/process?part={door['id']}", "[data-testid=causes-chart] canvas", "causes"
+    )
+    defects = page.locator("[data-testid=defects]")
+    assert "Root causes (mean |SHAP| per parameter)" in defects.inner_text()
+    assert page.locator("[data-testid=train-process-model]").count() == 0
+    assert "Model door panel quality v1" in defects.inner_text()
+    advice = page.locator("[data-testid=advice]")
+    assert "Setpoint advice" in advice.inner_text()
+    gain = advice.locator("[data-testid=gain]").inner_text()
+    assert "Predicted gain" in gain and "%" in gain
+    shot(page, "23-process-demo-causes")
+
+    page.click("[data-testid=lang]")
+    page.wait_for_selector("text=근본 원인 (변수별 평균 |SHAP|)")
+    assert "설정값 권고" in advice.inner_text()
+    assert "예측 개선" in advice.locator("[data-testid=gain]").inner_text()
+    shot(page, "24-process-demo-causes-ko")
 
 
 def test_the_oem_has_no_process_link(page_for: Any, served: Served) -> None:

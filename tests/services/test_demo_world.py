@@ -68,6 +68,25 @@ def test_demo_world_builds_once_and_the_oem_sees_its_suppliers(
         records = client.get("/api/inspections", params={"limit": 100}, headers=own).json()
         assert len(records["items"]) == 8
         assert all(r["score"] is not None and r["heatmap_sha256"] for r in records["items"])
+    # the inspected parts are parts the press made: their serials are the door panel's
+    # process records of the day, and the defective ones are the day's riskiest
+    for slug, world in truth["suppliers"].items():
+        pressed = {r["serial"]: r for r in world["process"]}
+        inspected = world["inspections"]["inspected"]
+        assert len(inspected) == 8 and all(i["serial"] in pressed for i in inspected), slug
+        assert {pressed[i["serial"]]["part"] for i in inspected} == {f"{slug.upper()}-HB-DOOR-01"}
+        for i in inspected:
+            if i["label"] != "good":
+                day = pressed[i["serial"]]["at"][:10]
+                same_day = [pressed[j["serial"]] for j in inspected if j["label"] == "good"]
+                assert all(
+                    r["p_defect"] <= pressed[i["serial"]]["p_defect"]
+                    for r in same_day
+                    if r["at"][:10] == day
+                )
+        # 8 inspected parts are too few to learn from: the build says so and goes on
+        assert world["process_model"]["trained"] is False
+        assert "needs 40" in world["process_model"]["why"]
     card = client.get("/api/scorecard", headers=oem).json()
     assert {r["supplier"] for r in card["suppliers"]} == {
         "Daesung Press",

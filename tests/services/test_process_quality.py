@@ -76,6 +76,26 @@ def test_learn_then_predict_defects_and_raise_one_alert(store: Store) -> None:
         assert s.alerts.list().items[0].count == len(cold)
 
 
+def test_a_defect_type_first_seen_in_the_latest_records_still_trains(store: Store) -> None:
+    caller, part = _moulding_shop(store, n=400, inspected=400)
+    with store.session(caller) as s:
+        newest = max(s.inspections.list_all(part_id=part.id), key=lambda r: r.taken_at)
+        s.inspections.add(
+            InspectionRecord(
+                org_id=caller.org_id,
+                part_id=part.id,
+                image_sha256=newest.image_sha256,
+                serial=newest.serial,
+                verdict=Verdict.NG,
+                defect_type="flash",
+                taken_at=newest.taken_at + timedelta(seconds=1),
+            )
+        )
+    version = train_process_model(store, caller, part.id)
+    assert "flash" in version.card["classes"]
+    assert version.card["temperature"] > 0
+
+
 def test_too_few_outcomes_are_refused_with_the_count(store: Store) -> None:
     caller, part = _moulding_shop(store, n=50, inspected=20)
     with pytest.raises(StateConflict, match="20 process records have an inspected outcome"):

@@ -31,16 +31,35 @@ PROCESS_SPECS = {
 CHANNELS = (("vibration_rms", "mm/s"), ("motor_current", "A"), ("oil_temp", "°C"))
 
 
+# The parameters the demo's true defect rule is driven by (press force only weakly).
+DEFECT_DRIVERS = ("die_temp_C", "sheet_thickness_mm", "lubricant_ml")
+# The defect a part shows when one driver dominates its risk: a hot die cracks the panel,
+# lubricant starvation scratches it (galling), thin sheet dents. Parts with no driver out
+# of its window fail for reasons the process records do not hold (coil rust, inclusions).
+CAUSE_DEFECT = {"die_temp_C": "crack", "lubricant_ml": "scratch", "sheet_thickness_mm": "dent"}
+
+
+def _driver_terms(die_temp: float, thickness: float, lube: float) -> dict[str, float]:
+    return {
+        "die_temp_C": 0.06 * max(die_temp - 62, 0),
+        "sheet_thickness_mm": 9.0 * max(0.78 - thickness, 0),
+        "lubricant_ml": 0.35 * max(6 - lube, 0),
+    }
+
+
 def defect_probability(force: float, die_temp: float, thickness: float, lube: float) -> float:
     """The demo's true defect rule: hot dies, thin sheet and little lubricant cause defects."""
-    z = (
-        -4.2
-        + 0.06 * max(die_temp - 62, 0)
-        + 9.0 * max(0.78 - thickness, 0)
-        + 0.35 * max(6 - lube, 0)
-    )
+    z = -4.2 + sum(_driver_terms(die_temp, thickness, lube).values())
     z += 0.004 * abs(force - 820)
     return 1 / (1 + math.exp(-z))
+
+
+def defect_cause(die_temp: float, thickness: float, lube: float) -> str | None:
+    """The driver that adds most to a part's true defect risk; None when none is out of
+    its window (the part is at baseline risk)."""
+    terms = _driver_terms(die_temp, thickness, lube)
+    worst = max(terms, key=lambda name: terms[name])
+    return worst if terms[worst] > 0 else None
 
 
 def process_csv(
@@ -53,7 +72,9 @@ def process_csv(
     per_day: int,
     drift: float,
 ) -> tuple[bytes, list[dict[str, object]]]:
-    """A process-record CSV (per part serial) and the true defect probability of each row."""
+    """A process-record CSV (per part serial, ``per_day`` records a day taking the parts
+    in turn) and the truth of each row: serial, part, time, true defect probability and
+    the driver behind it (``defect_cause``)."""
     out = io.StringIO()
     out.write(
         "part,time,lot,serial,line,press_force_kN,stroke_rate_spm,die_temp_C,"
@@ -77,7 +98,10 @@ def process_csv(
             truth.append(
                 {
                     "serial": serial,
+                    "part": parts[part_i],
+                    "at": at.isoformat(),
                     "p_defect": round(defect_probability(force, die, thick, lube), 4),
+                    "cause": defect_cause(die, thick, lube),
                 }
             )
     return out.getvalue().encode(), truth

@@ -14,14 +14,22 @@ from dure.domain.grants import GrantScope, ShareGrant
 from dure.domain.organisations import Organisation
 from dure.domain.parts import DefectType, LabelledImage, Lot, ParameterSpec, PartNumber
 from dure.domain.plant import Asset, Line, Site, Station
-from dure.errors import NotFound
+from dure.domain.users import Role
+from dure.errors import NotFound, StateConflict
 from dure.ingest.process_files import ProcessSchema
-from dure.services.demo.inspection_history import inspection_history
-from dure.services.demo.plant_data import PROCESS_SCHEMA, PROCESS_SPECS, process_csv, sensor_csv
+from dure.services.demo.inspection_history import inspection_history, user_caller
+from dure.services.demo.plant_data import (
+    DEFECT_DRIVERS,
+    PROCESS_SCHEMA,
+    PROCESS_SPECS,
+    process_csv,
+    sensor_csv,
+)
 from dure.services.demo.sheet_metal import DEFECT_TYPES, sheet_image
 from dure.services.imports.files import import_process_file, import_sensor_file
 from dure.services.inspection.records import store_blob
 from dure.services.platform.accounts import create_org, create_token, create_user, system_caller
+from dure.services.process.quality_models import train_process_model
 from dure.store.session import Store
 
 OEM = ("Hanbit Appliances", "hanbit")
@@ -54,7 +62,11 @@ def build_demo(
     """Create the demo world once (a second call changes nothing); deterministic by ``seed``.
 
     With ``history_days``, each supplier's door panel gets a trained inspection model and
-    ``parts_per_day`` inspected parts a day for that many days (see inspection_history).
+    ``parts_per_day`` inspected parts a day for that many days (see inspection_history):
+    parts the press made (their serials are the door panel's process records of the day,
+    so the door panel gets at least ``parts_per_day`` records a day), and a trained
+    process-quality model learnt from them, so the Process page shows root causes and
+    setpoint advice from the start.
     """
     started = time.perf_counter()
     tokens_file, truth_file = home / "demo-tokens.json", home / "demo-ground-truth.json"
@@ -72,6 +84,7 @@ def build_demo(
         "seed": seed,
         "start": start.isoformat(),
         "days": days,
+        "defect_drivers": list(DEFECT_DRIVERS),
         "suppliers": {},
     }
     with store.system() as s:
@@ -86,7 +99,16 @@ def build_demo(
     for i, sup in enumerate(suppliers):
         tokens[sup.slug] = _people(store, sup)
         world = _supplier_world(
-            store, sup, oem, oem_parts, rng, start, days, images_per_supplier, seed * 100 + i
+            store,
+            sup,
+            oem,
+            oem_parts,
+            rng,
+            start,
+            days,
+            images_per_supplier,
+            seed * 100 + i,
+            _process_per_day(len(oem_parts), parts_per_day if history_days else 0),
         )
         part = world.pop("part")  # ids are random: not part of the (seeded) ground truth
         if history_days:
@@ -102,13 +124,36 @@ def build_demo(
                 history_days,
                 parts_per_day,
                 seed * 100 + i,
+                world["process"],  # type: ignore[arg-type]
             )
+            world["process_model"] = _train_process_model(store, sup, part["id"])
         truth["suppliers"][sup.slug] = world  # type: ignore[index]
     home.mkdir(parents=True, exist_ok=True)
     tokens_file.write_text(json.dumps(tokens, indent=2))
     tokens_file.chmod(0o600)
     truth_file.write_text(json.dumps(truth, indent=1))
     return DemoSummary(True, tokens_file, truth_file, time.perf_counter() - started)
+
+
+def _process_per_day(n_parts: int, inspected_per_day: int) -> int:
+    """Process records a day over all parts: ten, or enough for each part to have the
+    inspected parts of a day among them."""
+    return max(10, n_parts * inspected_per_day)
+
+
+def _train_process_model(store: Store, org: Organisation, part_id: str) -> dict[str, object]:
+    """Train the part's process-quality model as the supplier's engineer would (the Process
+    page's Train button); its rows and top root causes, or why it could not be trained."""
+    engineer = user_caller(store, org, Role.ENGINEER)
+    try:
+        version = train_process_model(store, engineer, part_id, name="door panel quality")
+    except StateConflict as why:
+        return {"trained": False, "why": str(why)}
+    return {
+        "trained": True,
+        "rows": version.card["rows"],
+        "root_causes": [name for name, _ in version.card["root_causes"]],
+    }
 
 
 def _people(store: Store, org: Organisation) -> dict[str, str]:
@@ -147,6 +192,7 @@ def _supplier_world(
     days: int,
     n_images: int,
     img_seed: int,
+    process_per_day: int,
 ) -> dict[str, object]:
     with store.session(system_caller(sup)) as s:
         site = s.sites.add(Site(org_id=sup.id, name=f"{sup.name} plant 1"))
@@ -201,7 +247,14 @@ def _supplier_world(
                 )
         drift = 12.0 if sup.slug == "hanul" else 0.0
         data, process_truth = process_csv(
-            rng, start, days, [p.number for p in parts], line.name, lot_codes, 10, drift
+            rng,
+            start,
+            days,
+            [p.number for p in parts],
+            line.name,
+            lot_codes,
+            process_per_day,
+            drift,
         )
         import_process_file(s, data, "demo-process.csv", ProcessSchema.from_dict(PROCESS_SCHEMA))
         fails = days + 1.0 if sup.slug == DEGRADING else None

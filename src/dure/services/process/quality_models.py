@@ -98,7 +98,10 @@ def train_process_model(
     train, test = folds[-1]
     final = DefectClassifier().fit(X, labels, names)
     earlier = DefectClassifier().fit(X[train], [labels[i] for i in train], names)
-    final.temperature_ = earlier.calibrate(X[test], [labels[i] for i in test])
+    # calibrate on the later records whose label the earlier model knows (a defect type
+    # first seen late cannot be scored by it; the final model learns it all the same)
+    known = [i for i in test if labels[i] in earlier.classes_]
+    final.temperature_ = earlier.calibrate(X[known], [labels[i] for i in known])
     card = {
         "rows": len(records),
         "classes": final.classes_,
