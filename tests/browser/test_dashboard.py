@@ -41,8 +41,19 @@ def test_supplier_engineer_works_through_the_day(
     # overview: the line's figures for today and its trend
     timed_goto(page, served, "/", "[data-testid=line-card]", "overview")
     card = page.locator("[data-testid=line-card]").first
-    assert int(card.locator("[data-testid=inspected-today] .stat-value").inner_text()) > 0
     assert "Press line 1" in card.inner_text()
+    # "today" is the browser's day: the demo's shifts may not have started yet (shortly
+    # after midnight), so the page must show what the API counts for that day, and the
+    # line's 14 days must hold inspections
+    tz = page.evaluate("Intl.DateTimeFormat().resolvedOptions().timeZone")
+    line = next(
+        x
+        for x in served.get("daesung", f"/api/dashboard/overview?tz={tz}")["lines"]
+        if x["name"] == "Press line 1"
+    )
+    shown = int(card.locator("[data-testid=inspected-today] .stat-value").inner_text())
+    assert shown == line["today"]["inspected"]
+    assert sum(day["inspected"] for day in line["trend"]) > 0
     shot(page, "01-overview-supplier")
 
     # line: the live stream with heat-maps, the Pareto, the control chart
