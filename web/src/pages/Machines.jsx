@@ -150,6 +150,19 @@ function MaintenanceEvents({ asset, events, onChange }) {
   );
 }
 
+// The machine page's heading, with the way back to the list (also while it has no health).
+function MachineHeading({ name }) {
+  const { t } = useI18n();
+  return (
+    <>
+      <p className="small">
+        <Link to="/machines">← {t("machines.title")}</Link>
+      </p>
+      <h1 data-testid="machine-name">{name}</h1>
+    </>
+  );
+}
+
 function MachineList() {
   const { t } = useI18n();
   const rulText = useRulText();
@@ -302,10 +315,7 @@ function MachineDetail({ assetId }) {
     // learning normal since its newest repair: no health yet, its events still show
     return (
       <section>
-        <p className="small">
-          <Link to="/machines">← {t("machines.title")}</Link>
-        </p>
-        <h1 data-testid="machine-name">{data.asset.name}</h1>
+        <MachineHeading name={data.asset.name} />
         <p className="muted" data-testid="machine-problem">
           {t("machines.no_data")}: {data.problem}
         </p>
@@ -314,10 +324,7 @@ function MachineDetail({ assetId }) {
     );
   return (
     <section>
-      <p className="small">
-        <Link to="/machines">← {t("machines.title")}</Link>
-      </p>
-      <h1 data-testid="machine-name">{data.asset.name}</h1>
+      <MachineHeading name={data.asset.name} />
       <div className="stats">
         <Stat label={t("machines.health")} value={<HealthBar value={health.health_percent} />} />
         <Stat
