@@ -1,19 +1,19 @@
-"""ONNX export of a fitted detector and an onnxruntime scorer that gives the same numbers."""
+"""ONNX export of a fitted detector; ``OnnxScorer`` (in ``scoring``, re-exported here) runs it
+in onnxruntime and gives the same numbers."""
 
 from __future__ import annotations
 
 import io
 import warnings
-from collections.abc import Sequence
 from pathlib import Path
 
-import numpy as np
-import onnxruntime as ort
 import torch
 
 from dure.models.vision.graph import ScoringGraph
-from dure.models.vision.images import to_batch
-from dure.models.vision.patchcore import PatchCore, Scores
+from dure.models.vision.patchcore import PatchCore
+from dure.models.vision.scoring import OnnxScorer, Scores
+
+__all__ = ["OnnxScorer", "Scores", "export_onnx", "onnx_bytes", "scoring_graph"]
 
 
 def scoring_graph(model: PatchCore) -> ScoringGraph:
@@ -59,32 +59,3 @@ def export_onnx(model: PatchCore, path: Path, opset: int = 18) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_bytes(onnx_bytes(model, opset))
     return path
-
-
-class OnnxScorer:
-    """Scores images with an exported graph in onnxruntime (CPU, or CUDA when present).
-
-    ``graph`` is the ONNX file's path or its bytes; ``image_size`` the input's side or
-    (height, width), as the model was taught.
-    """
-
-    def __init__(
-        self, graph: Path | bytes, image_size: int | tuple[int, int], threads: int | None = None
-    ) -> None:
-        options = ort.SessionOptions()
-        if threads:
-            options.intra_op_num_threads = threads
-        providers = [
-            p
-            for p in ("CUDAExecutionProvider", "CPUExecutionProvider")
-            if p in ort.get_available_providers()
-        ]
-        source = graph if isinstance(graph, bytes) else str(graph)
-        self.session = ort.InferenceSession(source, options, providers=providers)
-        self.image_size = image_size
-
-    def score(self, images: Sequence[np.ndarray]) -> Scores:
-        """Image scores and maps, as ``PatchCore.score`` gives them."""
-        batch = to_batch(images, self.image_size).numpy()
-        scores, maps = self.session.run(["scores", "maps"], {"images": batch})
-        return Scores(scores.astype(np.float64), maps)
