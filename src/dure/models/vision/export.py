@@ -9,11 +9,19 @@ from pathlib import Path
 
 import torch
 
+from dure.models.vision.defect_types import DefectTypeClassifier
 from dure.models.vision.graph import ScoringGraph
 from dure.models.vision.patchcore import PatchCore
 from dure.models.vision.scoring import OnnxScorer, Scores
 
-__all__ = ["OnnxScorer", "Scores", "export_onnx", "onnx_bytes", "scoring_graph"]
+__all__ = [
+    "OnnxScorer",
+    "Scores",
+    "embedding_onnx_bytes",
+    "export_onnx",
+    "onnx_bytes",
+    "scoring_graph",
+]
 
 
 def scoring_graph(model: PatchCore) -> ScoringGraph:
@@ -34,19 +42,34 @@ def onnx_bytes(model: PatchCore, opset: int = 18) -> bytes:
     """The scoring graph as an ONNX model; input ``images`` (N, 3, S, S) float in [0, 1]."""
     graph = scoring_graph(model)
     example = torch.rand(1, 3, *model.input_shape_)
+    return _export(graph, example, ["scores", "maps"], opset)
+
+
+def embedding_onnx_bytes(classifier: DefectTypeClassifier, opset: int = 18) -> bytes:
+    """The defect-type head's texture embedding as an ONNX model: input ``images``
+    (N, 3, S, S) float in [0, 1] at the classifier's ``image_size``, output ``embedding``
+    (N, D); the batch is dynamic."""
+    size = int(classifier.image_size)
+    return _export(classifier.embedding.eval(), torch.rand(2, 3, size, size), ["embedding"], opset)
+
+
+def _export(
+    module: torch.nn.Module, example: torch.Tensor, outputs: list[str], opset: int
+) -> bytes:
     out = io.BytesIO()
+    dynamic = {name: {0: "batch"} for name in ["images", *outputs]}
     # The tracer warns that spatial sizes become constants: intended, the image size is fixed.
     with torch.no_grad(), warnings.catch_warnings():
         warnings.simplefilter("ignore", torch.jit.TracerWarning)
         warnings.simplefilter("ignore", DeprecationWarning)
         warnings.simplefilter("ignore", UserWarning)
         torch.onnx.export(
-            graph,
+            module,
             (example,),
             out,
             input_names=["images"],
-            output_names=["scores", "maps"],
-            dynamic_axes={"images": {0: "batch"}, "scores": {0: "batch"}, "maps": {0: "batch"}},
+            output_names=outputs,
+            dynamic_axes=dynamic,
             opset_version=opset,
             dynamo=False,
         )
