@@ -54,6 +54,25 @@ class EdgeDevice:
     created_at: datetime = field(default_factory=utcnow)
 
 
+@dataclass(kw_only=True)
+class EdgePackage:
+    """A signed edge package the site built from one model version at one threshold."""
+
+    org_id: str
+    model_version_id: str
+    threshold_key: str  # the threshold as text, or "model" for the model's own
+    package_sha256: str
+    size: int
+    map_level: float
+    id: str = field(default_factory=new_id)
+    created_at: datetime = field(default_factory=utcnow)
+
+
+def threshold_key(threshold: float | None) -> str:
+    """The text an edge package's threshold is kept (and looked up) by."""
+    return "model" if threshold is None else repr(float(threshold))
+
+
 @dataclass(frozen=True, kw_only=True)
 class EdgeResult:
     """One inspection made on an edge box, as it travels to the site."""
