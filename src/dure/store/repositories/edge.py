@@ -60,9 +60,6 @@ class EdgePackageRepository(ScopedRepository[EdgePackage]):
     resource = "edge_package"
     write_role = Role.OPERATOR
 
-    def check_references(self, item: EdgePackage) -> None:
-        self.require_own(t.model_versions, "model_version_id", item.model_version_id)
-
     def built(self, model_version_id: str, threshold_key: str) -> EdgePackage | None:
         """The package already built for this model version at this threshold, if any."""
         row = self.conn.execute(
