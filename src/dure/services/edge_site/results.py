@@ -23,7 +23,7 @@ from dure.collab.signing import PeerRefused, SignedRequest
 from dure.domain.edge import MAX_RESULTS_PER_POST, EdgeDevice, EdgeResult, source_key
 from dure.domain.model_versions import ModelVersion
 from dure.domain.users import Caller, Role
-from dure.errors import Conflict, DureError, Forbidden, InvalidInput
+from dure.errors import Conflict, DureError, Forbidden, InvalidInput, NotFound
 from dure.ingest.images import check_image, safe_filename
 from dure.models.vision.heatmaps import overlay_png
 from dure.models.vision.inspector import Finding
@@ -128,7 +128,7 @@ def _model_for(session: Session, device: EdgeDevice, item: _Item) -> None:
     field = f"results[{item.index}].model_version_id"
     try:
         model = usable_model(session, item.result.model_version_id)
-    except DureError as exc:
+    except (NotFound, Conflict) as exc:  # unknown, not an inspection model, not ready
         raise InvalidInput(field, exc.detail) from exc
     own = model.org_id == session.caller.org_id
     part_id = device.part_id or (model.part_id if own else None)
