@@ -26,11 +26,13 @@ from dure.api.routes import (
     organisations,
     parts,
     peer,
+    peer_traceability,
     plant,
     process_quality,
     process_spc,
     records,
     sharing,
+    traceability,
     users,
 )
 from dure.services.platform.install import Install, Store
@@ -80,6 +82,8 @@ def create_app(settings: Settings, store: Store | None = None) -> FastAPI:
         process_spc,
         collab,
         peer,
+        peer_traceability,
+        traceability,
         dashboard,
         events,
         edge,

@@ -61,6 +61,7 @@ from dure.store.repositories.plant import (
 from dure.store.repositories.records import InspectionRepository, ProcessRecordRepository
 from dure.store.repositories.sensor_readings import SensorReadingRepository
 from dure.store.repositories.specs import ParameterSpecRepository
+from dure.store.repositories.traceability import PartDefectRepository, ShipmentRepository
 from dure.store.repositories.users import TokenRepository, UserRepository
 from dure.store.secrets import SecretBox
 from dure.store.system import SystemSession
@@ -326,6 +327,14 @@ class Session:
     @cached_property
     def rounds(self) -> RoundRepository:
         return self._scoped(RoundRepository)
+
+    @cached_property
+    def shipments(self) -> ShipmentRepository:
+        return self._scoped(ShipmentRepository)
+
+    @cached_property
+    def part_defects(self) -> PartDefectRepository:
+        return self._scoped(PartDefectRepository)
 
     @cached_property
     def jobs(self) -> JobRepository:

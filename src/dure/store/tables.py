@@ -652,3 +652,43 @@ edge_packages = Table(
     _created(),
     Index(None, "org_id", "model_version_id", "threshold_key", unique=True),
 )
+
+# a supplier's shipment of lots (and their serials) of one part number to an OEM: owned by
+# the supplier, readable by the OEM once sent (oem_org_id, sent_at)
+shipments = Table(
+    "shipments",
+    metadata,
+    _id(),
+    _org(),
+    Column("oem_org_id", ID, ForeignKey("organisations.id"), nullable=False, index=True),
+    Column("shipment_no", String(100), nullable=False),
+    Column("part_id", ID, ForeignKey("part_numbers.id")),
+    Column("part_number", String(100), nullable=False),
+    Column("oem_part_number", String(100), nullable=False),
+    # [{"code": ..., "quantity": ..., "serials": [...]}, ...]
+    Column("lots", JSON, nullable=False),
+    Column("shipped_at", TS, nullable=False),
+    Column("sent_at", TS),
+    _created(),
+    UniqueConstraint("org_id", "shipment_no"),
+)
+
+# the OEM's records of supplier parts found bad (incoming, assembly, field return), naming
+# the supplier's lots and/or serials; they stay with the OEM
+part_defects = Table(
+    "part_defects",
+    metadata,
+    _id(),
+    _org(),
+    Column("supplier_org_id", ID, ForeignKey("organisations.id"), nullable=False),
+    Column("stage", String(16), nullable=False),
+    Column("defect_type", String(64), nullable=False),
+    Column("found_at", TS, nullable=False),
+    Column("count", Integer, nullable=False),
+    Column("lot_codes", JSON, nullable=False),
+    Column("serials", JSON, nullable=False),
+    Column("oem_part_number", String(100)),
+    Column("note", Text, nullable=False),
+    _created(),
+    Index(None, "org_id", "supplier_org_id", "found_at"),
+)
