@@ -10,8 +10,8 @@ from pydantic import BaseModel, Field
 from dure.api.deps import CallerDep, CollabDep, SessionDep, SettingsDep
 from dure.api.schemas import Instant
 from dure.api.uploads import read_upload
-from dure.ingest.images import safe_filename
 from dure.domain.traceability import DefectStage, PartDefect, Shipment
+from dure.ingest.images import safe_filename
 from dure.services.traceability import defects as defect_records
 from dure.services.traceability import shipments
 from dure.services.traceability.trace import trace_defects
