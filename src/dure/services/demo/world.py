@@ -26,6 +26,8 @@ from dure.services.demo.plant_data import (
     sensor_csv,
 )
 from dure.services.demo.sheet_metal import DEFECT_TYPES, sheet_image
+from dure.services.demo.traceability import SUPPLIER as SHIPPING_SUPPLIER
+from dure.services.demo.traceability import ship_and_find_cracks
 from dure.services.imports.files import import_process_file, import_sensor_file
 from dure.services.inspection.records import store_blob
 from dure.services.platform.accounts import create_org, create_token, create_user, system_caller
@@ -127,6 +129,16 @@ def build_demo(
                 world["process"],  # type: ignore[arg-type]
             )
             world["process_model"] = _train_process_model(store, sup, part["id"])
+        if sup.slug == SHIPPING_SUPPLIER:  # Hanul ships to Hanbit, which finds cracks
+            world["traceability"] = ship_and_find_cracks(
+                store,
+                sup,
+                oem,
+                part,
+                start,
+                days,
+                world["process"],  # type: ignore[arg-type]
+            )
         truth["suppliers"][sup.slug] = world  # type: ignore[index]
     home.mkdir(parents=True, exist_ok=True)
     tokens_file.write_text(json.dumps(tokens, indent=2))

@@ -19,7 +19,7 @@ from dure.domain.traceability import (
     check_moment,
 )
 from dure.domain.users import Caller, Role
-from dure.errors import Forbidden, InvalidInput, NotFound
+from dure.errors import Forbidden, InvalidInput, NotFound, StateConflict
 from dure.services.collaboration.context import Collab
 from dure.store.session import Session
 
@@ -118,6 +118,27 @@ def send_shipment(ctx: Collab, caller: Caller, shipment_id: str) -> Shipment:
             detail={"to": shipment.oem_org_id, "between_installs": partner is not None},
         )
         return sent
+
+
+def send_within_install(session: Session, shipment_id: str) -> Shipment:
+    """Tell an OEM of this install of one of our shipments, through the store alone (the
+    demo, an industrial complex's shared install); StateConflict when the OEM is a
+    partner on another install (use ``send_shipment``)."""
+    shipment = session.shipments.own_by_id(shipment_id)
+    if shipment is None:
+        raise NotFound(f"shipment {shipment_id!r} does not exist or is not yours")
+    try:
+        session.partners.by_partner_org(shipment.oem_org_id)
+    except NotFound:
+        sent = session.shipments.mark_sent(shipment.id)
+        session.audit.record(
+            "send",
+            "shipment",
+            shipment.id,
+            detail={"to": shipment.oem_org_id, "between_installs": False},
+        )
+        return sent
+    raise StateConflict("shipment", "the OEM is on another install: send it as a peer request")
 
 
 def receive_shipment(session: Session, oem_org_id: str, doc: Any) -> Shipment:
