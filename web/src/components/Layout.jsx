@@ -16,6 +16,7 @@ export default function Layout() {
     ["/process", "nav.process", !isOem],
     ["/models", "nav.models", true],
     ["/scorecard", "nav.scorecard", isOem],
+    ["/traceability", "nav.traceability", true],
     ["/alerts", "nav.alerts", true],
     ["/connectors", "nav.connectors", can("engineer")],
     ["/setup", "nav.setup", can("engineer")],
