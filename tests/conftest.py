@@ -38,6 +38,7 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
             "/tests/models/" in path
             or "/tests/browser/" in path
             or path.endswith(("test_federated_neu.py", "test_multicompany.py"))
+            or item.get_closest_marker("multicompany") is not None
         ):
             item.add_marker(skip)
 
