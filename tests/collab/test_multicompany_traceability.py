@@ -126,7 +126,8 @@ def test_shipment_crosses_signed_and_defects_trace_to_its_lot(
     assert [(lot["lot_code"], lot["defects"]) for lot in trace[0]["lots"]] == [(LOT, 5)]
     assert sup.call("GET", "/api/part-defects") == []  # the OEM's records stay at the OEM
 
-    crossed = b"".join(t.outbound() + t.inbound() for t in (oem.tap, sup.tap) if t)
+    taps = [i.tap.tap for i in (oem, sup) if i.tap is not None]
+    crossed = b"".join(t.outbound() + t.inbound() for t in taps)
     assert b"POST /peer/v1/shipments" in crossed
     assert LOT.encode() in crossed and SERIALS[0].encode() in crossed  # the notice did cross
     for die in DIE_TEMPS:  # no process value or parameter did
