@@ -64,6 +64,7 @@ def ship_and_find_cracks(
             send_within_install(s, shipment.id)
             shipped.append(code)
     cracked: list[str] = []
+    latest = start + timedelta(days=days) - timedelta(minutes=30)  # nothing found in the future
     with store.session(system_caller(oem)) as s:
         for day in range(first, days):
             for row in by_day.get(day, []):
@@ -73,7 +74,9 @@ def ship_and_find_cracks(
                         supplier_org_id=supplier.id,
                         stage="assembly",
                         defect_type="crack",
-                        found_at=datetime.fromisoformat(str(row["at"])) + ASSEMBLY_DELAY,
+                        found_at=min(
+                            datetime.fromisoformat(str(row["at"])) + ASSEMBLY_DELAY, latest
+                        ),
                         serials=[str(row["serial"])],
                         note="crack at the hinge bend, found at door assembly",
                     )
