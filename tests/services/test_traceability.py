@@ -9,11 +9,17 @@ import pytest
 from dure.collab.signing import KeyRing
 from dure.domain.parts import Lot
 from dure.domain.traceability import DefectStage
-from dure.errors import InvalidInput, NotFound, RejectedFile
+from dure.domain.users import Caller, Role
+from dure.errors import Forbidden, InvalidInput, NotFound, RejectedFile
 from dure.services.collaboration.context import Collab
 from dure.services.platform.accounts import system_caller
 from dure.services.traceability.defects import import_defects_csv, record_defect
-from dure.services.traceability.shipments import record_shipment, send_shipment
+from dure.services.traceability.shipments import (
+    lots_shipped_to,
+    receive_shipment,
+    record_shipment,
+    send_shipment,
+)
 from dure.services.traceability.trace import trace_defects
 from dure.services.traceability.view import traceability_view
 from dure.settings import Settings
@@ -210,3 +216,34 @@ def test_other_organisations_read_neither_defects_nor_shipments(store: Store, wo
         view = traceability_view(s)
     assert [x["shipment_no"] for x in view["received_shipments"]] == ["A-SHIP-1"]
     assert view["suppliers"][0]["lots"][0]["lot_code"] == "sup-a-L1"
+
+
+def test_a_notice_from_another_install_is_kept_for_the_oem_it_names(
+    store: Store, world: World
+) -> None:
+    # the peer gate hands the service the sending supplier as caller (as authenticate_peer)
+    peer = Caller(org_id=world.b.org.id, user_id=None, role=Role.ENGINEER, org_kind="supplier")
+    doc = {
+        "id": "0123456789abcdef0123456789abcdef",
+        "shipment_no": "B-DN-1",
+        "part_number": "sup-b-P1",
+        "oem_part_number": "OEM-P1",
+        "lots": [{"code": "sup-b-L1", "quantity": 5, "serials": ["B1"]}],
+        "shipped_at": "2026-01-07T08:00:00+00:00",
+    }
+    with store.session(peer) as s:
+        with pytest.raises(InvalidInput) as bad:
+            receive_shipment(s, world.oem.org.id, {**doc, "lots": [{"quantity": 5}]})
+        assert bad.value.field == "lots[0].code"
+        with pytest.raises(Forbidden):
+            receive_shipment(s, world.a.org.id, doc)  # B does not supply supplier A
+        kept = receive_shipment(s, world.oem.org.id, doc)
+        assert receive_shipment(s, world.oem.org.id, doc).id == kept.id  # a retry
+    with store.session(system_caller(world.oem.org), read_only=True) as s:
+        assert s.shipments.get(kept.id).lot_of_serials() == {"B1": "sup-b-L1"}
+    with store.session(system_caller(world.b.org), read_only=True) as s:
+        assert lots_shipped_to(s, world.oem.org.id) == {"sup-b-L1": ["B1"]}
+    with store.session(system_caller(world.a.org), read_only=True) as s:
+        assert lots_shipped_to(s, world.oem.org.id) == {"sup-a-L1": ["S1", "S2"]}
+        with pytest.raises(NotFound):
+            s.shipments.get(kept.id)

@@ -176,3 +176,13 @@ def list_shipments(session: Session) -> list[Shipment]:
     """Our own shipments and those sent to us, newest first."""
     items = session.shipments.list_all()
     return sorted(items, key=lambda s: s.shipped_at, reverse=True)
+
+
+def lots_shipped_to(session: Session, oem_org_id: str) -> dict[str, list[str]]:
+    """The supplier's side: lot code -> serials of every lot we sent to ``oem_org_id``
+    (what a request from that OEM may name; lots we never sent it are not there)."""
+    out: dict[str, list[str]] = {}
+    for shipment in session.shipments.own_sent_to(oem_org_id):
+        for lot in shipment.shipped_lots():
+            out.setdefault(lot.code, []).extend(lot.serials)
+    return out

@@ -62,6 +62,19 @@ class ShipmentRepository(ScopedRepository[Shipment]):
         rows = self.conn.execute(query.order_by(self.table.c.shipped_at, self.table.c.id))
         return [self.from_row(r) for r in rows]
 
+    def own_sent_to(self, oem_org_id: str) -> list[Shipment]:
+        """The caller's own shipments that were sent to ``oem_org_id``, oldest first."""
+        rows = self.conn.execute(
+            select(self.table)
+            .where(
+                self.table.c.org_id == self.caller.org_id,
+                self.table.c.oem_org_id == oem_org_id,
+                self.table.c.sent_at.is_not(None),
+            )
+            .order_by(self.table.c.shipped_at, self.table.c.id)
+        )
+        return [self.from_row(r) for r in rows]
+
     def oem_part_number(self, oem_part_id: str | None, oem_org_id: str) -> str | None:
         """The number of the OEM's part ``oem_part_id`` when it is ``oem_org_id``'s and that
         OEM is linked to the caller as its supplier; else None."""
