@@ -3,6 +3,7 @@ the shipments it sent, in English and Korean."""
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -48,3 +49,24 @@ def test_another_supplier_sees_no_hanul_shipment(page_for: Any, served: Served) 
     page.goto("/traceability")
     page.wait_for_selector("[data-testid=empty]")
     assert "HANUL" not in page.inner_text("main")
+
+
+def test_oem_imports_defects_by_csv_and_a_bad_cell_is_named(
+    page_for: Any, served: Served, tmp_path: Path
+) -> None:
+    page = page_for("en-GB")
+    log_in(page, "operator@hanbit.example")
+    page.goto("/traceability")
+    page.wait_for_selector("[data-testid=trace-lot]")
+    header = "supplier,stage,defect_type,found_at,count,lots\n"
+    bad = tmp_path / "bad.csv"
+    bad.write_text(header + "hanul,incoming,crack,2026-11-20T08:00:00Z,many,HANUL-HB-DOOR-01-L20\n")
+    page.set_input_files("[data-testid=import-defects]", str(bad))
+    error = page.wait_for_selector("[data-testid=error]")
+    assert "row 1" in error.inner_text() and "count" in error.inner_text()
+    good = tmp_path / "good.csv"
+    good.write_text(header + "hanul,incoming,crack,2026-11-20T08:00:00Z,3,HANUL-HB-DOOR-01-L20\n")
+    page.set_input_files("[data-testid=import-defects]", str(good))
+    assert "1 defect records" in page.inner_text("[data-testid=import-defects-result]")
+    page.wait_for_selector("[data-testid=trace-lot] >> text=incoming 3")
+    shot(page, "32-traceability-import")

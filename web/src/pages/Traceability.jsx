@@ -1,6 +1,50 @@
 // Traceability: an OEM's defects by supplier lot; a supplier's shipments of its lots.
+import { useState } from "react";
+import { api } from "../api.js";
+import { useAuth } from "../auth.jsx";
 import { useI18n } from "../i18n.jsx";
 import { Empty, ErrorBox, Loading, useApi } from "../components/ui.jsx";
+
+function DefectImport({ onDone }) {
+  const { t } = useI18n();
+  const [result, setResult] = useState(null);
+  const [error, setError] = useState(null);
+  const [busy, setBusy] = useState(false);
+  const upload = async (e) => {
+    const file = e.target.files[0];
+    if (!file) return;
+    setBusy(true);
+    setError(null);
+    setResult(null);
+    const form = new FormData();
+    form.append("file", file);
+    try {
+      const out = await api("/api/part-defects/import", { method: "POST", body: form });
+      setResult(out);
+      onDone();
+    } catch (err) {
+      setError(err);
+    } finally {
+      setBusy(false);
+      e.target.value = "";
+    }
+  };
+  return (
+    <div className="upload-block">
+      <label className="upload">
+        {t("trace.import")}{" "}
+        <input type="file" accept=".csv" onChange={upload} disabled={busy} data-testid="import-defects" />
+      </label>
+      <p className="muted small">{t("trace.import_hint")}</p>
+      {result && (
+        <p className="ok" data-testid="import-defects-result">
+          {t("trace.imported", { n: result.stored })}
+        </p>
+      )}
+      <ErrorBox error={error} />
+    </div>
+  );
+}
 
 function counts(map, t, prefix) {
   return Object.entries(map || {})
@@ -118,6 +162,7 @@ function DefectRecords({ rows, total }) {
 
 export default function Traceability() {
   const { t } = useI18n();
+  const { can } = useAuth();
   const { data, error, reload } = useApi("/api/dashboard/traceability");
   if (error) return <ErrorBox error={error} onRetry={reload} />;
   if (!data) return <Loading />;
@@ -126,6 +171,7 @@ export default function Traceability() {
       <section data-testid="traceability">
         <h1>{t("trace.title")}</h1>
         <p className="muted small">{t("trace.oem_intro")}</p>
+        {can("operator") && <DefectImport onDone={reload} />}
         <h2>{t("trace.by_lot")}</h2>
         {data.suppliers.length === 0 ? (
           <Empty>{t("trace.no_defects")}</Empty>

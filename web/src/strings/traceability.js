@@ -36,6 +36,9 @@ export const en = {
   "trace.shipped_at": "Shipped",
   "trace.sent": "Sent to the OEM",
   "trace.not_sent": "not sent",
+  "trace.import": "Import defect records (CSV)",
+  "trace.import_hint": "Columns: supplier (short name or name), stage (incoming, assembly, field_return), defect_type, found_at (with time zone), lots and/or serials (separated by ;), optional count, part_number, note. A file with any bad cell is refused whole.",
+  "trace.imported": "{n} defect records imported.",
 };
 
 export const ko = {
@@ -74,4 +77,7 @@ export const ko = {
   "trace.shipped_at": "출하 시각",
   "trace.sent": "고객사 전송",
   "trace.not_sent": "미전송",
+  "trace.import": "불량 기록 가져오기 (CSV)",
+  "trace.import_hint": "열: supplier(약칭 또는 이름), stage(incoming, assembly, field_return), defect_type, found_at(시간대 포함), lots 또는 serials(;로 구분), 선택 항목 count, part_number, note. 잘못된 칸이 하나라도 있으면 파일 전체를 받지 않습니다.",
+  "trace.imported": "불량 기록 {n}건을 가져왔습니다.",
 };
