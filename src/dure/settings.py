@@ -80,6 +80,27 @@ class Settings(BaseSettings):
         default=None, description="the built dashboard (default: web/dist beside the source)"
     )
 
+    ray_address: str | None = Field(
+        default=None,
+        description="where batch inspection scales out: unset runs it in this process; "
+        "`local` starts a Ray on this machine; `host:port` (or `ray://host:port`) joins an "
+        "existing Ray cluster (needs the extra: pip install dure[scale])",
+    )
+    ray_token_file: Path | None = Field(
+        default=None,
+        description="file holding the Ray cluster's authentication token (a secret; Ray 2.60 "
+        "token authentication). With `local` and no file, Dure makes keys/ray.token (0600)",
+    )
+    ray_min_images: int = Field(
+        default=64,
+        gt=0,
+        description="a batch this large or larger runs on Ray; smaller ones stay in process "
+        "(Ray's fixed cost per batch outweighs the gain below it; see `dure bench scale`)",
+    )
+    ray_workers: int | None = Field(
+        default=None, gt=0, description="Ray actors per batch (default: the cluster's CPUs)"
+    )
+
     def child_environment(self, **extra: str) -> dict[str, str]:
         """The environment of a process this install starts: its own, with this install's
         home and database passed down, plus ``extra`` variables."""
@@ -118,6 +139,20 @@ class Settings(BaseSettings):
         host, _, port = value.rpartition(":")
         if not host or not port.isdigit() or not 0 < int(port) < 65536:
             raise ValueError(f"DURE_DEMO_MQTT must be host:port, got {value!r}")
+        return value
+
+    @field_validator("ray_address")
+    @classmethod
+    def _ray_address(cls, value: str | None) -> str | None:
+        if value is None or value == "":
+            return None
+        if value == "local":
+            return value
+        host, _, port = value.removeprefix("ray://").rpartition(":")
+        if not host or not port.isdigit() or not 0 < int(port) < 65536:
+            raise ValueError(
+                f"DURE_RAY_ADDRESS must be `local`, host:port or ray://host:port, got {value!r}"
+            )
         return value
 
     @property

@@ -25,6 +25,7 @@ from dure.collab.outbound import OutboundPolicy
 from dure.domain.jobs import Job, JobKind
 from dure.domain.users import Caller
 from dure.errors import DureError
+from dure.scale.cluster import RayEngine
 from dure.services.alerts.delivery import STRICT
 from dure.services.collaboration.adaptation import run_adaptation
 from dure.services.inspection.batches import run_batch
@@ -97,8 +98,10 @@ class JobRunner:
         work_root: Path,
         cache: InspectorCache,
         outbound: OutboundPolicy = STRICT,
+        engine: RayEngine | None = None,
     ) -> None:
         self.store = store
+        self.engine = engine  # Ray, for large batches (None: everything in process)
         self.work_root = Path(work_root)
         self.cache = cache
         self.checks = CheckRounds(store, outbound)
@@ -208,7 +211,7 @@ class JobRunner:
         if job.kind == JobKind.TRAIN_INSPECTION_MODEL:
             return run_training(self.store, caller, job, self.work_root)
         if job.kind == JobKind.INSPECT_BATCH:
-            return run_batch(self.store, caller, job, self.cache)
+            return run_batch(self.store, caller, job, self.cache, self.engine)
         if job.kind == JobKind.ADAPT_MODEL:
             return run_adaptation(self.store, caller, job, self.cache, self.work_root)
         if job.kind == JobKind.TRAIN_RUL_MODEL:
