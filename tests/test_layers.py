@@ -62,6 +62,12 @@ def test_the_contracts_hold(lint_available: None) -> None:
         ("models/vision/patchcore.py", "import fastapi as _f", "Models know nothing of HTTP"),
         ("store/scoped.py", "import dure.services.dashboard.views as _v", "Layers"),
         ("domain/records.py", "import dure.store.tables as _t", "Layers"),
+        ("services/inspection/batches.py", "import ray as _r", "Only dure.scale imports Ray"),
+        (
+            "scale/batch.py",
+            "from dure.store.blobs import BlobStore as _B",
+            "Ray workers never touch the store",
+        ),
     ],
 )
 def test_a_forbidden_import_breaks_the_build(

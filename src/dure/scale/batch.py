@@ -10,16 +10,20 @@ the nodes; Ray Data restarts an actor whose node dies, and re-runs its unfinishe
 
 from __future__ import annotations
 
+import logging
 import pickle
+import warnings
 from collections.abc import Iterable, Iterator
 from typing import Any
 
-from dure.scale.cluster import ACTOR_CPUS, RayEngine
+from dure.scale.cluster import ACTOR_CPUS, RayEngine, ScaleUnavailable
 from dure.scale.compute import Computed, ImageJob, inspect_bytes, load_inspector
 
 # Images per call of an actor, and per block of the dataset: small, so that results stream
 # back steadily and a lost node costs little work.
 ACTOR_BATCH = 4
+RUNS = 3  # runs of one batch on Ray before the job fails (it can then be sent again)
+log = logging.getLogger(__name__)
 
 
 class InspectActor:
@@ -49,26 +53,23 @@ class InspectActor:
         return {"key": keys, "payload": payloads}
 
 
-def inspect_over_ray(
-    engine: RayEngine,
-    model_tar: bytes,
-    threshold: float | None,
-    images: Iterable[ImageJob],
+def _run_once(
+    ray: Any, size: int, model_ref: list[Any], threshold: float | None, rows: list[dict]
 ) -> Iterator[Computed]:
-    """Inspect ``images`` on the cluster; yields each image's result as it comes back.
-
-    A result may come twice when Ray re-runs a block after a failure: the caller keys
-    results by ``Computed.key`` and writes each key once.
-    """
-    ray = engine.connect()
-    rows = [{"key": i.key, "name": i.name, "data": i.data} for i in images]
-    if not rows:
-        return
-    size = max(1, min(engine.pool_size(), len(rows)))
-    # the list holding the reference keeps Ray from resolving it before the actor runs
-    model_ref = [ray.put(model_tar)]
     blocks = max(1, min(len(rows) // ACTOR_BATCH, size * 8))
-    dataset = ray.data.from_items(rows, override_num_blocks=blocks).map_batches(
+    with warnings.catch_warnings():
+        # Ray 2.60 has no named parameter for the scheduling strategy yet: the remote
+        # argument it deprecates is the only way to spread the actors over the nodes
+        warnings.filterwarnings("ignore", message="`ray_remote_args` is deprecated")
+        dataset = _pipeline(ray, size, model_ref, threshold, rows, blocks)
+    for row in dataset.iter_rows():
+        yield pickle.loads(row["payload"])
+
+
+def _pipeline(
+    ray: Any, size: int, model_ref: list[Any], threshold: float | None, rows: list, blocks: int
+) -> Any:
+    return ray.data.from_items(rows, override_num_blocks=blocks).map_batches(
         InspectActor,
         fn_constructor_kwargs={"model_ref": model_ref, "threshold": threshold},
         compute=ray.data.ActorPoolStrategy(size=size),
@@ -77,5 +78,41 @@ def inspect_over_ray(
         batch_format="numpy",
         scheduling_strategy="SPREAD",
     )
-    for row in dataset.iter_rows():
-        yield pickle.loads(row["payload"])
+
+
+def inspect_over_ray(
+    engine: RayEngine,
+    model_tar: bytes,
+    threshold: float | None,
+    images: Iterable[ImageJob],
+) -> Iterator[Computed]:
+    """Inspect ``images`` on the cluster; yields each image's result as it comes back.
+
+    Ray Data restarts lost actors and re-runs their blocks by itself; when a run fails all
+    the same (e.g. an object lost with its node), the images not yet answered are sent
+    again, up to ``RUNS`` runs. A result may come twice: the caller keys results by
+    ``Computed.key`` and writes each key once.
+    """
+    ray = engine.connect()
+    rows = [{"key": i.key, "name": i.name, "data": i.data} for i in images]
+    if not rows:
+        return
+    # the list holding the reference keeps Ray from resolving it before the actor runs
+    model_ref = [ray.put(model_tar)]
+    answered: set[str] = set()
+    for run in range(1, RUNS + 1):
+        left = [r for r in rows if r["key"] not in answered]
+        if not left:
+            return
+        size = max(1, min(engine.pool_size(), len(left)))
+        try:
+            for computed in _run_once(ray, size, model_ref, threshold, left):
+                answered.add(computed.key)
+                yield computed
+            return
+        except ray.exceptions.RayError as exc:
+            if run == RUNS:
+                raise ScaleUnavailable(
+                    f"Ray failed {RUNS} times on this batch; last: {type(exc).__name__}"
+                ) from exc
+            log.warning("Ray run %d of a batch failed (%s); sending the rest again", run, exc)

@@ -16,6 +16,7 @@ from __future__ import annotations
 import logging
 import os
 import secrets
+import sys
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -83,6 +84,10 @@ def use_token(token: str) -> None:
     os.environ["RAY_AUTH_MODE"] = "token"
     os.environ["RAY_AUTH_TOKEN"] = token
     os.environ.pop("RAY_AUTH_TOKEN_PATH", None)
+    if "ray" in sys.modules:  # Ray read its configuration on import: read it again
+        from ray._raylet import Config
+
+        Config.initialize("")
 
 
 def source_on_worker_path() -> None:
@@ -139,13 +144,13 @@ class RayEngine:
     def connect(self) -> Any:
         """Connect to the cluster (or start the local Ray) unless this process already is;
         returns the ``ray`` module."""
-        ray = ray_module()
         with self._lock:
-            if self._connected and ray.is_initialized():
-                return ray
-            if self.token_file is not None:
+            if self._connected and ray_module().is_initialized():
+                return ray_module()
+            if self.token_file is not None:  # before Ray reads its configuration
                 use_token(read_token(self.token_file))
             source_on_worker_path()
+            ray = ray_module()
             if ray.is_initialized():  # a caller (a test, `ray job submit`) connected already
                 self._connected = True
                 return ray
