@@ -11,14 +11,17 @@ from typing import Any
 
 import numpy as np
 import pytest
+from click.testing import CliRunner
 from sqlalchemy import select
 
+from dure.cli import main
 from dure.domain.jobs import Job, JobStatus
 from dure.scale.cluster import RayEngine
 from dure.services.demo.sheet_metal import sheet_image
 from dure.services.inspection import batches
 from dure.services.inspection.batches import queue_batch
 from dure.services.inspection.records import Placement
+from dure.services.inspection.rescoring import queue_rescore
 from dure.services.inspection.teaching import create_inspection_model, queue_training
 from dure.services.platform.jobs import JobRunner
 from dure.services.platform.model_files import InspectorCache
@@ -37,6 +40,7 @@ from tests.services.inspection_world import (
 )
 
 pytestmark = [pytest.mark.ray, pytest.mark.slow]
+ray = pytest.importorskip("ray", reason="needs the extra dure[scale]")
 
 
 def _runner(store: Store, settings: Settings, engine: RayEngine | None = None) -> JobRunner:
@@ -112,6 +116,22 @@ def test_ray_batch_equals_in_process_and_uses_every_node(
     assert set(nodes) == worker_node_ids(ray_cluster)  # both workers, never the head
     assert sum(nodes.values()) == len(files)
 
+    # re-scoring the part's history (both batches' records) counts the same on Ray
+    rescored = {}
+    for name, runner in (
+        ("local", _runner(store, settings)),
+        ("ray", _runner(store, settings, engine)),
+    ):
+        with store.session(engineer_of_a(world)) as s:
+            job = queue_rescore(s, model_id)
+        runner.run_next(job.id)
+        rescored[name] = _finished(store, world, job.id).result
+    assert rescored["ray"]["runner"] == "ray" and rescored["local"]["runner"] == "local"
+    assert rescored["ray"]["records"] == 2 * len(ray_rows)
+    for field in ("records", "ok_to_ng", "ng_to_ok", "unchanged", "refused", "changed"):
+        assert rescored["ray"][field] == rescored["local"][field]
+    assert rescored["ray"]["unchanged"] == 2 * len(ray_rows)  # same model: nothing changes
+
 
 def test_a_batch_under_the_crossover_stays_in_process(
     ray_cluster: Any, store: Store, world: World, settings: Settings
@@ -159,3 +179,25 @@ def test_a_node_killed_mid_job_loses_and_doubles_nothing(
     assert sorted(r.serial for r in rows) == sorted(n for n, _ in files if n != "grey.png")
     assert done.result["ok"] + done.result["ng"] == len(files) - 1
     assert [i["filename"] for i in done.result["refused_images"]] == ["grey.png"]
+
+
+def test_dure_work_runs_a_queued_batch_on_the_configured_cluster(
+    ray_cluster: Any, store: Store, world: World, settings: Settings
+) -> None:
+    model_id = _trained(store, world, settings)
+    job = _queue(store, world, model_id, _files(4, first=2300), key="worker")
+    env = {
+        "DURE_HOME": str(settings.home),
+        "DURE_RAY_ADDRESS": ray_cluster.address,
+        "DURE_RAY_MIN_IMAGES": "4",
+        "DURE_RAY_WORKERS": "2",
+    }
+    if settings.database_url:
+        env["DURE_DATABASE_URL"] = settings.database_url
+    result = CliRunner().invoke(main, ["work", "--until-idle"], env=env)
+    assert result.exit_code == 0, result.output
+    assert f"Ray at {ray_cluster.address} for batches of 4+" in result.output
+    done = _finished(store, world, job.id)
+    assert done.status == JobStatus.SUCCEEDED, done.error
+    assert done.result["runner"] == "ray" and done.result["ok"] + done.result["ng"] == 3
+    assert ray.is_initialized()  # the worker left the connection it did not make

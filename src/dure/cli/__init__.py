@@ -14,6 +14,7 @@ from dure.cli.imports import import_
 from dure.cli.plant import setup as setup_group
 from dure.cli.setup import demo, init, org, token, up, user
 from dure.cli.vision import inspect, train
+from dure.cli.work import work
 from dure.settings import Settings
 
 
@@ -58,6 +59,7 @@ for _command in (
     train,
     inspect,
     connect,
+    work,
     bench,
     testbed,
     backup,

@@ -10,6 +10,7 @@ the nodes; Ray Data restarts an actor whose node dies, and re-runs its unfinishe
 
 from __future__ import annotations
 
+import itertools
 import logging
 import pickle
 import warnings
@@ -22,6 +23,7 @@ from dure.scale.compute import Computed, ImageJob, inspect_bytes, load_inspector
 # Images per call of an actor, and per block of the dataset: small, so that results stream
 # back steadily and a lost node costs little work.
 ACTOR_BATCH = 4
+CHUNK = 1000  # images per Ray Data run (a batch job holds at most 500)
 RUNS = 3  # runs of one batch on Ray before the job fails (it can then be sent again)
 log = logging.getLogger(__name__)
 
@@ -85,20 +87,31 @@ def inspect_over_ray(
     model_tar: bytes,
     threshold: float | None,
     images: Iterable[ImageJob],
+    chunk: int = CHUNK,
 ) -> Iterator[Computed]:
     """Inspect ``images`` on the cluster; yields each image's result as it comes back.
 
-    Ray Data restarts lost actors and re-runs their blocks by itself; when a run fails all
-    the same (e.g. an object lost with its node), the images not yet answered are sent
-    again, up to ``RUNS`` runs. A result may come twice: the caller keys results by
-    ``Computed.key`` and writes each key once.
+    The images are read from ``images`` ``chunk`` at a time (one Ray Data run each), so a
+    long history never sits in memory whole. Ray Data restarts lost actors and re-runs
+    their blocks by itself; when a run fails all the same (e.g. an object lost with its
+    node), the images not yet answered are sent again, up to ``RUNS`` runs. A result may
+    come twice: the caller keys results by ``Computed.key`` and writes each key once.
     """
     ray = engine.connect()
-    rows = [{"key": i.key, "name": i.name, "data": i.data} for i in images]
-    if not rows:
-        return
-    # the list holding the reference keeps Ray from resolving it before the actor runs
-    model_ref = [ray.put(model_tar)]
+    source = iter(images)
+    model_ref: list[Any] = []
+    while rows := [
+        {"key": i.key, "name": i.name, "data": i.data} for i in itertools.islice(source, chunk)
+    ]:
+        if not model_ref:
+            # the list holding the reference keeps Ray from resolving it before the actor runs
+            model_ref.append(ray.put(model_tar))
+        yield from _with_retries(ray, engine, model_ref, threshold, rows)
+
+
+def _with_retries(
+    ray: Any, engine: RayEngine, model_ref: list[Any], threshold: float | None, rows: list[dict]
+) -> Iterator[Computed]:
     answered: set[str] = set()
     for run in range(1, RUNS + 1):
         left = [r for r in rows if r["key"] not in answered]

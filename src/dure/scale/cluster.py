@@ -2,7 +2,8 @@
 
 ``DURE_RAY_ADDRESS`` picks it: unset means no engine (everything runs in process),
 ``local`` starts a Ray on this machine, ``host:port`` or ``ray://host:port`` joins a
-running cluster. Ray 2.60 authenticates every process of a cluster with one token
+running cluster, ``auto`` the cluster this process was started in (``ray job submit``).
+Ray 2.60 authenticates every process of a cluster with one token
 (``RAY_AUTH_MODE=token``, ``RAY_AUTH_TOKEN``): Dure reads it from ``DURE_RAY_TOKEN_FILE``,
 or for ``local`` makes one (``keys/ray.token``, mode 0600) and passes it to the processes
 Ray starts through their environment.
@@ -25,7 +26,7 @@ from typing import Any
 
 import dure
 from dure.errors import DureError, InvalidInput
-from dure.settings import Settings
+from dure.settings import DEFAULT_RAY_MIN_IMAGES, Settings
 
 log = logging.getLogger(__name__)
 TOKEN_FILE = "ray.token"
@@ -109,7 +110,7 @@ class RayEngine:
         self,
         address: str,
         token_file: Path | None = None,
-        min_images: int = 64,
+        min_images: int = DEFAULT_RAY_MIN_IMAGES,
         workers: int | None = None,
         object_store_mb: int = LOCAL_OBJECT_STORE_MB,
     ) -> None:
