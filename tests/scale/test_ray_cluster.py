@@ -22,6 +22,7 @@ from dure.services.inspection import batches
 from dure.services.inspection.batches import queue_batch
 from dure.services.inspection.records import Placement
 from dure.services.inspection.rescoring import queue_rescore
+from dure.services.inspection.retraining import queue_retraining
 from dure.services.inspection.teaching import create_inspection_model, queue_training
 from dure.services.platform.jobs import JobRunner
 from dure.services.platform.model_files import InspectorCache
@@ -143,6 +144,26 @@ def test_a_batch_under_the_crossover_stays_in_process(
     _runner(store, settings, engine).run_next(job.id)
     done = _finished(store, world, job.id)
     assert done.status == JobStatus.SUCCEEDED and done.result["runner"] == "local"
+
+
+def test_retraining_runs_one_ray_task_per_model_on_every_node(
+    ray_cluster: Any, store: Store, world: World, settings: Settings
+) -> None:
+    ids = []
+    for k in range(2):
+        part_id = teach_images(store, world, number=f"PANEL-T{k}")
+        with store.session(engineer_of_a(world)) as s:
+            ids.append(create_inspection_model(s, part_id, settings=FAST).id)
+    with store.session(engineer_of_a(world)) as s:
+        job = queue_retraining(s, ids)
+    engine = RayEngine(ray_cluster.address)
+    _runner(store, settings, engine).run_next(job.id)
+    done = _finished(store, world, job.id)
+    assert done.status == JobStatus.SUCCEEDED, done.error
+    assert done.result["runner"] == "ray" and done.result["failed"] == []
+    assert set(done.result["nodes"]) == worker_node_ids(ray_cluster)  # one task per node
+    with store.session(engineer_of_a(world)) as s:
+        assert {s.model_versions.get(i).status for i in ids} == {"ready"}
 
 
 def test_a_node_killed_mid_job_loses_and_doubles_nothing(

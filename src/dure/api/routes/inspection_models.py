@@ -29,6 +29,7 @@ from dure.services.inspection.batches import MAX_BATCH, MAX_KEY_CHARS, queue_bat
 from dure.services.inspection.inspect import inspect_image
 from dure.services.inspection.records import ImageLimits, Placement
 from dure.services.inspection.rescoring import queue_rescore
+from dure.services.inspection.retraining import MAX_MODELS, queue_retraining
 from dure.services.inspection.teaching import (
     TASK,
     TrainingSettings,
@@ -112,6 +113,23 @@ def train_model(model_id: str, session: SessionDep, jobs: JobsDep, after: Backgr
     """Queue training; follow it at /api/jobs/{job_id}."""
     job = queue_training(session, model_id)
     after.add_task(jobs.wake)  # after the commit; the runner also polls
+    return job
+
+
+class RetrainIn(BaseModel):
+    model_ids: list[str] = Field(
+        min_length=1, max_length=MAX_MODELS, description="your draft (or failed) models"
+    )
+
+
+@router.post("/api/inspection-models/retrain", status_code=202)
+def retrain_models(
+    body: RetrainIn, session: SessionDep, jobs: JobsDep, after: BackgroundTasks
+) -> Job:
+    """Queue one job teaching several models (on Ray, when configured, all at once); its
+    result lists the trained and the failed ones."""
+    job = queue_retraining(session, body.model_ids)
+    after.add_task(jobs.wake)
     return job
 
 

@@ -30,6 +30,7 @@ from dure.services.alerts.delivery import STRICT
 from dure.services.collaboration.adaptation import run_adaptation
 from dure.services.inspection.batches import run_batch
 from dure.services.inspection.rescoring import run_rescore
+from dure.services.inspection.retraining import run_retraining
 from dure.services.inspection.teaching import run_training
 from dure.services.maintenance.run_to_failure import run_rul_training
 from dure.services.monitoring.runner import CheckRounds
@@ -47,7 +48,12 @@ BACKOFF_MAX_S = 60.0
 JOB_NICENESS = 10
 # Which kinds of job each worker takes.
 LANES: dict[str, tuple[JobKind, ...]] = {
-    "training": (JobKind.TRAIN_INSPECTION_MODEL, JobKind.ADAPT_MODEL, JobKind.TRAIN_RUL_MODEL),
+    "training": (
+        JobKind.TRAIN_INSPECTION_MODEL,
+        JobKind.ADAPT_MODEL,
+        JobKind.TRAIN_RUL_MODEL,
+        JobKind.RETRAIN_MODELS,
+    ),
     "inspection": (JobKind.INSPECT_BATCH, JobKind.RESCORE_HISTORY),
 }
 CHECKS_LANE = "checks"  # live checks: not job rows, the pending marks of live_checks
@@ -213,6 +219,8 @@ class JobRunner:
             return run_training(self.store, caller, job, self.work_root)
         if job.kind == JobKind.INSPECT_BATCH:
             return run_batch(self.store, caller, job, self.cache, self.engine)
+        if job.kind == JobKind.RETRAIN_MODELS:
+            return run_retraining(self.store, caller, job, self.work_root, self.engine)
         if job.kind == JobKind.RESCORE_HISTORY:
             return run_rescore(self.store, caller, job, self.cache, self.engine)
         if job.kind == JobKind.ADAPT_MODEL:
