@@ -59,6 +59,10 @@ def _run_once(
     ray: Any, size: int, model_ref: list[Any], threshold: float | None, rows: list[dict]
 ) -> Iterator[Computed]:
     blocks = max(1, min(len(rows) // ACTOR_BATCH, size * 8))
+    context = ray.data.DataContext.get_current()
+    # progress goes to the job's own report; Ray's bars would only fill the server's log
+    context.enable_progress_bars = False
+    context.print_on_execution_start = False
     with warnings.catch_warnings():
         # Ray 2.60 has no named parameter for the scheduling strategy yet: the remote
         # argument it deprecates is the only way to spread the actors over the nodes
