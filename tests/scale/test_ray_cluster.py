@@ -46,7 +46,7 @@ ray = pytest.importorskip("ray", reason="needs the extra dure[scale]")
 
 def _runner(store: Store, settings: Settings, engine: RayEngine | None = None) -> JobRunner:
     cache = InspectorCache(store.blobs, settings.model_dir)
-    return JobRunner(store, settings.work_dir, cache, engine=engine)
+    return JobRunner(store, settings.work_dir, cache, scale=engine)
 
 
 def _trained(store: Store, world: World, settings: Settings) -> str:

@@ -31,7 +31,7 @@ def work(ctx: click.Context, until_idle: bool) -> None:
 
     settings = settings_of(ctx)
     install = Install.open(settings, open_store(ctx))
-    engine = install.jobs.engine
+    engine = install.jobs.scale
     where = f"Ray at {engine.address} for batches of {engine.min_images}+" if engine else "here"
     click.echo(f"running queued jobs ({where}); Ctrl-C stops")
     install.jobs.start()

@@ -55,7 +55,7 @@ class Install:
                 settings.work_dir,
                 inspectors,
                 outbound,
-                engine=RayEngine.from_settings(settings),
+                scale=RayEngine.from_settings(settings),
             ),
             connectors=ConnectorSupervisor(store, settings),
             collab=Collab(
@@ -83,8 +83,8 @@ class Install:
     def stop(self) -> None:
         """Stop the background workers (each finishes what it is doing first)."""
         self.jobs.stop()
-        if self.jobs.engine is not None:
-            self.jobs.engine.close()
+        if self.jobs.scale is not None:
+            self.jobs.scale.close()
         if self.settings.run_connectors:
             self.connectors.stop()
 

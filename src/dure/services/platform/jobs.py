@@ -105,10 +105,10 @@ class JobRunner:
         work_root: Path,
         cache: InspectorCache,
         outbound: OutboundPolicy = STRICT,
-        engine: RayEngine | None = None,
+        scale: RayEngine | None = None,
     ) -> None:
         self.store = store
-        self.engine = engine  # Ray, for large batches (None: everything in process)
+        self.scale = scale  # Ray, for large batches (None: everything in process)
         self.work_root = Path(work_root)
         self.cache = cache
         self.checks = CheckRounds(store, outbound)
@@ -218,11 +218,11 @@ class JobRunner:
         if job.kind == JobKind.TRAIN_INSPECTION_MODEL:
             return run_training(self.store, caller, job, self.work_root)
         if job.kind == JobKind.INSPECT_BATCH:
-            return run_batch(self.store, caller, job, self.cache, self.engine)
+            return run_batch(self.store, caller, job, self.cache, self.scale)
         if job.kind == JobKind.RETRAIN_MODELS:
-            return run_retraining(self.store, caller, job, self.work_root, self.engine)
+            return run_retraining(self.store, caller, job, self.work_root, self.scale)
         if job.kind == JobKind.RESCORE_HISTORY:
-            return run_rescore(self.store, caller, job, self.cache, self.engine)
+            return run_rescore(self.store, caller, job, self.cache, self.scale)
         if job.kind == JobKind.ADAPT_MODEL:
             return run_adaptation(self.store, caller, job, self.cache, self.work_root)
         if job.kind == JobKind.TRAIN_RUL_MODEL:
