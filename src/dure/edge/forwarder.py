@@ -67,7 +67,8 @@ class Forwarder:
         """Stop after the POST in flight."""
         self._stop.set()
         self._wake.set()
-        self._thread.join(timeout=30)
+        if self._thread.is_alive():
+            self._thread.join(timeout=30)
 
     def wake(self) -> None:
         """A new result is spooled: look now rather than at the next idle tick."""

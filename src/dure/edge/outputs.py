@@ -76,7 +76,8 @@ class OpcuaGate:
     def stop(self) -> None:
         """Stop the writer thread (what is still queued is dropped)."""
         self._stop.set()
-        self._thread.join(timeout=10)
+        if self._thread.is_alive():
+            self._thread.join(timeout=10)
 
     def send(self, verdict: dict[str, Any]) -> None:
         """Queue one verdict for the PLC (never blocks)."""

@@ -102,7 +102,8 @@ class EdgeRuntime:
             if part is not None:
                 part.stop()
         self._status_stop.set()
-        self._status_thread.join(timeout=10)
+        if self._status_thread.is_alive():
+            self._status_thread.join(timeout=10)
         self.write_status()
         self.site.close()
         self.spool.close()

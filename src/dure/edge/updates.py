@@ -44,7 +44,8 @@ class ModelUpdater:
     def stop(self) -> None:
         """Stop polling."""
         self._stop.set()
-        self._thread.join(timeout=30)
+        if self._thread.is_alive():
+            self._thread.join(timeout=30)
 
     def check_once(self) -> str | None:
         """One look at both pointers; returns the package switched to, if any."""
