@@ -76,8 +76,9 @@ class ContractSite:
             for i, result in enumerate(posted["results"]):
                 rid = result["rid"]
                 if result["serial"].startswith("bad"):
+                    reason = f"results[{i}].serial: refused by the test"
                     answers.append({"rid": rid, "status": "refused", "inspection_id": None,
-                                    "reason": f"results[{i}].serial: refused by the test"})  # fmt: skip
+                                    "reason": reason})  # fmt: skip
                 elif rid in self.records:
                     answers.append({"rid": rid, "status": "duplicate",
                                     "inspection_id": f"i-{rid}", "reason": None})  # fmt: skip

@@ -54,7 +54,10 @@ def test_an_mqtt_input_reads_back() -> None:
         ({"home": "/h", "input": {"folder": "x", "poll_s": "fast"}}, "input.poll_s"),
         ({"home": "/h", "input": {"mqtt_topic": "t", "mqtt_port": 70000}}, "input.mqtt_port"),
         ({"home": "/h", "input": {"folder": "x", "colour": 1}}, "input.colour"),
-        ({"home": "/h", "input": {"folder": "x"}, "output": {"mqtt_topic": "v"}}, "output.mqtt_host"),
+        (
+            {"home": "/h", "input": {"folder": "x"}, "output": {"mqtt_topic": "v"}},
+            "output.mqtt_host",
+        ),
         (
             {"home": "/h", "input": {"folder": "x"}, "output": {"opcua_endpoint": "opc.tcp://p"}},
             "output.opcua_reject_node",
