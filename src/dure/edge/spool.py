@@ -215,6 +215,13 @@ class ResultSpool:
             ).fetchall()
         return [(rid, reason or "") for rid, reason in rows]
 
+    def latencies(self) -> list[float]:
+        """The line latency (ms) of every result held, oldest first (for reports)."""
+        with self._lock:
+            rows = self._db.execute("SELECT body FROM results ORDER BY seq").fetchall()
+        values = (json.loads(body).get("latency_ms") for (body,) in rows)
+        return [float(v) for v in values if v is not None]
+
     def result(self, rid: str) -> dict[str, Any] | None:
         """The stored body and state of one result (for status and tests)."""
         with self._lock:
