@@ -36,6 +36,7 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         path = str(item.fspath)
         if (
             "/tests/models/" in path
+            or "/tests/edge/" in path
             or "/tests/browser/" in path
             or path.endswith(("test_federated_neu.py", "test_multicompany.py"))
         ):

@@ -62,6 +62,13 @@ def test_the_contracts_hold(lint_available: None) -> None:
         ("models/vision/patchcore.py", "import fastapi as _f", "Models know nothing of HTTP"),
         ("store/scoped.py", "import dure.services.dashboard.views as _v", "Layers"),
         ("domain/records.py", "import dure.store.tables as _t", "Layers"),
+        ("models/vision/scoring.py", "import torch as _t", "The line-side inference needs no"),
+        # indirect: the edge inspector stitches tiles with tiling.py, which must stay light too
+        (
+            "models/vision/tiling.py",
+            "import scipy.ndimage as _nd",
+            "The line-side inference needs no",
+        ),
     ],
 )
 def test_a_forbidden_import_breaks_the_build(

@@ -78,6 +78,7 @@ def start_edge(config: Path, log: Path) -> subprocess.Popen[bytes]:
 
 
 @pytest.mark.slow
+@pytest.mark.edge
 def test_kill_9_and_a_site_outage_leave_exactly_one_record_per_image(
     settings: Settings, store: Store, world: World, trained: str, tmp_path: Path
 ) -> None:

@@ -57,6 +57,7 @@ def part_image(k: int) -> tuple[str, bytes]:
     return f"P{k:04d}-{label}.png", png(sheet_image(900 + k, label, SIZE).pixels)
 
 
+@pytest.mark.edge
 def test_an_edge_box_inspects_forwards_once_and_switches_models(
     settings: Settings,
     store: Store,
