@@ -32,6 +32,7 @@ def friendly(fn: Callable[..., Any]) -> Callable[..., Any]:
 
     return run
 
+
 _HOME = click.option(
     "--home",
     "edge_home",
