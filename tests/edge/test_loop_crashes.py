@@ -196,3 +196,25 @@ def test_a_model_switch_lands_between_two_images(tmp_path: Path, inbox: Path) ->
     assert [spool.result(v["rid"])["package_id"] for v in verdicts.sent] == [  # type: ignore[index]
         "pkg-1", "pkg-1", "pkg-2", "pkg-2",
     ]  # fmt: skip
+
+
+class Failing(MeanInspector):
+    """Fails on the bright images (an onnxruntime error, say)."""
+
+    def inspect(self, images: Any, names: Any = ()) -> list[Finding]:
+        if np.asarray(images[0]).mean() > 128:
+            raise RuntimeError("onnxruntime: bad input")
+        return super().inspect(images, names)
+
+
+def test_an_image_the_inspector_fails_on_is_set_aside_and_the_line_goes_on(
+    tmp_path: Path, inbox: Path
+) -> None:
+    verdicts = Verdicts()
+    loop, spool = start(tmp_path, [verdicts])
+    loop.switch(ActiveModel("pkg-1", "mv-1", Failing()))
+    drain(loop)
+    assert [v["serial"] for v in verdicts.sent] == ["part-0.png", "part-2.png"]
+    assert loop.stats.rejected == 2 and not list(inbox.iterdir())
+    why = (tmp_path / "rejected" / "part-1.png.why.txt").read_text()
+    assert "inspection failed (RuntimeError: onnxruntime: bad input)" in why

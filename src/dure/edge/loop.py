@@ -30,6 +30,8 @@ from dure.errors import InvalidInput
 
 log = logging.getLogger("dure.edge.loop")
 
+MAX_SERIAL = 100  # the site's inspection_records.serial
+
 
 class ImageSource(Protocol):
     """What the loop needs of a source."""
@@ -111,6 +113,7 @@ class EdgeLoop:
     def handle(self, arrival: Arrival, model: ActiveModel) -> str | None:
         """One image through steps 1-5; returns its rid (None when it was rejected)."""
         t0 = time.perf_counter()
+        serial = arrival.serial[:MAX_SERIAL]
         rid = result_id(self.edge_id, arrival.source_name, arrival.data)
         if self.spool.has(rid):
             self.stats.duplicates += 1
@@ -123,10 +126,15 @@ class EdgeLoop:
             self.stats.rejected += 1
             arrival.reject(exc.detail)
             return None
+        except Exception as exc:  # noqa: BLE001 - one bad image must not stop the line
+            log.exception("inspecting %s failed", arrival.serial)
+            self.stats.rejected += 1
+            arrival.reject(f"{arrival.serial}: inspection failed ({type(exc).__name__}: {exc})")
+            return None
         latency_ms = (time.perf_counter() - t0) * 1000
         verdict = {
             "rid": rid,
-            "serial": arrival.serial,
+            "serial": serial,
             "verdict": "ng" if finding.is_defect else "ok",
             "score": float(finding.score),
             "threshold": float(finding.threshold),
@@ -144,7 +152,7 @@ class EdgeLoop:
             "rid": rid,
             "package_id": model.package_id,
             "model_version_id": model.model_version_id,
-            "serial": arrival.serial,
+            "serial": serial,
             "taken_at": arrival.taken_at,
             "image_filename": filename,
             "score": float(finding.score),
