@@ -39,6 +39,9 @@ from tests.services.test_kill_nine import Server
 KILLS = int(os.environ.get("DURE_EDGE_KILLS", "10"))
 OUTAGE_S = float(os.environ.get("DURE_EDGE_OUTAGE_S", "60"))
 RATE = 10.0  # images per second
+# the box's interpreter: a slim install (scripts/edge-venv.sh DIR -> DIR/bin/python) proves
+# the runtime needs no torch; by default the test's own
+EDGE_PYTHON = os.environ.get("DURE_EDGE_PYTHON", sys.executable)
 
 
 class Feeder:
@@ -71,7 +74,7 @@ class Feeder:
 def start_edge(config: Path, log: Path) -> subprocess.Popen[bytes]:
     with log.open("ab") as out:
         return subprocess.Popen(
-            [sys.executable, "-m", "dure.cli", "edge", "run", "--config", str(config), "-v"],
+            [EDGE_PYTHON, "-m", "dure.cli", "edge", "run", "--config", str(config), "-v"],
             stdout=out,
             stderr=out,
         )
@@ -132,6 +135,8 @@ def test_kill_9_and_a_site_outage_leave_exactly_one_record_per_image(
         wait_for(all_sent, 300, f"{len(fed)} results forwarded")
         counts, latencies = spool.counts(), spool.latencies()
         spool.close()
+        wait_for(lambda: json.loads((home / "status.json").read_text())["images"] > 0, 30, "status")
+        rss = json.loads((home / "status.json").read_text())["rss_mb"]
     finally:
         feeder.stop()
         if edge.poll() is None:
@@ -154,5 +159,6 @@ def test_kill_9_and_a_site_outage_leave_exactly_one_record_per_image(
     print(
         f"\nedge fault test: {len(fed)} images fed, {KILLS} x kill -9, {OUTAGE_S:.0f} s site "
         f"outage -> {len(records)} records, 0 missing, 0 doubled; "
-        f"latency per image p50 {p50:.1f} ms, p99 {p99:.1f} ms"
+        f"latency per image p50 {p50:.1f} ms, p99 {p99:.1f} ms; box RSS {rss:.0f} MB "
+        f"({EDGE_PYTHON})"
     )
