@@ -4,9 +4,10 @@ Per image, in this order (each step's crash outcome in brackets):
 1. take the image from the source and derive its result id ``rid`` (nothing happened yet);
 2. if ``rid`` is already in the spool, only let go of the input [a crash between the
    spool commit and the release of the input: the image comes back and is recognised];
-3. inspect with the active model, send the verdict to MQTT and the PLC [a crash before the
-   commit: the image comes back and is inspected again with the same rid, so the PLC may
-   see the verdict twice (at least once) while the site sees it once];
+3. inspect with the active model, send the verdict to MQTT (waiting for the broker's
+   acknowledgement while it is connected) and the PLC [a crash before the commit: the image
+   comes back and is inspected again with the same rid, so the line may see the verdict
+   twice (at least once) while the site sees it once];
 4. commit the result (image + map files, then the row) [all or nothing];
 5. let go of the input (delete the camera file / acknowledge the MQTT message).
 The model is read once per image, so a switch lands between two images.

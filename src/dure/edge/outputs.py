@@ -22,8 +22,11 @@ log = logging.getLogger("dure.edge.outputs")
 class MqttVerdicts:
     """Publishes each verdict to ``topic`` at QoS 1."""
 
-    def __init__(self, host: str, port: int, topic: str, client_id: str) -> None:
+    def __init__(
+        self, host: str, port: int, topic: str, client_id: str, confirm_s: float = 1.0
+    ) -> None:
         self.host, self.port, self.topic = host, port, topic
+        self.confirm_s = confirm_s
         client = mqtt.Client(
             mqtt.CallbackAPIVersion.VERSION2, client_id=client_id, protocol=mqtt.MQTTv5
         )
@@ -42,8 +45,16 @@ class MqttVerdicts:
         self.client.loop_stop()
 
     def send(self, verdict: dict[str, Any]) -> None:
-        """Queue one verdict for the broker (never blocks)."""
-        self.client.publish(self.topic, json.dumps(verdict, separators=(",", ":")), qos=1)
+        """Publish one verdict. While the broker is connected, wait (up to ``confirm_s``)
+        for its acknowledgement, so the result is committed only after the line has the
+        verdict (at least once across a crash); while it is away, queue without waiting."""
+        info = self.client.publish(self.topic, json.dumps(verdict, separators=(",", ":")), qos=1)
+        if not self.client.is_connected():
+            return
+        try:
+            info.wait_for_publish(timeout=self.confirm_s)
+        except (RuntimeError, ValueError):  # lost the connection meanwhile: it stays queued
+            pass
 
 
 class OpcuaGate:
