@@ -218,3 +218,54 @@ def test_an_image_the_inspector_fails_on_is_set_aside_and_the_line_goes_on(
     assert loop.stats.rejected == 2 and not list(inbox.iterdir())
     why = (tmp_path / "rejected" / "part-1.png.why.txt").read_text()
     assert "inspection failed (RuntimeError: onnxruntime: bad input)" in why
+
+
+def test_mqtt_images_survive_a_crash_between_commit_and_acknowledgement(
+    tmp_path: Path, mosquitto: Any
+) -> None:
+    import time
+
+    import paho.mqtt.client as mqtt
+    from paho.mqtt.packettypes import PacketTypes
+    from paho.mqtt.properties import Properties
+
+    from dure.edge.sources import MqttImageSource
+
+    def connected(source: MqttImageSource) -> MqttImageSource:
+        source.start()
+        deadline = time.monotonic() + 10
+        while not source.connected and time.monotonic() < deadline:
+            time.sleep(0.05)
+        return source
+
+    spool = ResultSpool(tmp_path / "spool")
+    first = connected(MqttImageSource("127.0.0.1", mosquitto.port, "cam/+", "edge-crash"))
+    camera = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, protocol=mqtt.MQTTv5)
+    camera.connect("127.0.0.1", mosquitto.port)
+    camera.loop_start()
+    time.sleep(0.3)
+    for i, level in enumerate([10, 200, 30]):
+        props = Properties(PacketTypes.PUBLISH)
+        props.UserProperty = [("image_id", f"S-{i}")]
+        camera.publish("cam/1", png(level), qos=1, properties=props).wait_for_publish(10)
+    verdicts = Verdicts()
+    loop = EdgeLoop("edge-1", CrashOnRelease(first, 2), spool, [verdicts])
+    loop.switch(MODEL)
+    loop.step(5)
+    with pytest.raises(Crash):  # S-1 committed, never acknowledged
+        loop.step(5)
+    first.client.loop_stop()  # the process dies: no DISCONNECT, nothing more acknowledged
+    first.client.socket().close()
+    second = connected(MqttImageSource("127.0.0.1", mosquitto.port, "cam/+", "edge-crash"))
+    try:
+        loop = EdgeLoop("edge-1", second, spool, [verdicts])
+        loop.switch(MODEL)
+        while loop.step(2.0):
+            pass
+        assert [v["serial"] for v in verdicts.sent] == ["S-0", "S-1", "S-2"]
+        assert loop.stats.duplicates == 1  # S-1 came back and was recognised
+        assert spool.counts()["pending"] == 3
+    finally:
+        second.stop()
+        camera.loop_stop()
+        camera.disconnect()
