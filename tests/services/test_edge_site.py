@@ -18,6 +18,7 @@ from dure.domain.edge import EdgeResult, source_key
 from dure.domain.model_versions import ModelVersion
 from dure.domain.parts import PartNumber
 from dure.domain.users import Caller, Role
+from dure.models.vision.onnx_inspector import OnnxInspector
 from dure.services.demo.sheet_metal import sheet_image
 from dure.services.edge_site import results
 from dure.services.edge_site.context import EdgeSite
@@ -281,7 +282,6 @@ def test_a_box_without_a_model_has_no_package(client: TestClient, store: Store, 
 def test_a_box_pulls_a_signed_package_that_follows_the_threshold(
     client: TestClient, store: Store, world: World, trained: str
 ) -> None:
-    pytest.importorskip("dure.models.vision.edge_bundle")
     made, _ = register(client, world.a, model_version_id=trained)
     device = made.json()
     ask = f"/api/edge/v1/model?edge_id={device['id']}"
@@ -301,14 +301,22 @@ def test_a_box_pulls_a_signed_package_that_follows_the_threshold(
     assert verified.card["edge_format"] == "dure-edge/1"
     assert verified.card["model_version_id"] == trained
     assert verified.card["package_id"] == first["package_id"]
-    onnx = pytest.importorskip("dure.models.vision.onnx_inspector")
-    inspector = onnx.OnnxInspector.from_bundle(verified.model)
-    assert inspector.map_level > 0
+    inspector = OnnxInspector.from_bundle(verified.model)
+    with store.session(engineer_of_a(world), read_only=True) as s:
+        card = s.model_versions.get(trained).card
+    assert inspector.threshold == card["threshold"]["value"]
+    assert inspector.map_level == card["map_level"] == verified.card["map_level"]
     with store.session(engineer_of_a(world)) as s:
         set_threshold(s, trained, float(inspector.threshold) * 1.5)
     moved = client.get(ask, headers=world.a.auth("operator")).json()
     assert moved["package_id"] != first["package_id"]
     assert moved["model_version_id"] == trained
+    data = client.get(
+        f"/api/edge/v1/packages/{moved['package_id']}", headers=world.a.auth("operator")
+    ).content
+    trusted = {world.a.org.id: device["site_public_pem"].encode()}
+    bundle = verify_package(data, trusted, revoked=set()).model
+    assert OnnxInspector.from_bundle(bundle).threshold == inspector.threshold * 1.5
 
 
 def test_two_posts_of_one_result_racing_keep_one_record(
@@ -347,3 +355,50 @@ def test_two_posts_of_one_result_racing_keep_one_record(
     assert first["status"] == "stored"
     assert outer["results"] == [{**first, "status": "duplicate"}]
     assert [r.id for r in records_of(store, world, part_id)] == [first["inspection_id"]]
+
+
+def test_a_result_inspected_on_the_box_is_kept_as_the_site_would_have_inspected_it(
+    client: TestClient, store: Store, world: World, trained: str
+) -> None:
+    """End to end: the box's package inspects a scratched panel; the record the site keeps
+    from its post has the verdict, type and regions of the site's own inspector."""
+    made, private = register(client, world.a, model_version_id=trained)
+    device = made.json()
+    pointer = client.get(
+        f"/api/edge/v1/model?edge_id={device['id']}", headers=world.a.auth("operator")
+    ).json()
+    data = client.get(
+        f"/api/edge/v1/packages/{pointer['package_id']}", headers=world.a.auth("operator")
+    ).content
+    trusted = {world.a.org.id: device["site_public_pem"].encode()}
+    box = OnnxInspector.from_bundle(verify_package(data, trusted, revoked=set()).model)
+    pixels = sheet_image(977, "scratch", 128).pixels
+    [found] = box.inspect([pixels], ["p977.png"])
+    sent = EdgeResult(
+        rid=rid(977),
+        package_id=pointer["package_id"],
+        model_version_id=trained,
+        serial="p977.png",
+        taken_at=datetime(2026, 12, 1, 10, 0, tzinfo=UTC),
+        image=png(pixels),
+        image_filename="p977.png",
+        score=found.score,
+        threshold=found.threshold,
+        is_defect=found.is_defect,
+        defect_type=found.defect_type,
+        type_confidence=found.type_confidence,
+        map_shape=found.raw_map.shape,
+        map_bytes=found.raw_map.astype("<f4").tobytes(),
+    ).to_wire()
+    answer = post(client, world.a, device["id"], private, [sent]).json()["results"]
+    assert answer[0]["status"] == "stored", answer
+    with store.session(engineer_of_a(world), read_only=True) as s:
+        record = s.inspections.get(answer[0]["inspection_id"])
+        model = s.model_versions.get(trained)
+    install = client.app.state.install  # type: ignore[attr-defined]
+    [site] = install.inspectors.get(model.blob_sha256).inspect([pixels], ["p977.png"])
+    assert found.is_defect and site.is_defect
+    assert record.verdict == "ng" and record.defect_type == site.defect_type
+    assert record.score == pytest.approx(site.score, rel=1e-5)
+    expected = [{**r.as_dict(), "defect_type": site.defect_type} for r in site.regions]
+    assert record.regions == expected

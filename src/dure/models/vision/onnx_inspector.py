@@ -22,7 +22,7 @@ import numpy as np
 
 from dure.errors import ModelFileError
 from dure.models.vision.pixels import ImageSpec, Shape, check_against, to_array
-from dure.models.vision.scoring import OnnxScorer, Scores, session
+from dure.models.vision.scoring import OnnxScorer, Scores, onnx_session
 from dure.models.vision.tiling import score_tiled
 
 EDGE_FORMAT = "dure-edge/1"
@@ -81,7 +81,7 @@ class OnnxInspector:
         self.image_spec: dict[str, Any] = dict(manifest.get("image_spec") or {})
         self._spec = ImageSpec(**self.image_spec) if self.image_spec else None
         self._scorer = OnnxScorer(scoring, self.input_shape, threads)
-        self._types = session(types, threads) if types is not None else None
+        self._types = onnx_session(types, threads) if types is not None else None
         self._head = head
         self.type_size: Shape = _pair(manifest.get("type_size") or 224, "type_size")
         self.type_views: list[str] = list(manifest.get("type_views") or ["id"])

@@ -24,7 +24,7 @@ class Scores:
     maps: np.ndarray
 
 
-def session(graph: Path | bytes, threads: int | None = None) -> ort.InferenceSession:
+def onnx_session(graph: Path | bytes, threads: int | None = None) -> ort.InferenceSession:
     """An onnxruntime session of ``graph`` (a path or the bytes): CUDA when present, else
     CPU; ``threads`` pins the intra-op threads (1 gives the same bits on every run)."""
     options = ort.SessionOptions()
@@ -49,7 +49,7 @@ class OnnxScorer:
     def __init__(
         self, graph: Path | bytes, image_size: int | Shape, threads: int | None = None
     ) -> None:
-        self.session = session(graph, threads)
+        self.session = onnx_session(graph, threads)
         self.image_size = image_size
 
     def score(self, images: Sequence[np.ndarray]) -> Scores:

@@ -17,6 +17,7 @@ from dure.domain.ids import new_id, utcnow
 from dure.domain.model_versions import ModelVersion
 from dure.domain.users import Caller, Role
 from dure.errors import Conflict, Forbidden, NotFound
+from dure.models.vision.edge_bundle import edge_bundle
 from dure.services.edge_site.context import EdgeSite
 from dure.services.inspection.inspect import chosen_threshold, usable_model
 from dure.services.inspection.records import store_blob
@@ -92,8 +93,6 @@ def build_edge_package(
     """Build, sign and keep the edge package of ``model`` at ``threshold`` (None: the
     model's own); the compute runs outside any transaction, and a package another request
     built meanwhile is the one returned."""
-    from dure.models.vision.edge_bundle import edge_bundle  # torch: only where a box asks
-
     inspector = site.inspectors.get(model.blob_sha256 or "")
     bundle = edge_bundle(inspector, threshold)
     card = {**edge_card(caller, model, threshold, part_id), "map_level": inspector.map_level}

@@ -18,16 +18,16 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-from PIL import Image
 
 from dure.collab.signing import PeerRefused, SignedRequest
 from dure.domain.edge import MAX_RESULTS_PER_POST, EdgeDevice, EdgeResult, source_key
 from dure.domain.model_versions import ModelVersion
 from dure.domain.users import Caller, Role
-from dure.errors import Conflict, DureError, Forbidden, InvalidInput
+from dure.errors import Conflict, DureError, Forbidden, InvalidInput, NotFound
 from dure.ingest.images import check_image, safe_filename
 from dure.models.vision.heatmaps import overlay_png
 from dure.models.vision.inspector import Finding
+from dure.models.vision.pixels import heat_at
 from dure.models.vision.regions import find_regions
 from dure.services.collaboration.context import audit_refusal
 from dure.services.edge_site.context import EdgeSite
@@ -128,7 +128,7 @@ def _model_for(session: Session, device: EdgeDevice, item: _Item) -> None:
     field = f"results[{item.index}].model_version_id"
     try:
         model = usable_model(session, item.result.model_version_id)
-    except DureError as exc:
+    except (NotFound, Conflict) as exc:  # unknown, not an inspection model, not ready
         raise InvalidInput(field, exc.detail) from exc
     own = model.org_id == session.caller.org_id
     part_id = device.part_id or (model.part_id if own else None)
@@ -144,13 +144,6 @@ def _model_for(session: Session, device: EdgeDevice, item: _Item) -> None:
     level = model.card.get("map_level")
     item.model, item.part_id = model, part_id
     item.level = float(level) if isinstance(level, int | float) and level > 0 else None
-
-
-def heat_at(raw_map: np.ndarray, level: float, height: int, width: int) -> np.ndarray:
-    """The anomaly map in threshold units at the image's size (as the site's inspector
-    draws it)."""
-    heat = Image.fromarray(raw_map / level).resize((width, height), Image.BILINEAR)
-    return np.asarray(heat, dtype=np.float32)
 
 
 def _draw(site: EdgeSite, item: _Item) -> None:
@@ -173,7 +166,7 @@ def _draw(site: EdgeSite, item: _Item) -> None:
     if level is None:  # a model taught before its card kept the map level
         level = site.inspectors.get(item.model.blob_sha256 or "").map_level
     raw = np.frombuffer(result.map_bytes, dtype="<f4").reshape(result.map_shape)
-    heat = heat_at(raw.astype(np.float32), level, image.height, image.width)
+    heat = heat_at(raw, level, image.height, image.width)
     item.finding = Finding(
         score=result.score,
         threshold=result.threshold,
