@@ -25,6 +25,9 @@ class ContractSite:
         self.records: dict[str, dict[str, Any]] = {}
         self.batches: list[list[str]] = []
         self.unavailable = False
+        self.pointer: dict[str, Any] = {"package_id": None}
+        self.packages: dict[str, bytes] = {}
+        self.downloads: list[str] = []
         self.rejected_signatures = 0
         self._lock = threading.Lock()
         self._server: ThreadingHTTPServer | None = None
@@ -35,6 +38,14 @@ class ContractSite:
         class Handler(BaseHTTPRequestHandler):
             def log_message(self, *args: Any) -> None:
                 pass
+
+            def do_GET(self) -> None:  # noqa: N802 - http.server's name
+                status, data, kind = site.serve(self.path, dict(self.headers))
+                self.send_response(status)
+                self.send_header("Content-Type", kind)
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
 
             def do_POST(self) -> None:  # noqa: N802 - http.server's name
                 body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
@@ -54,6 +65,19 @@ class ContractSite:
             self._server.shutdown()
             self._server.server_close()
             self._server = None
+
+    def serve(self, path: str, headers: dict[str, str]) -> tuple[int, bytes, str]:
+        if self.unavailable:
+            return 503, b"{}", "application/json"
+        if headers.get("Authorization") != f"Bearer {self.token}":
+            return 401, b'{"detail": "bad token"}', "application/json"
+        if path.startswith("/api/edge/v1/model?"):
+            return 200, json.dumps(self.pointer).encode(), "application/json"
+        prefix = "/api/edge/v1/packages/"
+        if path.startswith(prefix) and path[len(prefix) :] in self.packages:
+            self.downloads.append(path[len(prefix) :])
+            return 200, self.packages[path[len(prefix) :]], "application/octet-stream"
+        return 404, b'{"detail": "not found"}', "application/json"
 
     def handle(self, path: str, headers: dict[str, str], body: bytes) -> tuple[int, Any]:
         if self.unavailable:

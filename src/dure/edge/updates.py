@@ -11,7 +11,6 @@ from collections.abc import Callable
 from dure.collab.packages import PackageRefused
 from dure.edge.models import ActiveModel, ModelShelf
 from dure.edge.site import SiteClient, SiteRefused, SiteUnavailable
-from dure.errors import DureError
 
 log = logging.getLogger("dure.edge.updates")
 
@@ -73,8 +72,8 @@ class ModelUpdater:
             return None
         try:
             model = self.shelf.load(wanted, threads=self.threads)
-        except (DureError, OSError, ValueError, RuntimeError) as exc:
-            self._refuse(wanted, str(exc))
+        except Exception as exc:  # noqa: BLE001 - any unloadable package: keep the old model
+            self._refuse(wanted, f"{type(exc).__name__}: {exc}")
             return None
         if wanted != self.shelf.current():
             self.shelf.install(
