@@ -6,7 +6,7 @@ PIP    := $(VENV)/bin/pip
 HOST   ?= 127.0.0.1
 PORT   ?= 8000
 
-.PHONY: up install web test test-deps lint clean
+.PHONY: up install web test test-deps lint clean edge-venv
 
 up: install web
 	$(VENV)/bin/dure init
@@ -36,9 +36,14 @@ test-deps: install web
 test: test-deps
 	bash scripts/run-tests.sh
 
+# The slim line-side install (no torch) in $(EDGE_VENV): its size, `pip check`, torch-free imports.
+EDGE_VENV ?= .venv-edge
+edge-venv:
+	PYTHON=$(PYTHON) bash scripts/edge-venv.sh $(EDGE_VENV)
+
 lint:
 	$(VENV)/bin/ruff check src tests
 	$(VENV)/bin/lint-imports --no-cache
 
 clean:
-	rm -rf $(VENV) .venv-flower var build *.egg-info web/node_modules web/dist
+	rm -rf $(VENV) .venv-flower $(EDGE_VENV) var build *.egg-info web/node_modules web/dist

@@ -37,6 +37,7 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         if (
             "/tests/models/" in path
             or "/tests/scale/" in path
+            or "/tests/edge/" in path
             or "/tests/browser/" in path
             or path.endswith(("test_federated_neu.py", "test_multicompany.py"))
         ):

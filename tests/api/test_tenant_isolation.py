@@ -54,6 +54,7 @@ def foreign_ids(world: World) -> dict[str, str]:
         "package_id": "0123456789abcdef0123456789abcdef",
         "report_id": "0123456789abcdef0123456789abcdef",
         "round_id": "0123456789abcdef0123456789abcdef",
+        "edge_id": "0123456789abcdef0123456789abcdef",
         "parameter": "force",  # a process parameter of supplier A's part
     }
 

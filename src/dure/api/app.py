@@ -15,6 +15,7 @@ from dure.api.routes import (
     collab,
     connectors,
     dashboard,
+    edge,
     events,
     health,
     imports,
@@ -81,6 +82,7 @@ def create_app(settings: Settings, store: Store | None = None) -> FastAPI:
         peer,
         dashboard,
         events,
+        edge,
     ):
         app.include_router(module.router)
     web.install(app, settings.dashboard_dir)  # last: it answers every other path

@@ -10,6 +10,7 @@ import click
 from dure.cli.backups import backup, restore
 from dure.cli.bench import bench, testbed
 from dure.cli.connect import connect
+from dure.cli.edge import edge
 from dure.cli.imports import import_
 from dure.cli.plant import setup as setup_group
 from dure.cli.setup import demo, init, org, token, up, user
@@ -60,6 +61,7 @@ for _command in (
     inspect,
     connect,
     work,
+    edge,
     bench,
     testbed,
     backup,

@@ -39,6 +39,7 @@ from dure.store.repositories.collab import (
     RoundRepository,
 )
 from dure.store.repositories.connectors import ConnectorRepository
+from dure.store.repositories.edge import EdgeDeviceRepository, EdgePackageRepository
 from dure.store.repositories.grants import GrantRepository
 from dure.store.repositories.jobs import JobRepository
 from dure.store.repositories.live_checks import LiveCheckRepository
@@ -249,6 +250,14 @@ class Session:
     @cached_property
     def maintenance_events(self) -> MaintenanceEventRepository:
         return self._scoped(MaintenanceEventRepository)
+
+    @cached_property
+    def edge_devices(self) -> EdgeDeviceRepository:
+        return self._scoped(EdgeDeviceRepository)
+
+    @cached_property
+    def edge_packages(self) -> EdgePackageRepository:
+        return self._scoped(EdgePackageRepository)
 
     @cached_property
     def labelled_images(self) -> LabelledImageRepository:

@@ -618,3 +618,37 @@ federated_rounds = Table(
     Column("finished_at", TS),
     _created(),
 )
+
+# ---- edge boxes: line-side runtimes that forward their results to this site ---------------
+edge_devices = Table(
+    "edge_devices",
+    metadata,
+    _id(),
+    _org(),
+    Column("name", String(200), nullable=False),
+    # the box's Ed25519 public key: its result posts are signed with the private half
+    Column("public_pem", Text, nullable=False),
+    Column("station_id", ID, ForeignKey("stations.id")),
+    Column("part_id", ID, ForeignKey("part_numbers.id")),
+    Column("model_version_id", ID, ForeignKey("model_versions.id")),
+    Column("last_seen_at", TS),
+    Column("results_received", Integer, nullable=False, server_default=text("0")),
+    _created(),
+)
+
+# signed edge packages built from a model version at one chosen threshold (cached: the
+# package id changes when the model or its threshold does)
+edge_packages = Table(
+    "edge_packages",
+    metadata,
+    _id(),
+    _org(),
+    Column("model_version_id", ID, ForeignKey("model_versions.id"), nullable=False),
+    # the threshold the package decides with, as text ("model" for the model's own)
+    Column("threshold_key", String(64), nullable=False),
+    Column("package_sha256", String(64), nullable=False),
+    Column("size", BigInteger, nullable=False),
+    Column("map_level", Float, nullable=False),
+    _created(),
+    Index(None, "org_id", "model_version_id", "threshold_key", unique=True),
+)

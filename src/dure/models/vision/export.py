@@ -1,19 +1,27 @@
-"""ONNX export of a fitted detector and an onnxruntime scorer that gives the same numbers."""
+"""ONNX export of a fitted detector; ``OnnxScorer`` (in ``scoring``, re-exported here) runs it
+in onnxruntime and gives the same numbers."""
 
 from __future__ import annotations
 
 import io
 import warnings
-from collections.abc import Sequence
 from pathlib import Path
 
-import numpy as np
-import onnxruntime as ort
 import torch
 
+from dure.models.vision.defect_types import DefectTypeClassifier
 from dure.models.vision.graph import ScoringGraph
-from dure.models.vision.images import to_batch
-from dure.models.vision.patchcore import PatchCore, Scores
+from dure.models.vision.patchcore import PatchCore
+from dure.models.vision.scoring import OnnxScorer, Scores
+
+__all__ = [
+    "OnnxScorer",
+    "Scores",
+    "embedding_onnx_bytes",
+    "export_onnx",
+    "onnx_bytes",
+    "scoring_graph",
+]
 
 
 def scoring_graph(model: PatchCore) -> ScoringGraph:
@@ -34,19 +42,34 @@ def onnx_bytes(model: PatchCore, opset: int = 18) -> bytes:
     """The scoring graph as an ONNX model; input ``images`` (N, 3, S, S) float in [0, 1]."""
     graph = scoring_graph(model)
     example = torch.rand(1, 3, *model.input_shape_)
+    return _export(graph, example, ["scores", "maps"], opset)
+
+
+def embedding_onnx_bytes(classifier: DefectTypeClassifier, opset: int = 18) -> bytes:
+    """The defect-type head's texture embedding as an ONNX model: input ``images``
+    (N, 3, S, S) float in [0, 1] at the classifier's ``image_size``, output ``embedding``
+    (N, D); the batch is dynamic."""
+    size = int(classifier.image_size)
+    return _export(classifier.embedding.eval(), torch.rand(2, 3, size, size), ["embedding"], opset)
+
+
+def _export(
+    module: torch.nn.Module, example: torch.Tensor, outputs: list[str], opset: int
+) -> bytes:
     out = io.BytesIO()
+    dynamic = {name: {0: "batch"} for name in ["images", *outputs]}
     # The tracer warns that spatial sizes become constants: intended, the image size is fixed.
     with torch.no_grad(), warnings.catch_warnings():
         warnings.simplefilter("ignore", torch.jit.TracerWarning)
         warnings.simplefilter("ignore", DeprecationWarning)
         warnings.simplefilter("ignore", UserWarning)
         torch.onnx.export(
-            graph,
+            module,
             (example,),
             out,
             input_names=["images"],
-            output_names=["scores", "maps"],
-            dynamic_axes={"images": {0: "batch"}, "scores": {0: "batch"}, "maps": {0: "batch"}},
+            output_names=outputs,
+            dynamic_axes=dynamic,
             opset_version=opset,
             dynamo=False,
         )
@@ -59,32 +82,3 @@ def export_onnx(model: PatchCore, path: Path, opset: int = 18) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_bytes(onnx_bytes(model, opset))
     return path
-
-
-class OnnxScorer:
-    """Scores images with an exported graph in onnxruntime (CPU, or CUDA when present).
-
-    ``graph`` is the ONNX file's path or its bytes; ``image_size`` the input's side or
-    (height, width), as the model was taught.
-    """
-
-    def __init__(
-        self, graph: Path | bytes, image_size: int | tuple[int, int], threads: int | None = None
-    ) -> None:
-        options = ort.SessionOptions()
-        if threads:
-            options.intra_op_num_threads = threads
-        providers = [
-            p
-            for p in ("CUDAExecutionProvider", "CPUExecutionProvider")
-            if p in ort.get_available_providers()
-        ]
-        source = graph if isinstance(graph, bytes) else str(graph)
-        self.session = ort.InferenceSession(source, options, providers=providers)
-        self.image_size = image_size
-
-    def score(self, images: Sequence[np.ndarray]) -> Scores:
-        """Image scores and maps, as ``PatchCore.score`` gives them."""
-        batch = to_batch(images, self.image_size).numpy()
-        scores, maps = self.session.run(["scores", "maps"], {"images": batch})
-        return Scores(scores.astype(np.float64), maps)

@@ -16,17 +16,18 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from PIL import Image
 
 from dure.errors import ModelFileError, NotFittedError
 from dure.models.contract import Model, State, jsonable
 from dure.models.registry import register
 from dure.models.threshold import Threshold, calibrate
 from dure.models.vision.defect_types import DefectTypeClassifier
-from dure.models.vision.export import OnnxScorer, onnx_bytes
+from dure.models.vision.export import onnx_bytes
 from dure.models.vision.metrics import image_auroc
-from dure.models.vision.patchcore import PatchCore, Scores
+from dure.models.vision.patchcore import PatchCore
+from dure.models.vision.pixels import heat_at
 from dure.models.vision.regions import Region, find_regions
+from dure.models.vision.scoring import OnnxScorer, Scores
 from dure.models.vision.tiling import score_tiled
 
 Progress = Callable[[float, str], None]
@@ -262,9 +263,8 @@ class Inspector(Model):
         findings = []
         for i, image in enumerate(images):
             height, width = np.asarray(image).shape[:2]
-            heat = Image.fromarray(scores.maps[i] / level).resize((width, height), Image.BILINEAR)
             kind, confidence = types.get(i, (None, None))
-            heatmap = np.asarray(heat, dtype=np.float32)
+            heatmap = heat_at(scores.maps[i], level, height, width)
             findings.append(
                 Finding(
                     score=float(scores.image[i]),

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -27,7 +26,10 @@ from dure.models.vision.images import (
     learn_spec,
     to_batch,
 )
+from dure.models.vision.scoring import Scores
 from dure.models.vision.tiling import all_tiles, score_tiled
+
+__all__ = ["PatchCore", "Scores"]
 
 #: The coreset is chosen from at most this many patches (a seeded even draw): the fine
 #: grid of the map's stages gives four times the patches of the image's.
@@ -35,14 +37,6 @@ MAX_COVERED = 100_000
 #: Dimensions of the random projection the map bank's coreset is chosen in (its patches
 #: are many and cheap to tell apart; the image bank keeps the coreset's default).
 MAP_PROJECTION = 64
-
-
-@dataclass
-class Scores:
-    """Image scores (N,) and anomaly maps (N, size, size); higher is more abnormal."""
-
-    image: np.ndarray
-    maps: np.ndarray
 
 
 @register

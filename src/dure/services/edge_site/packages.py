@@ -1,0 +1,141 @@
+"""Signed edge packages: the model an edge box inspects with, built on the site.
+
+A package is ``collab.packages.build_package`` around an edge bundle (the ONNX scoring
+graph, the defect-type head and ``edge.json``, see ``models.vision.edge_bundle``), signed
+with the organisation's collaboration key that the box pinned when it enrolled. One is
+built per model version and chosen threshold, on a box's first ask, then kept as a blob:
+the package id a box sees changes exactly when its model or that threshold does.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from dure.collab.packages import build_package
+from dure.domain.edge import EDGE_PACKAGE_FORMAT, EdgePackage, threshold_key
+from dure.domain.ids import new_id, utcnow
+from dure.domain.model_versions import ModelVersion
+from dure.domain.users import Caller, Role
+from dure.errors import Conflict, Forbidden, NotFound
+from dure.models.vision.edge_bundle import edge_bundle
+from dure.services.edge_site.context import EdgeSite
+from dure.services.inspection.inspect import chosen_threshold, usable_model
+from dure.services.inspection.records import store_blob
+
+EDGE_PACKAGE_MEDIA_TYPE = "application/vnd.dure.edge-package"
+EDGE_PACKAGE_KIND = "edge-inspector"
+
+
+def _require_operator(caller: Caller) -> None:
+    if not caller.can(Role.OPERATOR):
+        raise Forbidden(
+            f"an edge box's calls need the operator role or higher; you are {caller.role.value}"
+        )
+
+
+def pointer(package: EdgePackage | None) -> dict[str, Any]:
+    """What a box polls: the package it should run (``package_id`` null: none assigned)."""
+    if package is None:
+        return {"package_id": None}
+    return {
+        "package_id": package.id,
+        "sha256": package.package_sha256,
+        "model_version_id": package.model_version_id,
+        "size": package.size,
+    }
+
+
+def model_pointer(site: EdgeSite, caller: Caller, edge_id: str) -> dict[str, Any]:
+    """The signed package edge box ``edge_id`` should run now, built on first ask."""
+    _require_operator(caller)
+    with site.store.session(caller, read_only=True) as session:
+        device = session.edge_devices.own_device(edge_id)
+        if device is None:
+            raise NotFound(f"edge_device {edge_id!r} does not exist or is not yours")
+        if device.model_version_id is None:
+            return pointer(None)
+        model = usable_model(session, device.model_version_id)
+        threshold = chosen_threshold(model)
+        built = session.edge_packages.built(model.id, threshold_key(threshold))
+    if built is None:
+        built = build_edge_package(site, caller, model, threshold, device.part_id)
+    return pointer(built)
+
+
+def edge_card(
+    caller: Caller, model: ModelVersion, threshold: float | None, part_id: str | None
+) -> dict[str, Any]:
+    """The signed card of an edge package: which model, for which part, at which threshold."""
+    return {
+        "package_id": new_id(),
+        "name": model.name,
+        "version": model.version,
+        "task": model.task,
+        "kind": EDGE_PACKAGE_KIND,
+        "edge_format": EDGE_PACKAGE_FORMAT,
+        "model_version_id": model.id,
+        "part_id": part_id or model.part_id,
+        "publisher": {"org_id": caller.org_id},
+        "threshold": threshold,
+        "map_level": model.card.get("map_level"),
+        "defect_types": model.card.get("defect_types", []),
+        "published_at": utcnow().isoformat(),
+    }
+
+
+def build_edge_package(
+    site: EdgeSite,
+    caller: Caller,
+    model: ModelVersion,
+    threshold: float | None,
+    part_id: str | None = None,
+) -> EdgePackage:
+    """Build, sign and keep the edge package of ``model`` at ``threshold`` (None: the
+    model's own); the compute runs outside any transaction, and a package another request
+    built meanwhile is the one returned."""
+    inspector = site.inspectors.get(model.blob_sha256 or "")
+    bundle = edge_bundle(inspector, threshold)
+    card = {**edge_card(caller, model, threshold, part_id), "map_level": inspector.map_level}
+    site.collab.own_key(caller.org_id)
+    data = build_package(bundle, card, caller.org_id, site.collab.keys.private_pem(caller.org_id))
+    key = threshold_key(threshold)
+    package = EdgePackage(
+        id=card["package_id"],
+        org_id=caller.org_id,
+        model_version_id=model.id,
+        threshold_key=key,
+        package_sha256="",
+        size=len(data),
+        map_level=float(inspector.map_level),
+    )
+    with site.store.session(caller) as session:
+        built = session.edge_packages.built(model.id, key)
+        if built is not None:
+            return built
+        package.package_sha256 = store_blob(
+            session, data, EDGE_PACKAGE_MEDIA_TYPE, f"{package.id}.dmp"
+        )
+        try:
+            session.edge_packages.add(package)
+        except Conflict:  # built by a request that committed after our check
+            built = session.edge_packages.built(model.id, key)
+            if built is None:
+                raise
+            return built
+        session.audit.record(
+            "build",
+            "edge_package",
+            package.id,
+            detail={"model_version_id": model.id, "threshold": threshold},
+        )
+    return package
+
+
+def package_bytes(site: EdgeSite, caller: Caller, package_id: str) -> bytes:
+    """The signed bytes of one of the organisation's edge packages."""
+    _require_operator(caller)
+    with site.store.session(caller, read_only=True) as session:
+        package = session.edge_packages.own_package(package_id)
+        if package is None:
+            raise NotFound(f"edge_package {package_id!r} does not exist or is not yours")
+        return session.blob_store.get(package.package_sha256)

@@ -1,0 +1,81 @@
+"""Repositories of the caller's edge boxes and the signed packages built for them."""
+
+from __future__ import annotations
+
+from sqlalchemy import select, update
+
+from dure.domain.edge import EdgeDevice, EdgePackage
+from dure.domain.ids import utcnow
+from dure.domain.users import Role
+from dure.errors import Forbidden, NotFound
+from dure.store import tables as t
+from dure.store.scoped import ScopedRepository
+
+
+class EdgeDeviceRepository(ScopedRepository[EdgeDevice]):
+    """The caller's edge boxes; engineers register and assign them."""
+
+    table = t.edge_devices
+    entity = EdgeDevice
+    resource = "edge_device"
+    write_role = Role.ENGINEER
+
+    def check_references(self, item: EdgeDevice) -> None:
+        self.require_own(t.stations, "station_id", item.station_id)
+        self.require_own(t.part_numbers, "part_id", item.part_id)
+
+    def own_device(self, edge_id: str) -> EdgeDevice | None:
+        """One of the caller's own boxes, or None (another organisation's is None too)."""
+        row = self.conn.execute(
+            select(self.table).where(
+                self.table.c.id == edge_id, self.table.c.org_id == self.caller.org_id
+            )
+        ).first()
+        return None if row is None else self.from_row(row)
+
+    def note_results(self, edge_id: str, stored: int) -> None:
+        """The box was heard from now and ``stored`` more of its results were kept (needs
+        the operator role: the box posts with an operator's token; not audited, the
+        stored inspections are the trace)."""
+        if not self.caller.can(Role.OPERATOR):
+            raise Forbidden("posting edge results needs the operator role or higher")
+        found = self.conn.execute(
+            update(self.table)
+            .where(self.table.c.id == edge_id, self.table.c.org_id == self.caller.org_id)
+            .values(
+                last_seen_at=utcnow(),
+                results_received=self.table.c.results_received + stored,
+            )
+        )
+        if found.rowcount == 0:
+            raise NotFound(f"{self.resource} {edge_id!r} does not exist or is not yours")
+
+
+class EdgePackageRepository(ScopedRepository[EdgePackage]):
+    """Signed edge packages the caller's organisation built (a cache keyed by model version
+    and threshold); operators may add one, as a box's first ask for its model builds it."""
+
+    table = t.edge_packages
+    entity = EdgePackage
+    resource = "edge_package"
+    write_role = Role.OPERATOR
+
+    def built(self, model_version_id: str, threshold_key: str) -> EdgePackage | None:
+        """The package already built for this model version at this threshold, if any."""
+        row = self.conn.execute(
+            select(self.table).where(
+                self.table.c.org_id == self.caller.org_id,
+                self.table.c.model_version_id == model_version_id,
+                self.table.c.threshold_key == threshold_key,
+            )
+        ).first()
+        return None if row is None else self.from_row(row)
+
+    def own_package(self, package_id: str) -> EdgePackage | None:
+        """One of the caller's own packages, or None."""
+        row = self.conn.execute(
+            select(self.table).where(
+                self.table.c.id == package_id, self.table.c.org_id == self.caller.org_id
+            )
+        ).first()
+        return None if row is None else self.from_row(row)
