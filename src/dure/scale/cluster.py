@@ -91,6 +91,12 @@ def use_token(token: str) -> None:
         Config.initialize("")
 
 
+def no_usage_stats() -> None:
+    """Keep Ray from collecting usage statistics (and Ray Data from querying a Prometheus
+    for them): nothing about a site's work leaves it. An operator's own setting wins."""
+    os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
+
+
 def source_on_worker_path() -> None:
     """Let Ray's worker processes import this Dure even when it runs from a source tree
     (``PYTHONPATH=src``): they start elsewhere, so a relative path would not find it."""
@@ -151,6 +157,7 @@ class RayEngine:
             if self.token_file is not None:  # before Ray reads its configuration
                 use_token(read_token(self.token_file))
             source_on_worker_path()
+            no_usage_stats()
             ray = ray_module()
             if ray.is_initialized():  # a caller (a test, `ray job submit`) connected already
                 self._connected = True

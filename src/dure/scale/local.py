@@ -17,9 +17,16 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from dure.scale.cluster import ray_module, source_on_worker_path, use_token
+from dure.scale.cluster import no_usage_stats, ray_module, source_on_worker_path, use_token
 
-RAY_ENV = ("RAY_TMPDIR", "RAY_AUTH_MODE", "RAY_AUTH_TOKEN", "RAY_AUTH_TOKEN_PATH", "PYTHONPATH")
+RAY_ENV = (
+    "RAY_TMPDIR",
+    "RAY_AUTH_MODE",
+    "RAY_AUTH_TOKEN",
+    "RAY_AUTH_TOKEN_PATH",
+    "RAY_USAGE_STATS_ENABLED",
+    "PYTHONPATH",
+)
 OBJECT_STORE_MB = 80
 # One token for every cluster this process starts: Ray caches the first token it reads, so a
 # second cluster with a new token would refuse this driver.
@@ -36,6 +43,7 @@ def local_cluster(
     os.environ["RAY_TMPDIR"] = folder
     use_token(_TOKEN)
     source_on_worker_path()
+    no_usage_stats()
     ray = ray_module()
     from ray.cluster_utils import Cluster
 
