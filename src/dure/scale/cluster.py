@@ -85,10 +85,12 @@ def use_token(token: str) -> None:
     os.environ["RAY_AUTH_MODE"] = "token"
     os.environ["RAY_AUTH_TOKEN"] = token
     os.environ.pop("RAY_AUTH_TOKEN_PATH", None)
-    if "ray" in sys.modules:  # Ray read its configuration on import: read it again
-        from ray._raylet import Config
+    if "ray" in sys.modules:  # Ray read its configuration (and may hold a token): again
+        from ray._raylet import AuthenticationTokenLoader, Config
 
         Config.initialize("")
+        if not sys.modules["ray"].is_initialized():
+            AuthenticationTokenLoader.instance().reset_cache()
 
 
 def no_usage_stats() -> None:

@@ -3,7 +3,7 @@ tests and ``dure bench scale``: a head that computes nothing and ``nodes`` worke
 
 It runs in a short temporary folder of its own (``RAY_TMPDIR``: Ray's socket paths must stay
 under 107 characters; Ray 2.60 crashes when the head is given ``temp_dir``) with a fresh
-token (one per process), and stops only what it started (``ray.shutdown()``,
+token, and stops only what it started (``ray.shutdown()``,
 ``cluster.shutdown()``); the environment is put back afterwards.
 """
 
@@ -28,9 +28,6 @@ RAY_ENV = (
     "PYTHONPATH",
 )
 OBJECT_STORE_MB = 80
-# One token for every cluster this process starts: Ray caches the first token it reads, so a
-# second cluster with a new token would refuse this driver.
-_TOKEN = secrets.token_hex(32)
 
 
 @contextmanager
@@ -41,7 +38,7 @@ def local_cluster(
     saved = {name: os.environ.get(name) for name in RAY_ENV}
     folder = tempfile.mkdtemp(dir="/tmp", prefix="r")
     os.environ["RAY_TMPDIR"] = folder
-    use_token(_TOKEN)
+    use_token(secrets.token_hex(32))
     source_on_worker_path()
     no_usage_stats()
     ray = ray_module()
