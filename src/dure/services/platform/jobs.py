@@ -25,9 +25,12 @@ from dure.collab.outbound import OutboundPolicy
 from dure.domain.jobs import Job, JobKind
 from dure.domain.users import Caller
 from dure.errors import DureError
+from dure.scale.cluster import RayEngine
 from dure.services.alerts.delivery import STRICT
 from dure.services.collaboration.adaptation import run_adaptation
 from dure.services.inspection.batches import run_batch
+from dure.services.inspection.rescoring import run_rescore
+from dure.services.inspection.retraining import run_retraining
 from dure.services.inspection.teaching import run_training
 from dure.services.maintenance.run_to_failure import run_rul_training
 from dure.services.monitoring.runner import CheckRounds
@@ -45,8 +48,13 @@ BACKOFF_MAX_S = 60.0
 JOB_NICENESS = 10
 # Which kinds of job each worker takes.
 LANES: dict[str, tuple[JobKind, ...]] = {
-    "training": (JobKind.TRAIN_INSPECTION_MODEL, JobKind.ADAPT_MODEL, JobKind.TRAIN_RUL_MODEL),
-    "inspection": (JobKind.INSPECT_BATCH,),
+    "training": (
+        JobKind.TRAIN_INSPECTION_MODEL,
+        JobKind.ADAPT_MODEL,
+        JobKind.TRAIN_RUL_MODEL,
+        JobKind.RETRAIN_MODELS,
+    ),
+    "inspection": (JobKind.INSPECT_BATCH, JobKind.RESCORE_HISTORY),
 }
 CHECKS_LANE = "checks"  # live checks: not job rows, the pending marks of live_checks
 
@@ -97,8 +105,10 @@ class JobRunner:
         work_root: Path,
         cache: InspectorCache,
         outbound: OutboundPolicy = STRICT,
+        scale: RayEngine | None = None,
     ) -> None:
         self.store = store
+        self.scale = scale  # Ray, for large batches (None: everything in process)
         self.work_root = Path(work_root)
         self.cache = cache
         self.checks = CheckRounds(store, outbound)
@@ -208,7 +218,11 @@ class JobRunner:
         if job.kind == JobKind.TRAIN_INSPECTION_MODEL:
             return run_training(self.store, caller, job, self.work_root)
         if job.kind == JobKind.INSPECT_BATCH:
-            return run_batch(self.store, caller, job, self.cache)
+            return run_batch(self.store, caller, job, self.cache, self.scale)
+        if job.kind == JobKind.RETRAIN_MODELS:
+            return run_retraining(self.store, caller, job, self.work_root, self.scale)
+        if job.kind == JobKind.RESCORE_HISTORY:
+            return run_rescore(self.store, caller, job, self.cache, self.scale)
         if job.kind == JobKind.ADAPT_MODEL:
             return run_adaptation(self.store, caller, job, self.cache, self.work_root)
         if job.kind == JobKind.TRAIN_RUL_MODEL:
