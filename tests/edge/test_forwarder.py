@@ -92,7 +92,8 @@ def test_an_outage_keeps_everything_and_the_thread_catches_up(box) -> None:  # t
     assert forwarder.down_since is not None and "503" in forwarder.last_error
     site.unavailable = False
     deadline = time.monotonic() + 15
-    while spool.counts()[PENDING] and time.monotonic() < deadline:
+    # the thread settles the results, then notes the recovery: wait for both
+    while (spool.counts()[PENDING] or forwarder.down_since) and time.monotonic() < deadline:
         time.sleep(0.05)
     assert spool.counts() == {PENDING: 0, SENT: 5, REFUSED: 0}
     assert sorted(site.records) == sorted(rids) and forwarder.down_since is None
