@@ -4,10 +4,12 @@ Each POST carries at most 8 results (and at most ``max_body_bytes``), signed wit
 key. The site answers per result: ``stored`` or ``duplicate`` -> ``sent``; ``refused`` ->
 kept as ``refused`` with the site's reason, never sent again. A connection error or a 5xx
 is an outage: the same batch is retried after 1 s, doubling to 30 s, and the outage is
-logged when it starts, every minute while it lasts and when it ends. A 4xx for a whole
-batch is retried one result at a time, and a single result the site answers 4xx for is
-refused with that answer (so one bad result cannot hold up the rest). 401/403 are outages
-(a wrong clock or a revoked token is for a person to fix; nothing is dropped meanwhile).
+logged when it starts, every minute while it lasts and when it ends. A 400/413/415/422 (the
+post itself is wrong) for a whole batch is retried one result at a time, and a single result
+the site answers so for is refused with that answer (so one bad result cannot hold up the
+rest). Every other 4xx is an outage: 401/403 (a wrong clock or a revoked token is for a
+person to fix), 404/405 (a proxy or a site without the edge routes), 408, 409, 429...:
+nothing says the results are bad, so nothing is given up meanwhile.
 """
 
 from __future__ import annotations
@@ -30,6 +32,7 @@ BATCH = 8
 MAX_BODY_BYTES = 8_000_000
 FIRST_PAUSE_S, MAX_PAUSE_S = 1.0, 30.0
 PRUNE_EVERY_S = 3600.0
+POST_REFUSED = (400, 413, 415, 422)  # answers about the post's content: the rest is an outage
 
 
 class Forwarder:
@@ -89,7 +92,7 @@ class Forwarder:
         try:
             answer = self.site.post_results(body, signature)
         except SiteRefused as exc:
-            if exc.status in (401, 403, 429):
+            if exc.status not in POST_REFUSED:
                 raise SiteUnavailable(str(exc)) from exc
             if len(items) > 1:
                 self._single = True  # find the one the site will not take
