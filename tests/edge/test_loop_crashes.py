@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import io
 import os
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -269,3 +270,43 @@ def test_mqtt_images_survive_a_crash_between_commit_and_acknowledgement(
         second.stop()
         camera.loop_stop()
         camera.disconnect()
+
+
+def test_a_full_disk_holds_the_image_and_the_line_goes_on_when_there_is_room(
+    tmp_path: Path, inbox: Path
+) -> None:
+    # the spool's image file is written through /dev/full (ENOSPC, as on a full disk): the
+    # box must hold the image (verdict sent once, file kept) until the write goes through,
+    # not stop (a supervisor's restart would send the verdict again, and again)
+    import threading
+
+    from dure.edge.sources import result_id
+
+    verdicts = Verdicts()
+    loop, spool = start(tmp_path, [verdicts])
+    rid = result_id("edge-1", "part-0.png", (inbox / "part-0.png").read_bytes())
+    full = tmp_path / "spool" / "images" / f"{rid}.png.tmp"
+    full.symlink_to("/dev/full")
+    errors: list[BaseException] = []
+
+    def one() -> None:
+        try:
+            loop.step(timeout_s=0.05)
+        except BaseException as exc:  # noqa: BLE001 - the test reports it
+            errors.append(exc)
+
+    worker = threading.Thread(target=one)
+    worker.start()
+    deadline = time.monotonic() + 10
+    while not verdicts.sent and time.monotonic() < deadline:
+        time.sleep(0.02)
+    worker.join(0.5)
+    assert not errors, errors
+    assert worker.is_alive() and (inbox / "part-0.png").exists()  # held, not given up
+    full.unlink(missing_ok=True)  # room again
+    worker.join(20)
+    assert not worker.is_alive() and not errors, errors
+    assert spool.has(rid) and not (inbox / "part-0.png").exists()
+    assert [v["rid"] for v in verdicts.sent] == [rid]  # the line saw it once
+    drain(loop)
+    assert spool.counts()["pending"] == 4

@@ -8,7 +8,8 @@ Per image, in this order (each step's crash outcome in brackets):
    acknowledgement while it is connected) and the PLC [a crash before the commit: the image
    comes back and is inspected again with the same rid, so the line may see the verdict
    twice (at least once) while the site sees it once];
-4. commit the result (image + map files, then the row) [all or nothing];
+4. commit the result (image + map files, then the row) [all or nothing; a full spool or a
+   full or failing disk holds the image here, retried every second, verdict not sent again];
 5. let go of the input (delete the camera file / acknowledge the MQTT message).
 The model is read once per image, so a switch lands between two images.
 """
@@ -16,6 +17,7 @@ The model is read once per image, so a switch lands between two images.
 from __future__ import annotations
 
 import logging
+import sqlite3
 import threading
 import time
 from collections.abc import Callable, Sequence
@@ -166,14 +168,16 @@ class EdgeLoop:
             "latency_ms": round(latency_ms, 3),
         }
         ext = PurePosixPath(filename).suffix or ".img"
-        while True:
+        while True:  # hold the image (not released) until its result is kept
             try:
                 self.spool.add(rid, body, arrival.data, ext, finding.raw_map)
                 break
-            except SpoolFull as exc:  # hold the image (not released) until there is room
+            except SpoolFull as exc:
                 log.warning("%s; holding image %s", exc, arrival.serial)
-                if self._stop.wait(1.0):
-                    return rid  # not committed, not released: it comes back next start
+            except (OSError, sqlite3.Error) as exc:  # a full or failing disk: not a crash loop
+                log.error("keeping the result of %s failed (%s); holding it", arrival.serial, exc)
+            if self._stop.wait(1.0):
+                return rid  # not committed, not released: it comes back next start
         arrival.release()
         self.stats.inspected(latency_ms, bool(finding.is_defect))
         if self.on_result is not None:
