@@ -147,3 +147,18 @@ def test_a_result_the_site_refuses_whole_is_kept_as_refused_alone(box, status: i
     assert spool.result(rids[0])["state"] == REFUSED
     assert spool.refused() == [(rids[0], f"{status}: too big")]
     assert spool.counts()[PENDING] == 1
+
+
+def test_a_result_whose_files_are_gone_is_set_aside_and_the_rest_go_on(box) -> None:  # type: ignore[no-untyped-def]
+    # a spool file removed or damaged on the box must not hold up every result behind it
+    site, spool, forwarder = box
+    rids = fill(spool, ["a.png", "b.png", "c.png", "d.png"])
+    (spool.images / f"{rids[0]}.png").unlink()
+    (spool.maps / f"{rids[1]}.npy").write_bytes(b"not a map")
+    (spool.maps / f"{rids[2]}.npy").write_bytes(b"")
+    while forwarder.forward_once():
+        pass
+    assert spool.counts() == {PENDING: 0, SENT: 1, REFUSED: 3}
+    assert sorted(site.records) == [rids[3]]
+    reasons = dict(spool.refused())
+    assert all("cannot be read on the box" in reasons[rid] for rid in rids[:3])

@@ -83,7 +83,9 @@ class Forwarder:
         items = self.spool.oldest_pending(1 if self._single else self.batch)
         if not items:
             return 0
-        body, items = self._body(items)
+        body, items, unreadable = self._body(items)
+        if not items:
+            return unreadable
         signature = sign_request(
             self.private_pem, "POST", RESULTS_PATH,
             sender=self.identity.edge_id, receiver=self.identity.org_id, body=body,
@@ -103,22 +105,34 @@ class Forwarder:
             return 1
         self.posts += 1
         self._single = False
-        return self._settle(items, answer)
+        return self._settle(items, answer) + unreadable
 
-    def _body(self, items: list[Spooled]) -> tuple[bytes, list[Spooled]]:
+    def _body(self, items: list[Spooled]) -> tuple[bytes, list[Spooled], int]:
+        """The post of the first results that fit, those results, and how many were set
+        aside as ``refused`` because their files cannot be read (so they hold up nothing)."""
         results: list[dict[str, Any]] = []
-        size = 0
+        taken: list[Spooled] = []
+        unreadable = size = 0
         for item in items:
-            wire = self._wire(item)
+            try:
+                wire = self._wire(item)
+            except (FileNotFoundError, IsADirectoryError, ValueError, EOFError) as exc:
+                # gone or damaged for good (a passing read error is retried as an outage)
+                reason = f"its files cannot be read on the box ({type(exc).__name__}: {exc})"
+                self.spool.settle(item.rid, REFUSED, reason[:500])
+                log.error("result %s set aside: %s", item.rid, reason)
+                unreadable += 1
+                continue
             encoded = len(json.dumps(wire))
             if results and size + encoded > self.max_body_bytes:
                 break
             results.append(wire)
+            taken.append(item)
             size += encoded
         body = json.dumps(
             {"edge_id": self.identity.edge_id, "results": results}, separators=(",", ":")
         ).encode()
-        return body, items[: len(results)]
+        return body, taken, unreadable
 
     def _wire(self, item: Spooled) -> dict[str, Any]:
         raw_map = self.spool.read_map(item)
