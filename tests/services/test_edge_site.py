@@ -421,3 +421,23 @@ def test_a_verdict_that_disagrees_with_its_score_is_refused_naming_it(
     assert at < 0.7 and bool(np.float32(at) >= 0.7)
     edge = result(rid(404), rid(1), score=at, threshold=0.7, is_defect=True)
     assert EdgeResult.from_wire(edge).is_defect
+
+
+def test_a_change_of_a_box_is_audited_with_what_it_was_and_became(
+    client: TestClient, store: Store, world: World
+) -> None:
+    station = world.a.ids["station"]
+    made, _ = register(client, world.a, station_id=station)
+    edge_id = made.json()["id"]
+    change = client.put(
+        f"{DEVICES}/{edge_id}", json={"station_id": None}, headers=world.a.auth("engineer")
+    )
+    assert change.status_code == 200, change.text
+    with store.session(engineer_of_a(world), read_only=True) as s:
+        events = [
+            e
+            for e in s.audit_events.list_own()
+            if e.resource == "edge_device" and e.resource_id == edge_id
+        ]
+    assert [e.action for e in events if e.action != "create"] == ["assign"]
+    assert events[-1].detail == {"station_id": {"from": station, "to": None}}
