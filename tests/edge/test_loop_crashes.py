@@ -215,7 +215,8 @@ def test_an_image_the_inspector_fails_on_is_set_aside_and_the_line_goes_on(
     loop, spool = start(tmp_path, [verdicts])
     loop.switch(ActiveModel("pkg-1", "mv-1", Failing()))
     drain(loop)
-    assert [v["serial"] for v in verdicts.sent] == ["part-0.png", "part-2.png"]
+    assert [v["serial"] for v in verdicts.sent] == [f"part-{i}.png" for i in range(4)]
+    assert [v["verdict"] for v in verdicts.sent] == ["ok", "error", "ok", "error"]
     assert loop.stats.rejected == 2 and not list(inbox.iterdir())
     why = (tmp_path / "rejected" / "part-1.png.why.txt").read_text()
     assert "inspection failed (RuntimeError: onnxruntime: bad input)" in why
@@ -310,3 +311,19 @@ def test_a_full_disk_holds_the_image_and_the_line_goes_on_when_there_is_room(
     assert [v["rid"] for v in verdicts.sent] == [rid]  # the line saw it once
     drain(loop)
     assert spool.counts()["pending"] == 4
+
+
+def test_an_image_that_cannot_be_inspected_tells_the_line_to_reject_the_part(
+    tmp_path: Path, inbox: Path
+) -> None:
+    # silence would leave the PLC's reject node at the last part's value (an OK, say): a
+    # part the box could not judge must not pass as good
+    drop(inbox, "part-1b.png", b"not a png", 1)
+    verdicts = Verdicts()
+    loop, spool = start(tmp_path, [verdicts])
+    drain(loop)
+    assert [v["verdict"] for v in verdicts.sent] == ["ok", "ng", "error", "ok", "ng"]
+    error = verdicts.sent[2]
+    assert error["serial"] == "part-1b.png" and "cannot be decoded" in error["reason"]
+    assert error["score"] is None and error["package_id"] == "pkg-1"
+    assert spool.counts()["pending"] == 4 and loop.stats.rejected == 1

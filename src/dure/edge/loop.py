@@ -4,7 +4,8 @@ Per image, in this order (each step's crash outcome in brackets):
 1. take the image from the source and derive its result id ``rid`` (nothing happened yet);
 2. if ``rid`` is already in the spool, only let go of the input [a crash between the
    spool commit and the release of the input: the image comes back and is recognised];
-3. inspect with the active model, send the verdict to MQTT (waiting for the broker's
+3. inspect with the active model (an image that cannot be inspected: verdict ``error`` to
+   the line, the image set aside, done), send the verdict to MQTT (waiting for the broker's
    acknowledgement while it is connected) and the PLC [a crash before the commit: the image
    comes back and is inspected again with the same rid, so the line may see the verdict
    twice (at least once) while the site sees it once];
@@ -126,13 +127,12 @@ class EdgeLoop:
             pixels = decode_image(arrival.data, arrival.serial)
             finding = model.inspector.inspect([pixels], [arrival.serial])[0]
         except InvalidInput as exc:
-            self.stats.rejected += 1
-            arrival.reject(exc.detail)
+            self._cannot_judge(arrival, rid, model, t0, exc.detail)
             return None
         except Exception as exc:  # noqa: BLE001 - one bad image must not stop the line
             log.exception("inspecting %s failed", arrival.serial)
-            self.stats.rejected += 1
-            arrival.reject(f"{arrival.serial}: inspection failed ({type(exc).__name__}: {exc})")
+            reason = f"{arrival.serial}: inspection failed ({type(exc).__name__}: {exc})"
+            self._cannot_judge(arrival, rid, model, t0, reason)
             return None
         latency_ms = (time.perf_counter() - t0) * 1000
         verdict = {
@@ -145,11 +145,7 @@ class EdgeLoop:
             "latency_ms": round(latency_ms, 3),
             "package_id": model.package_id,
         }
-        for output in self.outputs:
-            try:
-                output.send(verdict)
-            except Exception:  # noqa: BLE001 - an output must never stop the line
-                log.exception("sending the verdict of %s failed", arrival.serial)
+        self._tell_line(verdict)
         filename = wire_filename(arrival.filename, rid, arrival.data)
         body = {
             "rid": rid,
@@ -183,3 +179,31 @@ class EdgeLoop:
         if self.on_result is not None:
             self.on_result()
         return rid
+
+    def _tell_line(self, verdict: dict[str, Any]) -> None:
+        for output in self.outputs:
+            try:
+                output.send(verdict)
+            except Exception:  # noqa: BLE001 - an output must never stop the line
+                log.exception("sending the verdict of %s failed", verdict["serial"])
+
+    def _cannot_judge(
+        self, arrival: Arrival, rid: str, model: ActiveModel, t0: float, reason: str
+    ) -> None:
+        """An image that cannot be inspected: the line is told ``error`` (the PLC gate
+        rejects the part rather than keep the last part's verdict), the image is set aside."""
+        self.stats.rejected += 1
+        self._tell_line(
+            {
+                "rid": rid,
+                "serial": arrival.serial[:MAX_SERIAL],
+                "verdict": "error",
+                "score": None,
+                "threshold": None,
+                "defect_type": None,
+                "latency_ms": round((time.perf_counter() - t0) * 1000, 3),
+                "package_id": model.package_id,
+                "reason": reason,
+            }
+        )
+        arrival.reject(reason)
