@@ -327,3 +327,16 @@ def test_an_image_that_cannot_be_inspected_tells_the_line_to_reject_the_part(
     assert error["serial"] == "part-1b.png" and "cannot be decoded" in error["reason"]
     assert error["score"] is None and error["package_id"] == "pkg-1"
     assert spool.counts()["pending"] == 4 and loop.stats.rejected == 1
+
+
+def test_a_camera_folder_that_goes_away_is_waited_for(tmp_path: Path, inbox: Path) -> None:
+    # a camera share unmounted, a folder removed: the box waits (logged), it does not end
+    verdicts = Verdicts()
+    loop, spool = start(tmp_path, [verdicts])
+    loop.step(0.05)
+    moved = tmp_path / "away"
+    inbox.rename(moved)
+    assert loop.step(0.05) is False
+    moved.rename(inbox)
+    drain(loop)
+    assert [v["serial"] for v in verdicts.sent] == [f"part-{i}.png" for i in range(4)]

@@ -68,6 +68,7 @@ class EdgeLoop:
         self.model: ActiveModel | None = None
         self._stop = threading.Event()
         self._waiting_logged = False
+        self._source_down = False
 
     def switch(self, model: ActiveModel) -> None:
         """Use ``model`` from the next image on (one attribute swap)."""
@@ -108,7 +109,17 @@ class EdgeLoop:
             )
             self._stop.wait(1.0)
             return False
-        arrival = self.source.next(timeout_s)
+        try:
+            arrival = self.source.next(timeout_s)
+        except OSError as exc:  # the camera folder away (a share unmounted...): wait for it
+            if not self._source_down:
+                log.error("cannot take images (%s); waiting for the source", exc)
+                self._source_down = True
+            self._stop.wait(1.0)
+            return False
+        if self._source_down:
+            log.warning("taking images again")
+            self._source_down = False
         if arrival is None:
             return False
         self.handle(arrival, model)
