@@ -340,3 +340,31 @@ def test_a_camera_folder_that_goes_away_is_waited_for(tmp_path: Path, inbox: Pat
     moved.rename(inbox)
     drain(loop)
     assert [v["serial"] for v in verdicts.sent] == [f"part-{i}.png" for i in range(4)]
+
+
+class FailingRelease(CrashOnRelease):
+    """A folder source whose n-th release fails (the folder read-only, its share gone)."""
+
+    def next(self, timeout_s: float) -> Arrival | None:
+        arrival = self.source.next(timeout_s)
+        if arrival is not None:
+            self.taken += 1
+            if self.taken == self.n:
+
+                def fail() -> None:
+                    raise PermissionError(13, "Permission denied")
+
+                arrival.release = fail
+        return arrival
+
+
+def test_an_image_that_cannot_be_let_go_of_is_kept_once_and_the_line_goes_on(
+    tmp_path: Path, inbox: Path
+) -> None:
+    verdicts = Verdicts()
+    loop, spool = start(tmp_path, [verdicts], wrap=lambda s: FailingRelease(s, 2))
+    drain(loop)  # part-1's release fails: kept, the loop goes on, and when part-1 comes
+    # round again it is recognised by its rid and let go of (not inspected again)
+    assert [v["serial"] for v in verdicts.sent] == [f"part-{i}.png" for i in range(4)]
+    assert loop.stats.duplicates == 1
+    assert spool.counts()["pending"] == 4 and not list(inbox.iterdir())

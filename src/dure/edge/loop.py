@@ -132,7 +132,7 @@ class EdgeLoop:
         rid = result_id(self.edge_id, arrival.source_name, arrival.data)
         if self.spool.has(rid):
             self.stats.duplicates += 1
-            arrival.release()
+            self._let_go(arrival)
             return rid
         try:
             pixels = decode_image(arrival.data, arrival.serial)
@@ -185,11 +185,20 @@ class EdgeLoop:
                 log.error("keeping the result of %s failed (%s); holding it", arrival.serial, exc)
             if self._stop.wait(1.0):
                 return rid  # not committed, not released: it comes back next start
-        arrival.release()
+        self._let_go(arrival)
         self.stats.inspected(latency_ms, bool(finding.is_defect))
         if self.on_result is not None:
             self.on_result()
         return rid
+
+    def _let_go(self, arrival: Arrival) -> None:
+        """Release a committed image; when that fails (a read-only folder, a share gone)
+        it stays, and is recognised by its rid when it comes round again."""
+        try:
+            arrival.release()
+        except OSError as exc:
+            log.error("letting go of %s failed (%s); it is kept once", arrival.serial, exc)
+            self._stop.wait(1.0)  # not a busy loop over a folder that stays read-only
 
     def _tell_line(self, verdict: dict[str, Any]) -> None:
         for output in self.outputs:
