@@ -25,6 +25,7 @@ class ContractSite:
         self.records: dict[str, dict[str, Any]] = {}
         self.batches: list[list[str]] = []
         self.unavailable = False
+        self.refuse_posts: tuple[int, str] | None = None  # (status, detail) for every post
         self.pointer: dict[str, Any] = {"package_id": None}
         self.packages: dict[str, bytes] = {}
         self.downloads: list[str] = []
@@ -84,6 +85,8 @@ class ContractSite:
             return 503, {"detail": "the store cannot be reached"}
         if path != "/api/edge/v1/results":
             return 404, {"detail": "not found"}
+        if self.refuse_posts is not None:
+            return self.refuse_posts[0], {"detail": self.refuse_posts[1]}
         if headers.get("Authorization") != f"Bearer {self.token}":
             return 401, {"detail": "bad token"}
         try:

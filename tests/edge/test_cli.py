@@ -126,3 +126,31 @@ def test_status_reports_the_spool_of_a_box(tmp_path: Path) -> None:
     enrolled_box(home)
     code, out = run("edge", "status", "--home", str(home))
     assert code == 0 and json.loads(out)["edge_id"] == "edge-1"
+
+
+def test_status_and_load_beside_a_running_box_leave_its_writes_in_flight_alone(
+    tmp_path: Path,
+) -> None:
+    # a write of the running box between its tmp file and the rename must not be removed by
+    # a person's `dure edge status` or `dure edge load` (the rename would fail, the box stop)
+    from dure.edge.spool import ResultSpool
+
+    home = tmp_path / "box"
+    private = enrolled_box(home)
+    ResultSpool(home / "spool").close()
+    (home / "models").mkdir()
+    in_flight = [
+        home / "spool" / "images" / f"{'a' * 32}.png.tmp",
+        home / "spool" / "maps" / f"{'a' * 32}.npy.tmp",
+        home / "models" / ".pkg0.tmp",
+    ]
+    for path in in_flight[:2]:
+        path.write_bytes(b"half")
+    in_flight[2].mkdir()
+    code, _ = run("edge", "status", "--home", str(home))
+    assert code == 0
+    file = tmp_path / "p.dmp"
+    file.write_bytes(package(private))
+    code, out = run("edge", "load", str(file), "--home", str(home))
+    assert code == 0, out
+    assert all(path.exists() for path in in_flight)

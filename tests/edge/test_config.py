@@ -70,6 +70,11 @@ def test_an_mqtt_input_reads_back() -> None:
         ({"home": "/h", "input": {"folder": "x"}, "keep_days": -1}, "keep_days"),
         ({"home": "/h", "input": {"folder": "x"}, "site_url": "ftp://x"}, "site_url"),
         ({"home": "/h", "input": {"folder": "x"}, "spool": 1}, "spool"),
+        ({"home": "/h", "input": {"folder": "x"}, "keep_days": float("nan")}, "keep_days"),
+        ({"home": "/h", "input": {"folder": "x"}, "max_spool_bytes": float("inf")},
+         "max_spool_bytes"),
+        ({"home": "/h", "input": {"folder": "x"}, "threads": float("inf")}, "threads"),
+        ({"home": "/h", "input": {"folder": "x"}, "model_poll_s": float("nan")}, "model_poll_s"),
     ],
 )  # fmt: skip
 def test_each_wrong_field_is_named(raw: dict, field: str) -> None:  # type: ignore[type-arg]

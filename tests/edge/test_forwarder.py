@@ -92,7 +92,8 @@ def test_an_outage_keeps_everything_and_the_thread_catches_up(box) -> None:  # t
     assert forwarder.down_since is not None and "503" in forwarder.last_error
     site.unavailable = False
     deadline = time.monotonic() + 15
-    while spool.counts()[PENDING] and time.monotonic() < deadline:
+    # the thread settles the results, then notes the recovery: wait for both
+    while (spool.counts()[PENDING] or forwarder.down_since) and time.monotonic() < deadline:
         time.sleep(0.05)
     assert spool.counts() == {PENDING: 0, SENT: 5, REFUSED: 0}
     assert sorted(site.records) == sorted(rids) and forwarder.down_since is None
@@ -117,3 +118,47 @@ def test_a_body_signed_with_another_key_is_refused_by_the_site(box, tmp_path: Pa
     with pytest.raises(SiteUnavailable, match="401"):  # kept: a person fixes the key
         forwarder.forward_once()
     assert site.rejected_signatures == 1 and spool.counts()[PENDING] == 1
+
+
+@pytest.mark.parametrize("status", [404, 405, 408, 409, 410, 425])
+def test_an_answer_that_is_not_about_the_results_keeps_them(box, status: int) -> None:  # type: ignore[no-untyped-def]
+    # a proxy in front of a site being upgraded (404), a timeout (408), a conflict the site
+    # will resolve (409): nothing says the results are bad, so none may be given up
+    site, spool, forwarder = box
+    fill(spool, ["a.png", "b.png"])
+    site.refuse_posts = (status, "not now")
+    for _ in range(3):
+        with pytest.raises(SiteUnavailable, match=str(status)):
+            forwarder.forward_once()
+    assert spool.counts() == {PENDING: 2, SENT: 0, REFUSED: 0}
+    site.refuse_posts = None
+    while forwarder.forward_once():
+        pass
+    assert spool.counts() == {PENDING: 0, SENT: 2, REFUSED: 0}
+
+
+@pytest.mark.parametrize("status", [400, 413, 422])
+def test_a_result_the_site_refuses_whole_is_kept_as_refused_alone(box, status: int) -> None:  # type: ignore[no-untyped-def]
+    site, spool, forwarder = box
+    rids = fill(spool, ["a.png", "b.png"])
+    site.refuse_posts = (status, "too big")
+    assert forwarder.forward_once() == 0  # the batch: now one at a time
+    assert forwarder.forward_once() == 1
+    assert spool.result(rids[0])["state"] == REFUSED
+    assert spool.refused() == [(rids[0], f"{status}: too big")]
+    assert spool.counts()[PENDING] == 1
+
+
+def test_a_result_whose_files_are_gone_is_set_aside_and_the_rest_go_on(box) -> None:  # type: ignore[no-untyped-def]
+    # a spool file removed or damaged on the box must not hold up every result behind it
+    site, spool, forwarder = box
+    rids = fill(spool, ["a.png", "b.png", "c.png", "d.png"])
+    (spool.images / f"{rids[0]}.png").unlink()
+    (spool.maps / f"{rids[1]}.npy").write_bytes(b"not a map")
+    (spool.maps / f"{rids[2]}.npy").write_bytes(b"")
+    while forwarder.forward_once():
+        pass
+    assert spool.counts() == {PENDING: 0, SENT: 1, REFUSED: 3}
+    assert sorted(site.records) == [rids[3]]
+    reasons = dict(spool.refused())
+    assert all("cannot be read on the box" in reasons[rid] for rid in rids[:3])

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import io
 import os
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -214,7 +215,8 @@ def test_an_image_the_inspector_fails_on_is_set_aside_and_the_line_goes_on(
     loop, spool = start(tmp_path, [verdicts])
     loop.switch(ActiveModel("pkg-1", "mv-1", Failing()))
     drain(loop)
-    assert [v["serial"] for v in verdicts.sent] == ["part-0.png", "part-2.png"]
+    assert [v["serial"] for v in verdicts.sent] == [f"part-{i}.png" for i in range(4)]
+    assert [v["verdict"] for v in verdicts.sent] == ["ok", "error", "ok", "error"]
     assert loop.stats.rejected == 2 and not list(inbox.iterdir())
     why = (tmp_path / "rejected" / "part-1.png.why.txt").read_text()
     assert "inspection failed (RuntimeError: onnxruntime: bad input)" in why
@@ -269,3 +271,100 @@ def test_mqtt_images_survive_a_crash_between_commit_and_acknowledgement(
         second.stop()
         camera.loop_stop()
         camera.disconnect()
+
+
+def test_a_full_disk_holds_the_image_and_the_line_goes_on_when_there_is_room(
+    tmp_path: Path, inbox: Path
+) -> None:
+    # the spool's image file is written through /dev/full (ENOSPC, as on a full disk): the
+    # box must hold the image (verdict sent once, file kept) until the write goes through,
+    # not stop (a supervisor's restart would send the verdict again, and again)
+    import threading
+
+    from dure.edge.sources import result_id
+
+    verdicts = Verdicts()
+    loop, spool = start(tmp_path, [verdicts])
+    rid = result_id("edge-1", "part-0.png", (inbox / "part-0.png").read_bytes())
+    full = tmp_path / "spool" / "images" / f"{rid}.png.tmp"
+    full.symlink_to("/dev/full")
+    errors: list[BaseException] = []
+
+    def one() -> None:
+        try:
+            loop.step(timeout_s=0.05)
+        except BaseException as exc:  # noqa: BLE001 - the test reports it
+            errors.append(exc)
+
+    worker = threading.Thread(target=one)
+    worker.start()
+    deadline = time.monotonic() + 10
+    while not verdicts.sent and time.monotonic() < deadline:
+        time.sleep(0.02)
+    worker.join(0.5)
+    assert not errors, errors
+    assert worker.is_alive() and (inbox / "part-0.png").exists()  # held, not given up
+    full.unlink(missing_ok=True)  # room again
+    worker.join(20)
+    assert not worker.is_alive() and not errors, errors
+    assert spool.has(rid) and not (inbox / "part-0.png").exists()
+    assert [v["rid"] for v in verdicts.sent] == [rid]  # the line saw it once
+    drain(loop)
+    assert spool.counts()["pending"] == 4
+
+
+def test_an_image_that_cannot_be_inspected_tells_the_line_to_reject_the_part(
+    tmp_path: Path, inbox: Path
+) -> None:
+    # silence would leave the PLC's reject node at the last part's value (an OK, say): a
+    # part the box could not judge must not pass as good
+    drop(inbox, "part-1b.png", b"not a png", 1)
+    verdicts = Verdicts()
+    loop, spool = start(tmp_path, [verdicts])
+    drain(loop)
+    assert [v["verdict"] for v in verdicts.sent] == ["ok", "ng", "error", "ok", "ng"]
+    error = verdicts.sent[2]
+    assert error["serial"] == "part-1b.png" and "cannot be decoded" in error["reason"]
+    assert error["score"] is None and error["package_id"] == "pkg-1"
+    assert spool.counts()["pending"] == 4 and loop.stats.rejected == 1
+
+
+def test_a_camera_folder_that_goes_away_is_waited_for(tmp_path: Path, inbox: Path) -> None:
+    # a camera share unmounted, a folder removed: the box waits (logged), it does not end
+    verdicts = Verdicts()
+    loop, spool = start(tmp_path, [verdicts])
+    loop.step(0.05)
+    moved = tmp_path / "away"
+    inbox.rename(moved)
+    assert loop.step(0.05) is False
+    moved.rename(inbox)
+    drain(loop)
+    assert [v["serial"] for v in verdicts.sent] == [f"part-{i}.png" for i in range(4)]
+
+
+class FailingRelease(CrashOnRelease):
+    """A folder source whose n-th release fails (the folder read-only, its share gone)."""
+
+    def next(self, timeout_s: float) -> Arrival | None:
+        arrival = self.source.next(timeout_s)
+        if arrival is not None:
+            self.taken += 1
+            if self.taken == self.n:
+
+                def fail() -> None:
+                    raise PermissionError(13, "Permission denied")
+
+                arrival.release = fail
+        return arrival
+
+
+def test_an_image_that_cannot_be_let_go_of_is_kept_once_and_the_line_goes_on(
+    tmp_path: Path, inbox: Path
+) -> None:
+    verdicts = Verdicts()
+    loop, spool = start(tmp_path, [verdicts], wrap=lambda s: FailingRelease(s, 2))
+    drain(loop)  # part-1's release fails: kept, the loop goes on, and when part-1 comes
+    # round again it is recognised by its rid and let go of (not inspected again)
+    assert [v["serial"] for v in verdicts.sent] == [f"part-{i}.png" for i in range(4)]
+    assert loop.stats.duplicates == 1
+    assert spool.counts()["pending"] == 4 and not list(inbox.iterdir())

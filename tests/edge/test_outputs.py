@@ -118,3 +118,18 @@ def test_the_plc_gate_writes_reject_and_score_and_comes_back_after_an_outage() -
             assert abs(plc.values["score"] - 0.9) < 1e-9
         finally:
             gate.stop()
+
+
+def test_the_plc_gate_rejects_a_part_the_box_could_not_judge() -> None:
+    with Plc(free_port()) as plc:
+        gate = OpcuaGate(plc.endpoint, plc.reject_node, plc.score_node, timeout_s=2)
+        gate.start()
+        try:
+            gate.send(verdict(3, ng=False))
+            assert wait(lambda: plc.values.get("reject") is False and plc.values["score"], 15)
+            error = {**verdict(4, ng=False), "verdict": "error", "score": None, "reason": "x"}
+            gate.send(error)
+            assert wait(lambda: plc.values.get("reject") is True, 15), gate.last_error
+            assert abs(plc.values["score"] - 0.3) < 1e-9  # no score: the node is left alone
+        finally:
+            gate.stop()

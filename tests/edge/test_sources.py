@@ -7,6 +7,7 @@ import time
 from pathlib import Path
 
 import paho.mqtt.client as mqtt
+import pytest
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 
@@ -100,3 +101,34 @@ def test_mqtt_images_are_redelivered_until_released(mosquitto: Mosquitto) -> Non
         source.stop()
         client.loop_stop()
         client.disconnect()
+
+
+def test_a_camera_file_the_box_may_not_read_is_set_aside_and_the_rest_go_on() -> None:
+    # a camera writing its files 0600 as another user: the box (here: this test as uid
+    # 65534 for the read) must not stop on it at every start, nor hold up the files after it
+    import shutil
+    import tempfile
+
+    if os.geteuid() != 0:
+        pytest.skip("needs root to read as another user")
+    room = Path(tempfile.mkdtemp(prefix="dure-edge-perm-"))
+    try:
+        room.chmod(0o777)
+        inbox, rejected = room / "inbox", room / "rejected"
+        inbox.mkdir(mode=0o777)
+        inbox.chmod(0o777)
+        drop(inbox, "a.png", b"A", time.time() - 10)
+        (inbox / "a.png").chmod(0o600)
+        drop(inbox, "b.png", b"B", time.time() - 5)
+        (inbox / "b.png").chmod(0o644)
+        source = FolderSource(inbox, rejected, poll_s=0.01)
+        os.seteuid(65534)
+        try:
+            taken = source.next(0.1)
+        finally:
+            os.seteuid(0)
+        assert taken is not None and taken.serial == "b.png"
+        assert "cannot be read" in (rejected / "a.png.why.txt").read_text()
+        assert (rejected / "a.png").exists() and not (inbox / "a.png").exists()
+    finally:
+        shutil.rmtree(room)

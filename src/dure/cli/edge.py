@@ -144,7 +144,7 @@ def status(edge_home: Path) -> None:
     identity = load_identity(edge_home)
     report = read_status(edge_home) or {"edge_id": identity.edge_id, "running": "never"}
     if (edge_home / "spool" / "results.sqlite").exists():
-        spool = ResultSpool(edge_home / "spool")
+        spool = ResultSpool(edge_home / "spool", tidy=False)  # the box may be running
         try:
             counts = spool.counts()
             report["spool_now"] = {**counts, "refused_reasons": spool.refused()[:20]}
@@ -162,7 +162,7 @@ def load(package: Path, edge_home: Path) -> None:
     from dure.edge.identity import load_identity
     from dure.edge.models import ModelShelf
 
-    shelf = ModelShelf(edge_home / "models", load_identity(edge_home))
+    shelf = ModelShelf(edge_home / "models", load_identity(edge_home), tidy=False)
     verified = shelf.install(package.read_bytes(), make_current=True)
     click.echo(
         f"installed package {verified.card['package_id']} "

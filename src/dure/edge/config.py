@@ -26,6 +26,7 @@ Every error names the field it is about (``input.folder``, ``output.mqtt_port``.
 
 from __future__ import annotations
 
+import math
 import tomllib
 from dataclasses import dataclass
 from pathlib import Path
@@ -196,6 +197,8 @@ def _number(table: dict[str, Any], key: str, default: float, field: str, low: fl
     value = table.get(key, default)
     if isinstance(value, bool) or not isinstance(value, int | float):
         raise InvalidInput(field, f"must be a number, not {value!r}")
+    if not math.isfinite(value):
+        raise InvalidInput(field, f"must be a finite number, not {value!r}")
     if value < low:
         raise InvalidInput(field, f"must be at least {low}")
     return float(value)

@@ -4,10 +4,12 @@ Each POST carries at most 8 results (and at most ``max_body_bytes``), signed wit
 key. The site answers per result: ``stored`` or ``duplicate`` -> ``sent``; ``refused`` ->
 kept as ``refused`` with the site's reason, never sent again. A connection error or a 5xx
 is an outage: the same batch is retried after 1 s, doubling to 30 s, and the outage is
-logged when it starts, every minute while it lasts and when it ends. A 4xx for a whole
-batch is retried one result at a time, and a single result the site answers 4xx for is
-refused with that answer (so one bad result cannot hold up the rest). 401/403 are outages
-(a wrong clock or a revoked token is for a person to fix; nothing is dropped meanwhile).
+logged when it starts, every minute while it lasts and when it ends. A 400/413/415/422 (the
+post itself is wrong) for a whole batch is retried one result at a time, and a single result
+the site answers so for is refused with that answer (so one bad result cannot hold up the
+rest). Every other 4xx is an outage: 401/403 (a wrong clock or a revoked token is for a
+person to fix), 404/405 (a proxy or a site without the edge routes), 408, 409, 429...:
+nothing says the results are bad, so nothing is given up meanwhile.
 """
 
 from __future__ import annotations
@@ -30,6 +32,7 @@ BATCH = 8
 MAX_BODY_BYTES = 8_000_000
 FIRST_PAUSE_S, MAX_PAUSE_S = 1.0, 30.0
 PRUNE_EVERY_S = 3600.0
+POST_REFUSED = (400, 413, 415, 422)  # answers about the post's content: the rest is an outage
 
 
 class Forwarder:
@@ -80,7 +83,9 @@ class Forwarder:
         items = self.spool.oldest_pending(1 if self._single else self.batch)
         if not items:
             return 0
-        body, items = self._body(items)
+        body, items, unreadable = self._body(items)
+        if not items:
+            return unreadable
         signature = sign_request(
             self.private_pem, "POST", RESULTS_PATH,
             sender=self.identity.edge_id, receiver=self.identity.org_id, body=body,
@@ -89,7 +94,7 @@ class Forwarder:
         try:
             answer = self.site.post_results(body, signature)
         except SiteRefused as exc:
-            if exc.status in (401, 403, 429):
+            if exc.status not in POST_REFUSED:
                 raise SiteUnavailable(str(exc)) from exc
             if len(items) > 1:
                 self._single = True  # find the one the site will not take
@@ -100,22 +105,34 @@ class Forwarder:
             return 1
         self.posts += 1
         self._single = False
-        return self._settle(items, answer)
+        return self._settle(items, answer) + unreadable
 
-    def _body(self, items: list[Spooled]) -> tuple[bytes, list[Spooled]]:
+    def _body(self, items: list[Spooled]) -> tuple[bytes, list[Spooled], int]:
+        """The post of the first results that fit, those results, and how many were set
+        aside as ``refused`` because their files cannot be read (so they hold up nothing)."""
         results: list[dict[str, Any]] = []
-        size = 0
+        taken: list[Spooled] = []
+        unreadable = size = 0
         for item in items:
-            wire = self._wire(item)
+            try:
+                wire = self._wire(item)
+            except (FileNotFoundError, IsADirectoryError, ValueError, EOFError) as exc:
+                # gone or damaged for good (a passing read error is retried as an outage)
+                reason = f"its files cannot be read on the box ({type(exc).__name__}: {exc})"
+                self.spool.settle(item.rid, REFUSED, reason[:500])
+                log.error("result %s set aside: %s", item.rid, reason)
+                unreadable += 1
+                continue
             encoded = len(json.dumps(wire))
             if results and size + encoded > self.max_body_bytes:
                 break
             results.append(wire)
+            taken.append(item)
             size += encoded
         body = json.dumps(
             {"edge_id": self.identity.edge_id, "results": results}, separators=(",", ":")
         ).encode()
-        return body, items[: len(results)]
+        return body, taken, unreadable
 
     def _wire(self, item: Spooled) -> dict[str, Any]:
         raw_map = self.spool.read_map(item)

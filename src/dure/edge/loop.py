@@ -4,11 +4,13 @@ Per image, in this order (each step's crash outcome in brackets):
 1. take the image from the source and derive its result id ``rid`` (nothing happened yet);
 2. if ``rid`` is already in the spool, only let go of the input [a crash between the
    spool commit and the release of the input: the image comes back and is recognised];
-3. inspect with the active model, send the verdict to MQTT (waiting for the broker's
+3. inspect with the active model (an image that cannot be inspected: verdict ``error`` to
+   the line, the image set aside, done), send the verdict to MQTT (waiting for the broker's
    acknowledgement while it is connected) and the PLC [a crash before the commit: the image
    comes back and is inspected again with the same rid, so the line may see the verdict
    twice (at least once) while the site sees it once];
-4. commit the result (image + map files, then the row) [all or nothing];
+4. commit the result (image + map files, then the row) [all or nothing; a full spool or a
+   full or failing disk holds the image here, retried every second, verdict not sent again];
 5. let go of the input (delete the camera file / acknowledge the MQTT message).
 The model is read once per image, so a switch lands between two images.
 """
@@ -16,6 +18,7 @@ The model is read once per image, so a switch lands between two images.
 from __future__ import annotations
 
 import logging
+import sqlite3
 import threading
 import time
 from collections.abc import Callable, Sequence
@@ -65,6 +68,7 @@ class EdgeLoop:
         self.model: ActiveModel | None = None
         self._stop = threading.Event()
         self._waiting_logged = False
+        self._source_down = False
 
     def switch(self, model: ActiveModel) -> None:
         """Use ``model`` from the next image on (one attribute swap)."""
@@ -105,7 +109,17 @@ class EdgeLoop:
             )
             self._stop.wait(1.0)
             return False
-        arrival = self.source.next(timeout_s)
+        try:
+            arrival = self.source.next(timeout_s)
+        except OSError as exc:  # the camera folder away (a share unmounted...): wait for it
+            if not self._source_down:
+                log.error("cannot take images (%s); waiting for the source", exc)
+                self._source_down = True
+            self._stop.wait(1.0)
+            return False
+        if self._source_down:
+            log.warning("taking images again")
+            self._source_down = False
         if arrival is None:
             return False
         self.handle(arrival, model)
@@ -118,19 +132,18 @@ class EdgeLoop:
         rid = result_id(self.edge_id, arrival.source_name, arrival.data)
         if self.spool.has(rid):
             self.stats.duplicates += 1
-            arrival.release()
+            self._let_go(arrival)
             return rid
         try:
             pixels = decode_image(arrival.data, arrival.serial)
             finding = model.inspector.inspect([pixels], [arrival.serial])[0]
         except InvalidInput as exc:
-            self.stats.rejected += 1
-            arrival.reject(exc.detail)
+            self._cannot_judge(arrival, rid, model, t0, exc.detail)
             return None
         except Exception as exc:  # noqa: BLE001 - one bad image must not stop the line
             log.exception("inspecting %s failed", arrival.serial)
-            self.stats.rejected += 1
-            arrival.reject(f"{arrival.serial}: inspection failed ({type(exc).__name__}: {exc})")
+            reason = f"{arrival.serial}: inspection failed ({type(exc).__name__}: {exc})"
+            self._cannot_judge(arrival, rid, model, t0, reason)
             return None
         latency_ms = (time.perf_counter() - t0) * 1000
         verdict = {
@@ -143,11 +156,7 @@ class EdgeLoop:
             "latency_ms": round(latency_ms, 3),
             "package_id": model.package_id,
         }
-        for output in self.outputs:
-            try:
-                output.send(verdict)
-            except Exception:  # noqa: BLE001 - an output must never stop the line
-                log.exception("sending the verdict of %s failed", arrival.serial)
+        self._tell_line(verdict)
         filename = wire_filename(arrival.filename, rid, arrival.data)
         body = {
             "rid": rid,
@@ -166,16 +175,55 @@ class EdgeLoop:
             "latency_ms": round(latency_ms, 3),
         }
         ext = PurePosixPath(filename).suffix or ".img"
-        while True:
+        while True:  # hold the image (not released) until its result is kept
             try:
                 self.spool.add(rid, body, arrival.data, ext, finding.raw_map)
                 break
-            except SpoolFull as exc:  # hold the image (not released) until there is room
+            except SpoolFull as exc:
                 log.warning("%s; holding image %s", exc, arrival.serial)
-                if self._stop.wait(1.0):
-                    return rid  # not committed, not released: it comes back next start
-        arrival.release()
+            except (OSError, sqlite3.Error) as exc:  # a full or failing disk: not a crash loop
+                log.error("keeping the result of %s failed (%s); holding it", arrival.serial, exc)
+            if self._stop.wait(1.0):
+                return rid  # not committed, not released: it comes back next start
+        self._let_go(arrival)
         self.stats.inspected(latency_ms, bool(finding.is_defect))
         if self.on_result is not None:
             self.on_result()
         return rid
+
+    def _let_go(self, arrival: Arrival) -> None:
+        """Release a committed image; when that fails (a read-only folder, a share gone)
+        it stays, and is recognised by its rid when it comes round again."""
+        try:
+            arrival.release()
+        except OSError as exc:
+            log.error("letting go of %s failed (%s); it is kept once", arrival.serial, exc)
+            self._stop.wait(1.0)  # not a busy loop over a folder that stays read-only
+
+    def _tell_line(self, verdict: dict[str, Any]) -> None:
+        for output in self.outputs:
+            try:
+                output.send(verdict)
+            except Exception:  # noqa: BLE001 - an output must never stop the line
+                log.exception("sending the verdict of %s failed", verdict["serial"])
+
+    def _cannot_judge(
+        self, arrival: Arrival, rid: str, model: ActiveModel, t0: float, reason: str
+    ) -> None:
+        """An image that cannot be inspected: the line is told ``error`` (the PLC gate
+        rejects the part rather than keep the last part's verdict), the image is set aside."""
+        self.stats.rejected += 1
+        self._tell_line(
+            {
+                "rid": rid,
+                "serial": arrival.serial[:MAX_SERIAL],
+                "verdict": "error",
+                "score": None,
+                "threshold": None,
+                "defect_type": None,
+                "latency_ms": round((time.perf_counter() - t0) * 1000, 3),
+                "package_id": model.package_id,
+                "reason": reason,
+            }
+        )
+        arrival.reject(reason)

@@ -64,13 +64,17 @@ def load_inspector(bundle: bytes, threads: int = 1) -> Any:
 class ModelShelf:
     """The packages installed under ``folder`` and the pointer to the one in use."""
 
-    def __init__(self, folder: Path, identity: EdgeIdentity) -> None:
+    def __init__(self, folder: Path, identity: EdgeIdentity, tidy: bool = True) -> None:
+        """The shelf in ``folder``; ``tidy`` (the box itself, at start) removes installs a
+        crash cut short; `dure edge load` beside a running box passes False, as those may
+        be the box's installs in flight."""
         self.folder = Path(folder)
         self.identity = identity
         self.folder.mkdir(parents=True, exist_ok=True)
-        for leftover in self.folder.glob(".*.tmp"):  # an install a crash cut short
-            shutil.rmtree(leftover, ignore_errors=True)
-        (self.folder / "current.tmp").unlink(missing_ok=True)
+        if tidy:
+            for leftover in self.folder.glob(".*.tmp"):  # an install a crash cut short
+                shutil.rmtree(leftover, ignore_errors=True)
+            (self.folder / "current.tmp").unlink(missing_ok=True)
 
     def install(self, data: bytes, make_current: bool = True) -> VerifiedPackage:
         """Verify and keep a package; with ``make_current`` point the runtime at it."""

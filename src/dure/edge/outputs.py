@@ -72,7 +72,7 @@ class OpcuaGate:
     ) -> None:
         self.endpoint, self.reject_node, self.score_node = endpoint, reject_node, score_node
         self.timeout_s = timeout_s
-        self._queue: queue.Queue[tuple[bool, float]] = queue.Queue(maxsize=max_queued)
+        self._queue: queue.Queue[tuple[bool, float | None]] = queue.Queue(maxsize=max_queued)
         self._stop = threading.Event()
         self.connected = False
         self.written = 0
@@ -91,8 +91,11 @@ class OpcuaGate:
             self._thread.join(timeout=10)
 
     def send(self, verdict: dict[str, Any]) -> None:
-        """Queue one verdict for the PLC (never blocks)."""
-        item = (verdict["verdict"] == "ng", float(verdict["score"]))
+        """Queue one verdict for the PLC (never blocks). Anything but ``ok`` rejects the
+        part (``error``: the box could not judge it); without a score the score node is
+        left as it is."""
+        score = verdict.get("score")
+        item = (verdict["verdict"] != "ok", None if score is None else float(score))
         while True:
             try:
                 self._queue.put_nowait(item)
@@ -111,7 +114,7 @@ class OpcuaGate:
         from asyncua import Client, ua
 
         delay = 1.0
-        current: tuple[bool, float] | None = None
+        current: tuple[bool, float | None] | None = None
         while not self._stop.is_set():
             client = Client(self.endpoint, timeout=self.timeout_s)
             try:
@@ -128,7 +131,7 @@ class OpcuaGate:
                             await asyncio.sleep(0.005)
                             continue
                     is_ng, value = current  # kept until written: a lost PLC gets it again
-                    if score is not None:
+                    if score is not None and value is not None:
                         await score.write_value(
                             ua.DataValue(ua.Variant(value, ua.VariantType.Double))
                         )

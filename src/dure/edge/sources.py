@@ -57,7 +57,8 @@ class Arrival:
 
 class FolderSource:
     """Image files dropped into ``folder`` by a camera that writes a temporary name and
-    renames it when complete: names ending .tmp/.part (or starting with a dot) are skipped."""
+    renames it when complete: names ending .tmp/.part (or starting with a dot) are skipped.
+    A file the box cannot read (permissions, I/O error) is set aside, not retried forever."""
 
     def __init__(self, folder: Path, rejected: Path, poll_s: float = 0.05) -> None:
         self.folder = Path(folder)
@@ -65,6 +66,7 @@ class FolderSource:
         self.poll_s = poll_s
         self.folder.mkdir(parents=True, exist_ok=True)
         self._queue: list[Path] = []
+        self._skipped: set[str] = set()  # unreadable and immovable: not tried again
 
     def start(self) -> None:
         """Nothing to start: the folder is polled."""
@@ -79,6 +81,8 @@ class FolderSource:
             for entry in entries:
                 name = entry.name
                 if name.startswith(".") or name.lower().endswith(UNFINISHED):
+                    continue
+                if name in self._skipped:
                     continue
                 try:
                     if entry.is_file(follow_symlinks=False):
@@ -100,6 +104,9 @@ class FolderSource:
                     mtime = path.stat().st_mtime
                 except FileNotFoundError:
                     continue  # taken away meanwhile
+                except OSError as exc:  # unreadable (permissions, I/O): set aside, go on
+                    self._set_aside(path, f"{path.name}: cannot be read ({exc.strerror})")
+                    continue
                 return Arrival(
                     serial=path.name,
                     source_name=path.name,
@@ -120,6 +127,16 @@ class FolderSource:
     def _release(self, path: Path) -> None:
         path.unlink(missing_ok=True)
         fsync_dir(self.folder)
+
+    def _set_aside(self, path: Path, reason: str) -> None:
+        """A file the box cannot read: moved to ``rejected`` with its reason, or, when it
+        cannot even be moved, skipped until the next start (logged)."""
+        try:
+            self._reject(path, reason)
+        except OSError as exc:
+            self._skipped.add(path.name)
+            log.error("image %s skipped: %s; it cannot be set aside either (%s)",
+                      path.name, reason, exc.strerror)  # fmt: skip
 
     def _reject(self, path: Path, reason: str) -> None:
         self.rejected.mkdir(parents=True, exist_ok=True)

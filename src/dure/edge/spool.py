@@ -65,14 +65,18 @@ class Spooled:
 class ResultSpool:
     """Results on disk under ``folder`` (results.sqlite, images/, maps/)."""
 
-    def __init__(self, folder: Path, max_bytes: int = 2_000_000_000) -> None:
+    def __init__(self, folder: Path, max_bytes: int = 2_000_000_000, tidy: bool = True) -> None:
+        """Open (or make) the spool; ``tidy`` (the box itself, at start) removes the
+        temporary files a crash left; a reader beside a running box passes False, as those
+        may be the box's writes in flight."""
         self.folder = Path(folder)
         self.images = self.folder / "images"
         self.maps = self.folder / "maps"
         self.max_bytes = max_bytes
         for sub in (self.folder, self.images, self.maps):
             sub.mkdir(parents=True, exist_ok=True)
-            remove_leftovers(sub)  # a write a crash cut short; its input was never let go
+            if tidy:
+                remove_leftovers(sub)  # a write a crash cut short; its input was never let go
         self._lock = threading.Lock()
         self._db = sqlite3.connect(
             self.folder / "results.sqlite", check_same_thread=False, isolation_level=None
