@@ -60,6 +60,7 @@ from dure.store.repositories.plant import (
 )
 from dure.store.repositories.records import InspectionRepository, ProcessRecordRepository
 from dure.store.repositories.sensor_readings import SensorReadingRepository
+from dure.store.repositories.root_cause import RootCauseRepository
 from dure.store.repositories.specs import ParameterSpecRepository
 from dure.store.repositories.users import TokenRepository, UserRepository
 from dure.store.secrets import SecretBox
@@ -326,6 +327,10 @@ class Session:
     @cached_property
     def rounds(self) -> RoundRepository:
         return self._scoped(RoundRepository)
+
+    @cached_property
+    def root_cause(self) -> RootCauseRepository:
+        return self._scoped(RootCauseRepository)
 
     @cached_property
     def jobs(self) -> JobRepository:
