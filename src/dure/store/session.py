@@ -59,8 +59,8 @@ from dure.store.repositories.plant import (
     StationRepository,
 )
 from dure.store.repositories.records import InspectionRepository, ProcessRecordRepository
-from dure.store.repositories.sensor_readings import SensorReadingRepository
 from dure.store.repositories.root_cause import RootCauseRepository
+from dure.store.repositories.sensor_readings import SensorReadingRepository
 from dure.store.repositories.specs import ParameterSpecRepository
 from dure.store.repositories.users import TokenRepository, UserRepository
 from dure.store.secrets import SecretBox
