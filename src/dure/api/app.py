@@ -30,6 +30,7 @@ from dure.api.routes import (
     process_quality,
     process_spc,
     records,
+    root_cause,
     sharing,
     users,
 )
@@ -79,6 +80,7 @@ def create_app(settings: Settings, store: Store | None = None) -> FastAPI:
         process_quality,
         process_spc,
         collab,
+        root_cause,
         peer,
         dashboard,
         events,
