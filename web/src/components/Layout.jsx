@@ -16,6 +16,8 @@ export default function Layout() {
     ["/process", "nav.process", !isOem],
     ["/models", "nav.models", true],
     ["/scorecard", "nav.scorecard", isOem],
+    ["/root-cause", "nav.root_cause", isOem],
+    ["/root-cause/shared", "nav.shared", !isOem],
     ["/alerts", "nav.alerts", true],
     ["/connectors", "nav.connectors", can("engineer")],
     ["/setup", "nav.setup", can("engineer")],
