@@ -42,9 +42,8 @@ function AskForm({ suppliers, onSent }) {
       .catch((error) => setState({ busy: false, error }));
   };
   return (
-    <form className="card form" onSubmit={send} data-testid="rc-ask">
-      <h2>{t("rc.ask")}</h2>
-      <label>
+    <form className="card addform" onSubmit={send} data-testid="rc-ask">
+      <label className="field">
         {t("rc.supplier")}
         <select value={form.supplier_org_id} onChange={set("supplier_org_id")} data-testid="rc-supplier">
           {suppliers.map((s) => (
@@ -54,19 +53,19 @@ function AskForm({ suppliers, onSent }) {
           ))}
         </select>
       </label>
-      <label>
+      <label className="field">
         {t("rc.lots")}
         <input value={form.lots} onChange={set("lots")} data-testid="rc-lots" />
       </label>
-      <label>
+      <label className="field">
         {t("rc.serials")}
         <input value={form.serials} onChange={set("serials")} data-testid="rc-serials" />
       </label>
-      <label>
+      <label className="field">
         {t("rc.defect_type")}
         <input value={form.defect_type} onChange={set("defect_type")} data-testid="rc-defect" />
       </label>
-      <label>
+      <label className="field">
         {t("rc.found_at")}
         <select value={form.found_at} onChange={set("found_at")} data-testid="rc-found-at">
           {["incoming", "assembly", "field"].map((f) => (
@@ -76,7 +75,7 @@ function AskForm({ suppliers, onSent }) {
           ))}
         </select>
       </label>
-      <label>
+      <label className="field">
         {t("rc.note")}
         <input value={form.note} onChange={set("note")} />
       </label>
@@ -174,7 +173,12 @@ export default function RootCause() {
       {data.suppliers.length === 0 ? (
         <Empty>{t("rc.no_suppliers")}</Empty>
       ) : (
-        can("engineer") && <AskForm suppliers={data.suppliers} onSent={reload} />
+        can("engineer") && (
+          <>
+            <h2>{t("rc.ask")}</h2>
+            <AskForm suppliers={data.suppliers} onSent={reload} />
+          </>
+        )
       )}
       <h2>{t("rc.requests")}</h2>
       {data.traced.length === 0 ? (
