@@ -184,6 +184,14 @@ def test_root_cause_round_between_installs_crosses_only_aggregates(
     agreed = {"request_id", "status", "min_group", "lots", "lots_not_found"}
     agreed |= {"serials_not_found", "computed_at"}
     assert set(answer) == agreed
-    assert set(lot) == {"lot", "part_number", "parts", "parameters", "top_causes", "inspection"}
+    assert set(lot) == {
+        "lot",
+        "made_on",
+        "part_number",
+        "parts",
+        "parameters",
+        "top_causes",
+        "inspection",
+    }
     for parameter in lot["parameters"]:
         assert set(parameter) == {"name", "unit", "shift_sigma", "normal_from", "cpk"}

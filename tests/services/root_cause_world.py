@@ -25,6 +25,8 @@ LOTS = [f"RC-L{k:02d}" for k in range(8)]
 HOT = {"RC-L06", "RC-L07"}  # the die drifts hot in these
 SMALL = "RC-SMALL"  # three parts only: below k
 PER_LOT = 10
+LOOSE = 8  # parts made outside any lot on one day
+LOOSE_DAY = datetime(2026, 1, 30, 6, 0, tzinfo=UTC)
 
 
 @dataclass
@@ -106,6 +108,21 @@ def build_root_cause_world(store: Store, world: World, home: Path) -> RootCauseW
                 out.inspection_ids.append(insp.id)
                 out.values += [die, force]
                 out.serials[code].append(serial)
+        out.serials["loose"] = []
+        for i in range(LOOSE):
+            die, serial = float(rng.normal(58, 2.0)), f"SN-LOOSE-{i:02d}"
+            rec = s.process_records.add(
+                ProcessRecord(
+                    org_id=sup.id,
+                    part_id=part_id,
+                    recorded_at=LOOSE_DAY + timedelta(minutes=30 * i),
+                    values={"die_temp_C": die},
+                    serial=serial,
+                )
+            )
+            out.record_ids.append(rec.id)
+            out.values.append(die)
+            out.serials["loose"].append(serial)
         grant = s.grants.grant(
             ShareGrant(
                 grantor_org_id=sup.id,

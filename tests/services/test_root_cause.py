@@ -20,6 +20,8 @@ from dure.store.session import Store
 from tests.factories import World
 from tests.services.root_cause_world import (
     HOT,
+    LOOSE,
+    LOOSE_DAY,
     PER_LOT,
     SMALL,
     RootCauseWorld,
@@ -94,6 +96,14 @@ def test_serials_are_answered_by_their_whole_lot(rc: RootCauseWorld) -> None:
     answer = json.loads(row.answer_text)
     assert [g["lot"] for g in answer["lots"]] == [hot]
     assert answer["lots"][0]["parts"] == PER_LOT and answer["serials_not_found"] == 1
+    assert_only_aggregates(row.answer_text, rc)
+
+
+def test_serials_outside_any_lot_are_answered_by_their_day(rc: RootCauseWorld) -> None:
+    row = _ask(rc, serials=rc.serials["loose"][:2])
+    (group,) = json.loads(row.answer_text)["lots"]
+    assert group["lot"] is None and group["made_on"] == LOOSE_DAY.date().isoformat()
+    assert group["parts"] == LOOSE  # the whole day, however few serials were named
     assert_only_aggregates(row.answer_text, rc)
 
 

@@ -1,7 +1,9 @@
 """What a supplier tells an OEM about named lots: aggregates computed at home, nothing else.
 
-For each lot the request names (serials are answered by the whole lot they were made in,
-so no two requests can be differenced down to one part): how many parts it holds, each
+For each lot the request names (serials are answered by the fixed group they belong to:
+the whole lot they were made in, or, outside any lot, every part of theirs made outside
+a lot that day, so no two requests can be differenced down to one part): how many parts
+it holds, each
 process parameter's mean shift in σ against the part's normal (the rest of its recent
 history, or the middle of its specification when the history is too short), the lot's
 Cpk against the specification, the top causes from the supplier's process-quality model
@@ -15,6 +17,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import numpy as np
@@ -44,6 +47,7 @@ class _Group:
     label: str | None  # the lot code; None for serials made outside any lot
     part_id: str
     records: list[ProcessRecord]
+    made_on: date | None = None  # outside any lot: the day the group's parts were made
 
 
 def compute_answer(
@@ -62,7 +66,7 @@ def compute_answer(
     groups, lots_not_found, serials_not_found = _groups(session, lots, serials, part_ids)
     for group in groups:
         if _parts(group.records) < min_group:
-            what = f"lot {group.label}" if group.label else "the named serials outside any lot"
+            what = f"lot {group.label}" if group.label else f"the parts made on {group.made_on}"
             raise GroupTooSmall(
                 f"{what} holds fewer than {min_group} parts: an answer describes groups of "
                 f"at least {min_group} parts, so that no single part's record can be rebuilt"
@@ -82,6 +86,7 @@ def compute_answer(
         out.append(
             {
                 "lot": group.label,
+                "made_on": None if group.made_on is None else group.made_on.isoformat(),
                 "part_number": parts[pid],
                 "parts": _parts(group.records),
                 "parameters": _parameters(group.records, normals[pid], specs[pid], min_group),
@@ -122,21 +127,23 @@ def _groups(
         for r in session.process_records.own_by_serials(list(dict.fromkeys(serials)))
         if part_ids is None or r.part_id in part_ids
     ]
-    loose: dict[str, list[ProcessRecord]] = {}
+    loose: dict[tuple[str, date], _Group] = {}
     for record in named:
         if record.lot_id is None:
-            loose.setdefault(record.part_id, []).append(record)
+            day = record.recorded_at.astimezone(UTC).date()
+            loose.setdefault((record.part_id, day), _Group(None, record.part_id, [], day))
         elif record.lot_id not in groups:
             lot = session.lots.own(record.lot_id, "lot_id")
             groups[lot.id] = _Group(lot.code, lot.part_id, [])
     for lot_id, group in groups.items():
         group.records = session.process_records.list_own(lot_id=lot_id)
+    for (part_id, day), group in loose.items():
+        start = datetime(day.year, day.month, day.day, tzinfo=UTC)
+        group.records = session.process_records.own_between(
+            start, start + timedelta(days=1), part_id=part_id, lot_id=None
+        )
     serials_not_found = len(set(serials) - {r.serial for r in named})
-    return (
-        [*groups.values(), *(_Group(None, pid, recs) for pid, recs in loose.items())],
-        not_found,
-        serials_not_found,
-    )
+    return [*groups.values(), *loose.values()], not_found, serials_not_found
 
 
 def _column(records: Sequence[ProcessRecord], name: str) -> np.ndarray:
