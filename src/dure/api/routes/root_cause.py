@@ -8,7 +8,7 @@ from fastapi import APIRouter, Depends
 from pydantic import BaseModel, Field
 
 from dure.api.deps import CallerDep, CollabDep, SessionDep, require
-from dure.api.schemas import Text
+from dure.api.schemas import NOT_BLANK, Text
 from dure.domain.grants import ShareGrant
 from dure.domain.root_cause import FoundAt, RootCauseRequest
 from dure.domain.users import Caller, Role
@@ -18,13 +18,18 @@ from dure.services.collaboration.root_cause_views import root_cause_view
 router = APIRouter(tags=["root cause"])
 
 AdminDep = Annotated[Caller, Depends(require(Role.ADMIN))]
-Code = Annotated[str, Field(min_length=1, max_length=100, pattern=r"^[^\x00-\x1f\x7f]*$")]
+Code = Annotated[str, Field(min_length=1, max_length=100, pattern=NOT_BLANK)]
+MAX_LIST = root_cause.MAX_NAMED // 2
 
 
 class RootCauseIn(BaseModel):
     supplier_org_id: str = Field(description="the supplier to ask (it must grant root_cause)")
-    lots: list[Code] = Field(default_factory=list, description="the supplier's lot codes")
-    serials: list[Code] = Field(default_factory=list, description="the supplier's serials")
+    lots: list[Code] = Field(
+        default_factory=list, max_length=MAX_LIST, description="the supplier's lot codes"
+    )
+    serials: list[Code] = Field(
+        default_factory=list, max_length=MAX_LIST, description="the supplier's serials"
+    )
     defect_type: Code | None = None
     found_at: FoundAt | None = None
     note: Text = Field(default="", max_length=1000)
