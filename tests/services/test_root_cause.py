@@ -182,3 +182,13 @@ def test_bad_request_names_the_field_and_keeps_nothing(
     assert err.value.field == field
     with rc.ctx.store.session(rc.caller("oem", Role.ENGINEER)) as s:
         assert s.root_cause.list_all() == []
+
+
+def test_only_an_oem_asks_and_only_its_own_suppliers(rc: RootCauseWorld) -> None:
+    supplier = rc.caller("a", Role.ENGINEER)
+    with pytest.raises(InvalidInput) as err:  # a supplier asking its OEM
+        root_cause.ask(rc.ctx, supplier, rc.world.oem.org.id, {"lots": ["L1"]})
+    assert err.value.field == "supplier_org_id"
+    with rc.ctx.store.session(system_caller(rc.world.oem.org)) as s:
+        assert s.root_cause.list_all() == []
+    assert _supplier_rows(rc) == []

@@ -53,16 +53,16 @@ def list_requests(session: SessionDep) -> list[RootCauseRequest]:
     return session.root_cause.list_all()
 
 
-@router.post("/api/root-cause/requests/{row_id}/approve")
-def approve_answer(row_id: str, caller: AdminDep, ctx: CollabDep) -> RootCauseRequest:
+@router.post("/api/root-cause/requests/{root_cause_id}/approve")
+def approve_answer(root_cause_id: str, caller: AdminDep, ctx: CollabDep) -> RootCauseRequest:
     """Send an answer that waits for review, exactly as shown (admins)."""
-    return root_cause.decide(ctx, caller, row_id, True)
+    return root_cause.decide(ctx, caller, root_cause_id, True)
 
 
-@router.post("/api/root-cause/requests/{row_id}/decline")
-def decline_answer(row_id: str, caller: AdminDep, ctx: CollabDep) -> RootCauseRequest:
+@router.post("/api/root-cause/requests/{root_cause_id}/decline")
+def decline_answer(root_cause_id: str, caller: AdminDep, ctx: CollabDep) -> RootCauseRequest:
     """Decline to answer; the OEM is told, without any figures (admins)."""
-    return root_cause.decide(ctx, caller, row_id, False)
+    return root_cause.decide(ctx, caller, root_cause_id, False)
 
 
 @router.put("/api/grants/{grant_id}/review-before-send")

@@ -87,9 +87,10 @@ def ask(
         raise Forbidden("root-cause requests need the engineer role or higher")
     question = read_request({**fields, "request_id": new_id()})
     with ctx.store.session(caller) as session:
-        org = session.organisations.get(supplier_org_id)
-        if org.id == caller.org_id:
-            raise InvalidInput("supplier_org_id", "ask one of your suppliers, not yourself")
+        session.organisations.get(supplier_org_id)  # 404 unless linked to us
+        suppliers = {o.id for o in session.organisations.suppliers_of(caller.org_id)}
+        if supplier_org_id not in suppliers:
+            raise InvalidInput("supplier_org_id", "ask one of your own suppliers")
         row = session.root_cause.add(
             RootCauseRequest(
                 org_id=caller.org_id,
