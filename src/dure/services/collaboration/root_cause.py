@@ -184,21 +184,22 @@ def answer_request(ctx: Collab, oem: Caller, supplier_org_id: str, doc: Any) -> 
     grant asks for review). Refusals are kept, audited and raised as Forbidden."""
     question = read_request(doc)
     as_us = Caller(org_id=supplier_org_id, user_id=None, role=Role.ENGINEER, org_kind="supplier")
-    try:
-        with ctx.store.session(as_us) as session:
-            grant = _grant(session, oem.org_id)
+    try:  # computed in a read-only session: no write lock is held while computing
+        with ctx.store.session(as_us, read_only=True) as reading:
+            grant = _grant(reading, oem.org_id)
             if grant is None:
                 raise Forbidden(f"no ROOT_CAUSE grant to {oem.org_id} is in force here")
             figures = compute_answer(
-                session,
+                reading,
                 question["lots"],
                 question["serials"],
                 question["defect_type"],
                 ctx.root_cause_min_group,
                 None if grant.part_id is None else {grant.part_id},
             )
-            answer = {"request_id": question["request_id"], "status": "answered", **figures}
-            review = grant.review_before_send
+        answer = {"request_id": question["request_id"], "status": "answered", **figures}
+        review = grant.review_before_send
+        with ctx.store.session(as_us) as session:
             row = session.root_cause.add(
                 RootCauseRequest(
                     org_id=supplier_org_id,
