@@ -64,6 +64,12 @@ class Settings(BaseSettings):
         default_factory=list,
         description="networks (CIDR) outgoing requests may reach although they are private",
     )
+    root_cause_min_group: int = Field(
+        default=5,
+        ge=5,
+        description="root-cause answers to an OEM describe groups of at least this many "
+        "parts (k), so that no single part's process record can be rebuilt",
+    )
     flower_python: Path | None = Field(
         default=None,
         description="a Python with flwr==1.41 for the federated agent (default: .venv-flower)",

@@ -56,6 +56,8 @@ def foreign_ids(world: World) -> dict[str, str]:
         "report_id": "0123456789abcdef0123456789abcdef",
         "round_id": "0123456789abcdef0123456789abcdef",
         "edge_id": "0123456789abcdef0123456789abcdef",
+        "root_cause_id": "0123456789abcdef0123456789abcdef",
+        "supplier_org_id": world.a.org.id,
         "parameter": "force",  # a process parameter of supplier A's part
     }
 

@@ -19,6 +19,8 @@ import Connectors from "./pages/Connectors.jsx";
 import Machines from "./pages/Machines.jsx";
 import Process from "./pages/Process.jsx";
 import Traceability from "./pages/Traceability.jsx";
+import RootCause from "./pages/RootCause.jsx";
+import SharedAnswers from "./pages/SharedAnswers.jsx";
 import NotFound from "./pages/NotFound.jsx";
 import "./styles.css";
 
@@ -45,6 +47,8 @@ function App() {
         <Route path="scorecard" element={<Scorecard />} />
         <Route path="process" element={<Process />} />
         <Route path="traceability" element={<Traceability />} />
+        <Route path="root-cause" element={<RootCause />} />
+        <Route path="root-cause/shared" element={<SharedAnswers />} />
         <Route path="admin" element={<Admin />} />
         <Route path="setup" element={<Setup />} />
         <Route path="alerts" element={<Alerts />} />

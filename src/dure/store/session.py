@@ -59,6 +59,7 @@ from dure.store.repositories.plant import (
     StationRepository,
 )
 from dure.store.repositories.records import InspectionRepository, ProcessRecordRepository
+from dure.store.repositories.root_cause import RootCauseRepository
 from dure.store.repositories.sensor_readings import SensorReadingRepository
 from dure.store.repositories.specs import ParameterSpecRepository
 from dure.store.repositories.traceability import PartDefectRepository, ShipmentRepository
@@ -335,6 +336,10 @@ class Session:
     @cached_property
     def part_defects(self) -> PartDefectRepository:
         return self._scoped(PartDefectRepository)
+
+    @cached_property
+    def root_cause(self) -> RootCauseRepository:
+        return self._scoped(RootCauseRepository)
 
     @cached_property
     def jobs(self) -> JobRepository:

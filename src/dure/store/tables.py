@@ -317,6 +317,7 @@ share_grants = Table(
     Column("note", Text, nullable=False),
     # the part's number, which is how two installs name the same part
     Column("part_number", String(100)),
+    Column("review_before_send", Boolean, nullable=False, server_default=text("false")),
     _created(),
 )
 
@@ -691,4 +692,30 @@ part_defects = Table(
     Column("note", Text, nullable=False),
     _created(),
     Index(None, "org_id", "supplier_org_id", "found_at"),
+# ---- root-cause requests: an OEM asks a supplier why named lots or serials were bad -------
+# one row per side: the OEM keeps what it asked and the answer it got, the supplier what it
+# was asked and the exact JSON it sent back (its "what we shared" list)
+root_cause_requests = Table(
+    "root_cause_requests",
+    metadata,
+    _id(),
+    _org(),
+    # the id both installs know the request by
+    Column("request_id", ID, nullable=False),
+    Column("side", String(16), nullable=False),
+    Column("partner_org_id", ID, nullable=False),
+    Column("lots", JSON, nullable=False),
+    Column("serials", JSON, nullable=False),
+    Column("defect_type", String(100)),
+    Column("found_at", String(32)),
+    Column("note", Text, nullable=False),
+    Column("status", String(16), nullable=False),
+    # the answer exactly as it crossed (JSON text), kept byte for byte
+    Column("answer_text", Text),
+    Column("reason", Text),
+    Column("grant_id", ID),
+    Column("decided_by", ID),
+    Column("answered_at", TS),
+    _created(),
+    Index(None, "org_id", "request_id", unique=True),
 )

@@ -17,6 +17,8 @@ export default function Layout() {
     ["/models", "nav.models", true],
     ["/scorecard", "nav.scorecard", isOem],
     ["/traceability", "nav.traceability", true],
+    ["/root-cause", "nav.root_cause", isOem],
+    ["/root-cause/shared", "nav.shared", !isOem],
     ["/alerts", "nav.alerts", true],
     ["/connectors", "nav.connectors", can("engineer")],
     ["/setup", "nav.setup", can("engineer")],

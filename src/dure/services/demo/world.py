@@ -25,6 +25,8 @@ from dure.services.demo.plant_data import (
     process_csv,
     sensor_csv,
 )
+from dure.services.demo.root_cause_story import SUPPLIER as ROOT_CAUSE_SUPPLIER
+from dure.services.demo.root_cause_story import root_cause_story
 from dure.services.demo.sheet_metal import DEFECT_TYPES, sheet_image
 from dure.services.demo.traceability import SUPPLIER as SHIPPING_SUPPLIER
 from dure.services.demo.traceability import ship_and_find_cracks
@@ -140,6 +142,8 @@ def build_demo(
                 world["process"],  # type: ignore[arg-type]
             )
         truth["suppliers"][sup.slug] = world  # type: ignore[index]
+        if sup.slug == ROOT_CAUSE_SUPPLIER:
+            truth["root_cause"] = root_cause_story(store, home, oem, sup, part["number"], days)
     home.mkdir(parents=True, exist_ok=True)
     tokens_file.write_text(json.dumps(tokens, indent=2))
     tokens_file.chmod(0o600)

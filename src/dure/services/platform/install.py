@@ -69,6 +69,7 @@ class Install:
                     "python": settings.flower_python,
                 },
                 outbound=outbound,
+                root_cause_min_group=settings.root_cause_min_group,
             ),
             outbound=outbound,
         )
