@@ -692,6 +692,8 @@ part_defects = Table(
     Column("note", Text, nullable=False),
     _created(),
     Index(None, "org_id", "supplier_org_id", "found_at"),
+)
+
 # ---- root-cause requests: an OEM asks a supplier why named lots or serials were bad -------
 # one row per side: the OEM keeps what it asked and the answer it got, the supplier what it
 # was asked and the exact JSON it sent back (its "what we shared" list)
