@@ -14,8 +14,10 @@ import pytest
 from click.testing import CliRunner
 from sqlalchemy import select
 
+from dure.bench.scale import _images, _teach
 from dure.cli import main
 from dure.domain.jobs import Job, JobStatus
+from dure.scale import batch as scale_batch
 from dure.scale.cluster import RayEngine
 from dure.services.demo.sheet_metal import sheet_image
 from dure.services.inspection import batches
@@ -141,6 +143,27 @@ def test_ray_batch_equals_in_process_and_uses_every_node(
     assert rescored["ray"]["unchanged"] == 2 * len(ray_rows)  # same model: nothing changes
 
 
+def test_every_node_computes_even_when_one_actor_starts_late(
+    ray_cluster: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Ray Data feeds whichever actor is up first: without waiting for the whole pool, an
+    actor slow to start (importing torch on a loaded node) may get no image at all."""
+    late_node = sorted(worker_node_ids(ray_cluster))[1]
+
+    class LateOnOneNode(scale_batch.InspectActor):  # defined here: it travels by value
+        def __init__(self, *args: Any, **kwargs: Any) -> None:
+            super().__init__(*args, **kwargs)
+            if self.node_id == late_node:
+                time.sleep(3)
+
+    monkeypatch.setattr(scale_batch, "InspectActor", LateOnOneNode)
+    engine = RayEngine(ray_cluster.address, min_images=1, workers=2)
+    computed = list(scale_batch.inspect_over_ray(engine, _teach(), None, _images(8)))
+    nodes = Counter(c.node_id for c in computed)
+    assert set(nodes) == worker_node_ids(ray_cluster), nodes
+    assert sorted(c.key for c in computed) == sorted(i.key for i in _images(8))
+
+
 def test_a_batch_under_the_crossover_stays_in_process(
     ray_cluster: Any, store: Store, world: World, settings: Settings
 ) -> None:
@@ -173,6 +196,29 @@ def test_retraining_runs_one_ray_task_per_model_on_every_node(
         assert {s.model_versions.get(i).status for i in ids} == {"ready"}
 
 
+def test_dure_work_runs_a_queued_batch_on_the_configured_cluster(
+    ray_cluster: Any, store: Store, world: World, settings: Settings
+) -> None:
+    model_id = _trained(store, world, settings)
+    job = _queue(store, world, model_id, _files(4, first=2300), key="worker")
+    env = {
+        "DURE_HOME": str(settings.home),
+        "DURE_RAY_ADDRESS": ray_cluster.address,
+        "DURE_RAY_MIN_IMAGES": "4",
+        "DURE_RAY_WORKERS": "2",
+    }
+    if settings.database_url:
+        env["DURE_DATABASE_URL"] = settings.database_url
+    result = CliRunner().invoke(main, ["work", "--until-idle"], env=env)
+    assert result.exit_code == 0, result.output
+    assert f"Ray at {ray_cluster.address} for batches of 4+" in result.output
+    done = _finished(store, world, job.id)
+    assert done.status == JobStatus.SUCCEEDED, done.error
+    assert done.result["runner"] == "ray" and done.result["ok"] + done.result["ng"] == 3
+    assert ray.is_initialized()  # the worker left the connection it did not make
+
+
+# Last: it takes a node away from the module's cluster, which no test needs after it.
 def test_a_node_killed_mid_job_loses_and_doubles_nothing(
     ray_cluster: Any,
     store: Store,
@@ -207,25 +253,3 @@ def test_a_node_killed_mid_job_loses_and_doubles_nothing(
     assert sorted(r.serial for r in rows) == sorted(n for n, _ in files if n != "grey.png")
     assert done.result["ok"] + done.result["ng"] == len(files) - 1
     assert [i["filename"] for i in done.result["refused_images"]] == ["grey.png"]
-
-
-def test_dure_work_runs_a_queued_batch_on_the_configured_cluster(
-    ray_cluster: Any, store: Store, world: World, settings: Settings
-) -> None:
-    model_id = _trained(store, world, settings)
-    job = _queue(store, world, model_id, _files(4, first=2300), key="worker")
-    env = {
-        "DURE_HOME": str(settings.home),
-        "DURE_RAY_ADDRESS": ray_cluster.address,
-        "DURE_RAY_MIN_IMAGES": "4",
-        "DURE_RAY_WORKERS": "2",
-    }
-    if settings.database_url:
-        env["DURE_DATABASE_URL"] = settings.database_url
-    result = CliRunner().invoke(main, ["work", "--until-idle"], env=env)
-    assert result.exit_code == 0, result.output
-    assert f"Ray at {ray_cluster.address} for batches of 4+" in result.output
-    done = _finished(store, world, job.id)
-    assert done.status == JobStatus.SUCCEEDED, done.error
-    assert done.result["runner"] == "ray" and done.result["ok"] + done.result["ng"] == 3
-    assert ray.is_initialized()  # the worker left the connection it did not make

@@ -4,8 +4,15 @@ The driver (a Dure job thread) hands in the images' bytes and gets one ``Compute
 image as soon as it is done, in no particular order; it alone writes to the store. Each
 actor loads the model once from the stored model blob (put in Ray's object store once per
 batch) and inspects image by image with the same code as the in-process path
-(``compute.inspect_bytes``). Actors ask for half a CPU (ray issue 44687) and are spread over
-the nodes; Ray Data restarts an actor whose node dies, and re-runs its unfinished blocks.
+(``compute.inspect_bytes``). Actors ask for half a CPU (ray issue 44687).
+
+Two things Ray does not promise are made certain here, so that every node of the cluster
+takes part: where the actors go (``SPREAD`` is best effort: two half-CPU actors may share one
+node), so each actor is pinned softly to the node with the fewest actors per CPU
+(``ActorPlacement``); and who gets the first images (Ray Data feeds whichever actor is up
+first, so a slow-starting one may get nothing), so the images are handed out only once the
+whole pool is up (``ACTOR_START_S``). Ray Data restarts an actor whose node dies (on another
+node: the pin is soft), and re-runs its unfinished blocks.
 """
 
 from __future__ import annotations
@@ -14,6 +21,7 @@ import itertools
 import logging
 import pickle
 import warnings
+from collections import Counter
 from collections.abc import Iterable, Iterator
 from typing import Any
 
@@ -25,7 +33,43 @@ from dure.scale.compute import Computed, ImageJob, inspect_bytes, load_inspector
 ACTOR_BATCH = 4
 CHUNK = 1000  # images per Ray Data run (a batch job holds at most 500)
 RUNS = 3  # runs of one batch on Ray before the job fails (it can then be sent again)
+# Seconds a run waits for its whole actor pool to be up before handing out images; a pool
+# that cannot start by then fails the run (retried up to RUNS times, then the job fails).
+ACTOR_START_S = 300
 log = logging.getLogger(__name__)
+
+
+class ActorPlacement:
+    """Ray Data's ``ray_remote_args_fn`` for a pool: each new actor is pinned (softly) to the
+    node with the fewest actors per CPU so far, ties by node id, so the pool is spread over
+    the nodes in proportion to their CPUs, the same way every time. Soft: an actor whose node
+    died is restarted on another one."""
+
+    def __init__(self, node_cpus: dict[str, float]) -> None:
+        self.node_cpus = node_cpus
+        self.actors: Counter[str] = Counter()
+
+    @classmethod
+    def of_cluster(cls, ray: Any) -> ActorPlacement:
+        """The placement over the cluster's live nodes that can hold an actor (not a head
+        without CPUs)."""
+        return cls(
+            {
+                node["NodeID"]: float(node["Resources"].get("CPU", 0))
+                for node in ray.nodes()
+                if node["Alive"] and node["Resources"].get("CPU", 0) >= ACTOR_CPUS
+            }
+        )
+
+    def __call__(self) -> dict[str, Any]:
+        """The remote arguments of the next actor."""
+        if not self.node_cpus:
+            return {"scheduling_strategy": "SPREAD"}
+        from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
+
+        node = min(self.node_cpus, key=lambda n: (self.actors[n] / self.node_cpus[n], n))
+        self.actors[node] += 1
+        return {"scheduling_strategy": NodeAffinitySchedulingStrategy(node, soft=True)}
 
 
 class InspectActor:
@@ -63,10 +107,12 @@ def _run_once(
     # progress goes to the job's own report; Ray's bars would only fill the server's log
     context.enable_progress_bars = False
     context.print_on_execution_start = False
+    # hand out images only once every actor is up, so that each one gets its share
+    context.wait_for_min_actors_s = ACTOR_START_S
     with warnings.catch_warnings():
-        # Ray 2.60 has no named parameter for the scheduling strategy yet: the remote
-        # argument it deprecates is the only way to spread the actors over the nodes
-        warnings.filterwarnings("ignore", message="`ray_remote_args` is deprecated")
+        # Ray 2.60 has no other way to place each actor of a pool (``label_selector`` holds
+        # for the whole pool): its per-actor remote arguments, deprecated, removed in 2.64
+        warnings.filterwarnings("ignore", message="`ray_remote_args_fn` is deprecated")
         dataset = _pipeline(ray, size, model_ref, threshold, rows, blocks)
     for row in dataset.iter_rows():
         yield pickle.loads(row["payload"])
@@ -82,7 +128,7 @@ def _pipeline(
         num_cpus=ACTOR_CPUS,
         batch_size=ACTOR_BATCH,
         batch_format="numpy",
-        scheduling_strategy="SPREAD",
+        ray_remote_args_fn=ActorPlacement.of_cluster(ray),
     )
 
 
