@@ -26,6 +26,7 @@ class JobKind(StrEnum):
     INSPECT_BATCH = "inspect_batch"
     ADAPT_MODEL = "adapt_model"
     TRAIN_RUL_MODEL = "train_rul_model"
+    CHECK_PARITY = "check_parity"
 
 
 # Kinds whose work is kept step by step, so a job interrupted by a stopped server is
