@@ -26,7 +26,8 @@ function Lineage({ model, byId }) {
     chain.push(cursor);
     cursor = cursor.base_version_id ? byId.get(cursor.base_version_id) || { id: cursor.base_version_id, name: "…", version: "?" } : null;
   }
-  const publisher = model.card?.package?.publisher?.name || model.card?.shared_card?.publisher?.name;
+  const publisher =
+    model.card?.package?.publisher?.name || model.card?.shared_card?.publisher?.name || model.card?.lineage?.base_publisher?.name;
   return (
     <p className="lineage" data-testid="lineage">
       {t("models.lineage")}:{" "}

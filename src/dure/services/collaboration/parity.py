@@ -27,7 +27,7 @@ from dure.domain.jobs import Job, JobKind
 from dure.domain.model_versions import ModelVersion
 from dure.domain.times import as_utc
 from dure.domain.users import Caller, Role
-from dure.errors import Conflict, InvalidInput, ModelFileError
+from dure.errors import Conflict, InvalidInput, ModelFileError, NotFound
 from dure.ingest.images import decode_image
 from dure.models.vision.parity import (
     compare,
@@ -97,7 +97,9 @@ def queue_check(session: Session, package: ModelPackage, key: str | None = None)
 
 def queue_now(session: Session, package_id: str) -> Job:
     """Queue a parity check of one of our imported packages now (a user asked)."""
-    package = session.packages.own(package_id, "package_id")
+    package = session.packages.get(package_id)
+    if package.org_id != session.caller.org_id:
+        raise NotFound(f"model_package {package_id!r} does not exist or is not yours")
     job = queue_check(session, package)
     if job is None:
         raise Conflict(f"package {package_id} is not an imported package with a golden set")
