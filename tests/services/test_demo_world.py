@@ -108,9 +108,7 @@ def test_demo_world_builds_once_and_the_oem_sees_its_suppliers(
     local = [v for v in versions if v["base_version_id"] == imported[0]["id"]]
     assert len(local) == 1 and local[0]["card"]["lineage"]["base_package_id"]
     packages = client.get("/api/packages", headers=oem).json()["items"]
-    assert [p["role"] for p in packages if p["org_id"] == me["organisation"]["id"]] == [
-        "published"
-    ]
+    assert [p["role"] for p in packages if p["org_id"] == me["organisation"]["id"]] == ["published"]
 
 
 def test_same_seed_same_world(install_settings) -> None:  # type: ignore[no-untyped-def]
