@@ -46,8 +46,13 @@ BACKOFF_MAX_S = 60.0
 JOB_NICENESS = 10
 # Which kinds of job each worker takes.
 LANES: dict[str, tuple[JobKind, ...]] = {
-    "training": (JobKind.TRAIN_INSPECTION_MODEL, JobKind.ADAPT_MODEL, JobKind.TRAIN_RUL_MODEL),
-    "inspection": (JobKind.INSPECT_BATCH, JobKind.CHECK_PARITY),
+    "training": (
+        JobKind.TRAIN_INSPECTION_MODEL,
+        JobKind.ADAPT_MODEL,
+        JobKind.TRAIN_RUL_MODEL,
+        JobKind.CHECK_PARITY,
+    ),
+    "inspection": (JobKind.INSPECT_BATCH,),
 }
 # How often the checks lane looks for imported packages whose golden set is due again.
 PARITY_SWEEP_S = 600.0
