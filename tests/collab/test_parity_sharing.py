@@ -163,6 +163,12 @@ def test_sharing_inside_one_install_gives_the_supplier_its_own_row(  # type: ign
         s.grants.revoke(grant_id)
     with pytest.raises(NotFound):
         shared_models.import_shared(ctx, sup, published.id)
+    # the OEM revokes the package: A's copy and its model version stop at once
+    shared_models.revoke_package(ctx, _engineer(world, "oem"), published.id)
+    with store.session(sup) as s:
+        assert s.packages.get(imported.id).revoked_at is not None
+        assert s.model_versions.get(imported.model_version_id or "").status == "revoked"
+        assert any(e.resource_id == imported.id for e in s.audit_events.list_all(action="revoke"))
 
 
 def test_a_package_file_of_an_org_without_a_grant_is_refused(  # type: ignore[no-untyped-def]

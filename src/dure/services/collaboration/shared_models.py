@@ -135,7 +135,10 @@ def revoke_package(ctx: Collab, caller: Caller, package_id: str) -> ModelPackage
         package = session.packages.get(package_id)
         if package.org_id != caller.org_id or package.role != PackageRole.PUBLISHED:
             raise Forbidden("only the publisher may revoke a package")
-        return session.packages.update_fields(package_id, revoked_at=utcnow())
+        revoked = session.packages.update_fields(package_id, revoked_at=utcnow())
+    with ctx.store.system() as system:  # copies on this install stop at once
+        system.peers.withdraw_copies(package.origin_id, caller.org_id, system.audit)
+    return revoked
 
 
 # ---- the publisher's side of a partner's request ------------------------------------------

@@ -20,6 +20,7 @@ from dure.domain.ids import utcnow
 from dure.domain.users import Role
 from dure.errors import NotFound
 from dure.store import tables as t
+from dure.store.audit_log import AuditLog
 from dure.store.rows import to_entity, to_row
 from dure.store.scoped import ScopedRepository
 
@@ -210,6 +211,36 @@ class PeerGate:
     def add_partner(self, partner: Partner) -> None:
         """Store a partner record (the link services check everything first)."""
         self._conn.execute(insert(t.partners).values(**to_row(partner, t.partners)))
+
+    def withdraw_copies(self, origin_id: str, publisher_org_id: str, audit: AuditLog) -> list[str]:
+        """The publisher revoked ``origin_id``: mark the copies other organisations of this
+        install imported (and their model versions) revoked, as a partner's sync would;
+        each in its organisation's audit log. The organisations' ids."""
+        rows = self._conn.execute(
+            select(t.model_packages).where(
+                t.model_packages.c.origin_id == origin_id,
+                t.model_packages.c.publisher_org_id == publisher_org_id,
+                t.model_packages.c.role == "imported",
+                t.model_packages.c.revoked_at.is_(None),
+            )
+        ).all()
+        now = utcnow()
+        for row in rows:
+            self._conn.execute(
+                update(t.model_packages)
+                .where(t.model_packages.c.id == row.id)
+                .values(revoked_at=now)
+            )
+            if row.model_version_id:
+                self._conn.execute(
+                    update(t.model_versions)
+                    .where(t.model_versions.c.id == row.model_version_id)
+                    .values(status="revoked")
+                )
+            audit.record(
+                "revoke", "model_package", row.id, org_id=row.org_id, detail={"by": "publisher"}
+            )
+        return [row.org_id for row in rows]
 
     def parity_candidates(self) -> list[ModelPackage]:
         """Imported, unrevoked packages of every organisation here that carry a golden set
