@@ -53,6 +53,11 @@ def test_parity_supplier_models_page_shows_the_oem_base_and_its_local_version(
     timed_goto(page, served, f"/models/{local['id']}", "[data-testid=lineage]", "model-lineage")
     lineage = page.inner_text("[data-testid=lineage]")
     assert "→" in lineage and "Hanbit Appliances" in lineage
-    timed_goto(page, served, "/models", "[data-testid=models-table]", "models-shared")
+    timed_goto(page, served, "/models", "[data-testid=package-parity]", "models-shared")
     assert "Hanbit Appliances" in page.inner_text("[data-testid=models-table]")
+    # the package Hanul imported, with its parity on Hanbit's golden set
+    assert page.get_attribute("[data-testid=package-parity]", "data-status") == "ok"
+    imported = page.inner_text("[data-testid=package-imported]")
+    assert "Hanbit Appliances" in imported and "✓ scores as signed" in imported
+    assert page.inner_text("[data-testid=package-shared]").strip().endswith("imported")
     shot(page, "parity-models-lineage")

@@ -336,3 +336,34 @@ def test_publishing_a_golden_set_checks_the_images(  # type: ignore[no-untyped-d
         assert caught.value.field == field
     with store.session(oem) as s:
         assert s.packages.list_own() == []
+
+
+def test_parity_and_in_install_import_through_the_api(  # type: ignore[no-untyped-def]
+    client, store: Store, world: World, oem_model
+) -> None:
+    oem, sup = world.oem.auth("engineer"), world.a.auth("engineer")
+    published = client.post(
+        f"/api/model-versions/{oem_model['model_id']}/publish",
+        json={"golden_image_ids": oem_model["golden"][:2]},
+        headers=oem,
+    )
+    assert published.status_code == 201, published.text
+    package_id = published.json()["id"]
+    assert client.post(f"/api/packages/{package_id}/import", headers=sup).status_code == 404
+    _grant(store, world, "a", GrantScope.MODEL_USE, "part")
+    shared = [p for p in client.get("/api/packages", headers=sup).json()["items"]]
+    assert [p["id"] for p in shared if p["role"] == "published"] == [package_id]
+    imported = client.post(f"/api/packages/{package_id}/import", headers=sup)
+    assert imported.status_code == 201, imported.text
+    body = imported.json()
+    assert body["origin_id"] == package_id and body["id"] != package_id
+    queued = client.post(f"/api/packages/{body['id']}/parity", headers=sup)
+    assert queued.status_code == 202 and queued.json()["kind"] == "check_parity"
+    # the publisher's own row is not a package it imported: no parity check there
+    assert client.post(f"/api/packages/{package_id}/parity", headers=oem).status_code == 409
+    bad = client.post(
+        f"/api/model-versions/{oem_model['model_id']}/publish",
+        json={"golden_image_ids": ["nope"]},
+        headers=oem,
+    )
+    assert bad.status_code == 422 and "golden_image_ids.0" in bad.text
