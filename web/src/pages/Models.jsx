@@ -119,7 +119,9 @@ function Packages({ orgId, onImported }) {
   if (!packages.data) return null;
   const items = packages.data.items;
   const importedFrom = new Set(items.filter((p) => p.org_id === orgId).map((p) => p.origin_id));
-  const shared = items.filter((p) => p.org_id !== orgId && p.role === "published" && !p.revoked_at);
+  const shared = items.filter(
+    (p) => p.org_id !== orgId && p.role === "published" && !p.revoked_at && !importedFrom.has(p.id),
+  );
   const imported = items.filter((p) => p.org_id === orgId && p.role === "imported");
   if (!shared.length && !imported.length) return null;
   const take = async (id) => {
@@ -162,13 +164,9 @@ function Packages({ orgId, onImported }) {
               <td>{p.card?.name} v{p.card?.version}</td>
               <td>{p.card?.publisher?.name}</td>
               <td>
-                {importedFrom.has(p.id) ? (
-                  t("models.imported")
-                ) : (
-                  <button type="button" disabled={busy === p.id} onClick={() => take(p.id)} data-testid="import-package">
-                    {t("models.import")}
-                  </button>
-                )}
+                <button type="button" disabled={busy === p.id} onClick={() => take(p.id)} data-testid="import-package">
+                  {t("models.import")}
+                </button>
               </td>
             </tr>
           ))}
