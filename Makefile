@@ -30,7 +30,7 @@ web:
 	bash scripts/build-web.sh
 
 test-deps: install web
-	$(PIP) install -q -e '.[test]'
+	$(PIP) install -q -e '.[test,scale]'
 	bash scripts/ensure-test-servers.sh
 
 test: test-deps

@@ -7,6 +7,8 @@ port=$((54000 + RANDOM % 900))
 trap 'bash scripts/pg-cluster.sh stop "$pgdir"' EXIT
 url=$(bash scripts/pg-cluster.sh start "$pgdir" "$port") || { echo "could not start PostgreSQL" >&2; exit 1; }
 
+.venv/bin/python -c "import ray" 2>/dev/null || { echo "Ray is missing: make test-deps installs the extra dure[scale]" >&2; exit 1; }
+
 echo "=== lint ==="
 .venv/bin/ruff check src tests || exit 1
 echo "=== layer contracts (import-linter) ==="

@@ -28,7 +28,7 @@ def pytest_report_header() -> str:
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """Model, multi-install and browser tests run once, in the SQLite pass."""
+    """Model, Ray, multi-install and browser tests run once, in the SQLite pass."""
     if BACKEND != "postgresql":
         return
     skip = pytest.mark.skip(reason="store-independent model test; it runs in the SQLite pass")
@@ -36,10 +36,11 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         path = str(item.fspath)
         if (
             "/tests/models/" in path
+            or "/tests/scale/" in path
+            or "/tests/edge/" in path
             or "/tests/browser/" in path
-            or path.endswith(
-                ("test_federated_neu.py", "test_multicompany.py", "test_multicompany_parity.py")
-            )
+            or path.endswith(("test_federated_neu.py", "test_multicompany.py"))
+            or item.get_closest_marker("multicompany") is not None
         ):
             item.add_marker(skip)
 

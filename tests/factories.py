@@ -23,6 +23,7 @@ from dure.services.inspection.records import store_blob
 from dure.services.live.connectors import save_connector
 from dure.services.maintenance.events import record_event
 from dure.services.platform.accounts import create_org, create_token, create_user, system_caller
+from dure.services.traceability.shipments import record_shipment
 from dure.store.repositories.sensor_readings import ReadingColumns
 from dure.store.session import Store
 
@@ -210,4 +211,15 @@ def build_world(store: Store) -> World:
             companies[org.slug].ids["grant"] = grant.id
             if org is b:
                 s.grants.revoke(grant.id)  # B's grant exists but is revoked
+    with store.session(system_caller(a)) as s:  # A shipped its lot to the OEM and said so
+        shipment = record_shipment(
+            s,
+            oem_org_id=oem.id,
+            shipment_no="A-SHIP-1",
+            part_id=companies[a.slug].ids["part"],
+            lots=[{"code": "sup-a-L1", "quantity": 10, "serials": ["S1", "S2"]}],
+            shipped_at=datetime(2026, 1, 6, 8, 0, tzinfo=UTC),
+        )
+        s.shipments.mark_sent(shipment.id)
+        companies[a.slug].ids["shipment"] = shipment.id
     return World(companies["oem-co"], companies["sup-a"], companies["sup-b"])

@@ -62,12 +62,24 @@ def test_the_contracts_hold(lint_available: None) -> None:
         ("models/vision/patchcore.py", "import fastapi as _f", "Models know nothing of HTTP"),
         ("store/scoped.py", "import dure.services.dashboard.views as _v", "Layers"),
         ("domain/records.py", "import dure.store.tables as _t", "Layers"),
+        ("services/inspection/batches.py", "import ray as _r", "Only dure.scale imports Ray"),
+        (
+            "scale/batch.py",
+            "from dure.store.blobs import BlobStore as _B",
+            "Ray workers never touch the store",
+        ),
         ("models/vision/scoring.py", "import torch as _t", "The line-side inference needs no"),
         # indirect: the edge inspector stitches tiles with tiling.py, which must stay light too
         (
             "models/vision/tiling.py",
             "import scipy.ndimage as _nd",
             "The line-side inference needs no",
+        ),
+        # indirect: the edge runtime verifies packages with collab.packages, which stays light
+        (
+            "collab/packages.py",
+            "import sqlalchemy as _sa",
+            "The line-side runtime needs no torch",
         ),
     ],
 )

@@ -12,6 +12,12 @@ from pathlib import Path
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+# Batches this large or larger go to Ray when it is configured. `dure bench scale` measured
+# 5-10 s of fixed cost per Ray batch (actors start, model loads) and ~80 ms per image in
+# process; with 4-16 workers Ray then wins from about 130-170 images (on a 2-core machine,
+# never: see README "Point Dure at a Ray cluster").
+DEFAULT_RAY_MIN_IMAGES = 150
+
 
 class Settings(BaseSettings):
     """Where Dure keeps its data and how it serves; validated once, passed down."""
@@ -58,6 +64,12 @@ class Settings(BaseSettings):
         default_factory=list,
         description="networks (CIDR) outgoing requests may reach although they are private",
     )
+    root_cause_min_group: int = Field(
+        default=5,
+        ge=5,
+        description="root-cause answers to an OEM describe groups of at least this many "
+        "parts (k), so that no single part's process record can be rebuilt",
+    )
     flower_python: Path | None = Field(
         default=None,
         description="a Python with flwr==1.41 for the federated agent (default: .venv-flower)",
@@ -78,6 +90,28 @@ class Settings(BaseSettings):
     )
     web_dir: Path | None = Field(
         default=None, description="the built dashboard (default: web/dist beside the source)"
+    )
+
+    ray_address: str | None = Field(
+        default=None,
+        description="where batch inspection scales out: unset runs it in this process; "
+        "`local` starts a Ray on this machine; `host:port` (or `ray://host:port`) joins an "
+        "existing Ray cluster; `auto` joins the cluster this process runs in (under `ray job "
+        "submit`) (needs the extra: pip install dure[scale])",
+    )
+    ray_token_file: Path | None = Field(
+        default=None,
+        description="file holding the Ray cluster's authentication token (a secret; Ray 2.60 "
+        "token authentication). With `local` and no file, Dure makes keys/ray.token (0600)",
+    )
+    ray_min_images: int = Field(
+        default=DEFAULT_RAY_MIN_IMAGES,
+        gt=0,
+        description="a batch this large or larger runs on Ray; smaller ones stay in process "
+        "(Ray's fixed cost per batch outweighs the gain below it; see `dure bench scale`)",
+    )
+    ray_workers: int | None = Field(
+        default=None, gt=0, description="Ray actors per batch (default: the cluster's CPUs)"
     )
 
     def child_environment(self, **extra: str) -> dict[str, str]:
@@ -118,6 +152,21 @@ class Settings(BaseSettings):
         host, _, port = value.rpartition(":")
         if not host or not port.isdigit() or not 0 < int(port) < 65536:
             raise ValueError(f"DURE_DEMO_MQTT must be host:port, got {value!r}")
+        return value
+
+    @field_validator("ray_address")
+    @classmethod
+    def _ray_address(cls, value: str | None) -> str | None:
+        if value is None or value == "":
+            return None
+        if value in ("local", "auto"):
+            return value
+        host, _, port = value.removeprefix("ray://").rpartition(":")
+        if not host or not port.isdigit() or not 0 < int(port) < 65536:
+            raise ValueError(
+                f"DURE_RAY_ADDRESS must be `local`, `auto`, host:port or ray://host:port, "
+                f"got {value!r}"
+            )
         return value
 
     @property

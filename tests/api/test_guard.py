@@ -8,7 +8,7 @@ import asyncio
 import json
 from typing import Any
 
-from dure.api.guard import RequestGuard
+from dure.api.guard import RequestGuard, body_limit
 from dure.errors import Unauthenticated
 from dure.settings import Settings
 from tests.factories import World, png_bytes
@@ -129,3 +129,14 @@ def test_the_served_api_refuses_an_unauthenticated_upload(client, world: World) 
     assert response.headers["content-type"] == "application/problem+json"
     health = client.get("/api/health")
     assert "server" not in health.headers and health.headers["x-frame-options"] == "DENY"
+
+
+def test_an_edge_box_post_takes_one_large_image_but_not_a_batch_upload() -> None:
+    """Edge results are JSON parsed in memory: a box sends up to 8 MB of results per post,
+    or one result whose image alone is larger; never the hundreds of MB a batch may."""
+    settings = Settings(max_upload_bytes=32 << 20, max_batch_bytes=512 << 20)
+    limit = body_limit(settings, "/api/edge/v1/results")
+    assert limit >= (32 << 20) * 4 // 3 + (1 << 20)  # one upload-sized image in base64
+    assert limit < body_limit(settings, "/api/parts/p/inspect-batch") // 4
+    small = Settings(max_upload_bytes=1 << 20, max_batch_bytes=512 << 20)
+    assert body_limit(small, "/api/edge/v1/results") >= 8 << 20  # a forwarder's whole post

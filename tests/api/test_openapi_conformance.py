@@ -73,6 +73,8 @@ REFUSED_FOR_REASONS_NO_SCHEMA_STATES: dict[tuple[str, str], str] = {
     ("GET", "/api/dashboard/process"): _PARAMETER,
     ("PUT", "/api/parts/{part_id}/process-specs/{parameter}"): "a rule between fields: at "
     "least one of lower and upper, and lower below upper",
+    ("POST", "/api/root-cause/requests"): "a rule between fields: at least one lot or "
+    "serial; and the organisation asked must be one of the caller's suppliers",
 }
 
 

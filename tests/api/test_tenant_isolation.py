@@ -49,12 +49,15 @@ def foreign_ids(world: World) -> dict[str, str]:
         "event_id": a["maintenance_event"],
         "oem_id": world.oem.org.id,
         "supplier_id": world.a.org.id,
+        "shipment_id": a["shipment"],
         # collaboration objects supplier A does not have: a guessed id must get 404 too
         "partner_id": "0123456789abcdef0123456789abcdef",
         "package_id": "0123456789abcdef0123456789abcdef",
         "report_id": "0123456789abcdef0123456789abcdef",
         "round_id": "0123456789abcdef0123456789abcdef",
         "edge_id": "0123456789abcdef0123456789abcdef",
+        "root_cause_id": "0123456789abcdef0123456789abcdef",
+        "supplier_org_id": world.a.org.id,
         "parameter": "force",  # a process parameter of supplier A's part
     }
 

@@ -33,6 +33,11 @@ def test_demo_world_builds_once_and_the_oem_sees_its_suppliers(
     tokens = json.loads(summary.tokens_file.read_text())
     truth = json.loads(summary.ground_truth_file.read_text())
     assert truth["suppliers"]["mirae"]["press_fails_at"] is not None
+    # Hanbit traced its assembly cracks to Hanul's newest lots: the die ran hot there
+    story = truth["root_cause"]
+    assert story["status"] == "answered" and story["lots"][-1].endswith("-L29")
+    newest = story["found"][story["lots"][-1]]
+    assert newest["parameter"] == "die_temp_C" and newest["shift_sigma"] > 1
     client = TestClient(create_app(settings, store))
     oem = {"Authorization": f"Bearer {tokens['hanbit']['engineer']}"}
     me = client.get("/api/me", headers=oem).json()

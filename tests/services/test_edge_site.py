@@ -18,6 +18,7 @@ from dure.domain.edge import EdgeResult, source_key
 from dure.domain.model_versions import ModelVersion
 from dure.domain.parts import PartNumber
 from dure.domain.users import Caller, Role
+from dure.errors import InvalidInput
 from dure.models.vision.onnx_inspector import OnnxInspector
 from dure.services.demo.sheet_metal import sheet_image
 from dure.services.edge_site import results
@@ -402,3 +403,41 @@ def test_a_result_inspected_on_the_box_is_kept_as_the_site_would_have_inspected_
     assert record.score == pytest.approx(site.score, rel=1e-5)
     expected = [{**r.as_dict(), "defect_type": site.defect_type} for r in site.regions]
     assert record.regions == expected
+
+
+@pytest.mark.parametrize(("score", "is_defect"), [(0.9, False), (0.1, True), (0.5, False)])
+def test_a_verdict_that_disagrees_with_its_score_is_refused_naming_it(
+    score: float, is_defect: bool
+) -> None:
+    # the box judges score >= threshold as a defect; a result saying otherwise (a bug or a
+    # forged post) would put an OK on a part whose score says NG, so it is not kept
+    wire = result(rid(404), rid(1), score=score, is_defect=is_defect)
+    with pytest.raises(InvalidInput) as refused:
+        EdgeResult.from_wire(wire, 3)
+    assert refused.value.field == "results[3].is_defect"
+    assert EdgeResult.from_wire(result(rid(404), rid(1), score=0.5, is_defect=True)).is_defect
+    # right at the threshold the box compares in float32: 0.7 as float32 is just below 0.7
+    at = float(np.float32(0.7))
+    assert at < 0.7 and bool(np.float32(at) >= 0.7)
+    edge = result(rid(404), rid(1), score=at, threshold=0.7, is_defect=True)
+    assert EdgeResult.from_wire(edge).is_defect
+
+
+def test_a_change_of_a_box_is_audited_with_what_it_was_and_became(
+    client: TestClient, store: Store, world: World
+) -> None:
+    station = world.a.ids["station"]
+    made, _ = register(client, world.a, station_id=station)
+    edge_id = made.json()["id"]
+    change = client.put(
+        f"{DEVICES}/{edge_id}", json={"station_id": None}, headers=world.a.auth("engineer")
+    )
+    assert change.status_code == 200, change.text
+    with store.session(engineer_of_a(world), read_only=True) as s:
+        events = [
+            e
+            for e in s.audit_events.list_own()
+            if e.resource == "edge_device" and e.resource_id == edge_id
+        ]
+    assert [e.action for e in events if e.action != "create"] == ["assign"]
+    assert events[-1].detail == {"station_id": {"from": station, "to": None}}

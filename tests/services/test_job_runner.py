@@ -79,7 +79,7 @@ def test_a_store_error_outside_a_job_does_not_kill_the_worker(
     failures = {"left": 2}
 
     def flaky(*args: Any, **kwargs: Any) -> Any:
-        if kwargs.get("kinds") == (JobKind.INSPECT_BATCH,) and failures["left"]:
+        if kwargs.get("kinds") == jobs_module.LANES["inspection"] and failures["left"]:
             failures["left"] -= 1
             raise StoreUnavailable("the store cannot be reached: database is locked")
         return real(*args, **kwargs)

@@ -4,6 +4,8 @@ import * as checks from "./strings/checks.js";
 import * as operations from "./strings/operations.js";
 import * as maintenance from "./strings/maintenance.js";
 import * as processWindow from "./strings/process.js";
+import * as traceability from "./strings/traceability.js";
+import * as rootCause from "./strings/rootCause.js";
 
 const en = {
   "app.name": "Dure",
@@ -492,8 +494,8 @@ const ko = {
 };
 
 export const dictionaries = {
-  en: { ...en, ...checks.en, ...operations.en, ...maintenance.en, ...processWindow.en },
-  ko: { ...ko, ...checks.ko, ...operations.ko, ...maintenance.ko, ...processWindow.ko },
+  en: { ...en, ...checks.en, ...operations.en, ...maintenance.en, ...processWindow.en, ...traceability.en, ...rootCause.en },
+  ko: { ...ko, ...checks.ko, ...operations.ko, ...maintenance.ko, ...processWindow.ko, ...traceability.ko, ...rootCause.ko },
 };
 const LANG_KEY = "dure.lang";
 

@@ -18,6 +18,9 @@ import Alerts from "./pages/Alerts.jsx";
 import Connectors from "./pages/Connectors.jsx";
 import Machines from "./pages/Machines.jsx";
 import Process from "./pages/Process.jsx";
+import Traceability from "./pages/Traceability.jsx";
+import RootCause from "./pages/RootCause.jsx";
+import SharedAnswers from "./pages/SharedAnswers.jsx";
 import NotFound from "./pages/NotFound.jsx";
 import "./styles.css";
 
@@ -43,6 +46,9 @@ function App() {
         <Route path="models/:versionId" element={<Models />} />
         <Route path="scorecard" element={<Scorecard />} />
         <Route path="process" element={<Process />} />
+        <Route path="traceability" element={<Traceability />} />
+        <Route path="root-cause" element={<RootCause />} />
+        <Route path="root-cause/shared" element={<SharedAnswers />} />
         <Route path="admin" element={<Admin />} />
         <Route path="setup" element={<Setup />} />
         <Route path="alerts" element={<Alerts />} />

@@ -27,6 +27,8 @@ App = Callable[[Scope, Receive, Send], Awaitable[None]]
 MULTIPART_OVERHEAD = 1 << 20
 SMALL_BODY = 64 << 10  # log-in, JSON bodies of settings and decisions
 EDGE_RESULTS = "/api/edge/v1/results"
+EDGE_POST_BYTES = 8 << 20  # what a box sends in one post (several results)
+EDGE_MAP_BYTES = 4 << 20  # room for the raw anomaly maps and the JSON around them
 WITHOUT_TOKEN = ("/api/auth/login", "/api/health")
 HEADERS = [
     (b"x-content-type-options", b"nosniff"),
@@ -45,8 +47,8 @@ def body_limit(settings: Settings, path: str) -> int:
     """The most bytes a request to ``path`` may send."""
     if path.endswith(("/images", "/inspect-batch")):
         return max(settings.max_batch_bytes, settings.max_upload_bytes) + MULTIPART_OVERHEAD
-    if path == EDGE_RESULTS:  # JSON with base64 images: up to a batch upload
-        return settings.max_batch_bytes + MULTIPART_OVERHEAD
+    if path == EDGE_RESULTS:  # JSON, base64: up to 8 MB of results, or one image of any size
+        return max(EDGE_POST_BYTES, settings.max_upload_bytes * 4 // 3) + EDGE_MAP_BYTES
     if path == "/api/auth/login":
         return SMALL_BODY
     return settings.max_upload_bytes + MULTIPART_OVERHEAD

@@ -219,6 +219,9 @@ class GrantIn(Body):
     part_id: Text | None = None
     expires_at: Instant | None = None
     note: Text = Field(default="", max_length=1000)
+    review_before_send: bool = Field(
+        default=False, description="root_cause grants: an admin approves each answer first"
+    )
 
 
 class ImportOut(BaseModel):

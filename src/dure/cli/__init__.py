@@ -10,10 +10,12 @@ import click
 from dure.cli.backups import backup, restore
 from dure.cli.bench import bench, testbed
 from dure.cli.connect import connect
+from dure.cli.edge import edge
 from dure.cli.imports import import_
 from dure.cli.plant import setup as setup_group
 from dure.cli.setup import demo, init, org, token, up, user
 from dure.cli.vision import inspect, train
+from dure.cli.work import work
 from dure.settings import Settings
 
 
@@ -58,6 +60,8 @@ for _command in (
     train,
     inspect,
     connect,
+    work,
+    edge,
     bench,
     testbed,
     backup,

@@ -390,3 +390,75 @@ def bench_alerts(faults: int, channels: int, rate_hz: float, out: Path | None) -
         f"p99 {seen['p99']:.0f} ms  max {seen['max']:.0f} ms"
     )
     write_json(out, results)
+
+
+def _counts(_ctx: click.Context, _param: click.Parameter, text: str) -> tuple[int, ...]:
+    """A comma-separated list of whole numbers >= 1 (a click callback: errors name the option)."""
+    try:
+        values = tuple(int(v) for v in text.split(",") if v.strip())
+    except ValueError as exc:
+        raise click.BadParameter("comma-separated whole numbers, e.g. 1,2,4") from exc
+    if any(v < 1 for v in values):
+        raise click.BadParameter("each number must be at least 1")
+    return values
+
+
+@bench.command("scale")
+@click.option("--images", default=400, show_default=True, type=click.IntRange(4, 100_000))
+@click.option(
+    "--nodes",
+    default="1,2",
+    show_default=True,
+    callback=_counts,
+    help="Ray runs: worker nodes of 1 CPU each.",
+)
+@click.option(
+    "--workers",
+    default="",
+    callback=_counts,
+    help="Also Ray runs on one node with this many CPUs and actors (a many-core machine), "
+    "e.g. 1,2,4,8,16.",
+)
+@click.option(
+    "--simulate-to",
+    type=click.IntRange(1, 16),
+    default=None,
+    help="Add a scaling curve to this many workers, simulated (and labelled so) from the "
+    "measured per-image cost and fixed overhead.",
+)
+@out_option
+@friendly
+def bench_scale(
+    images: int,
+    nodes: tuple[int, ...],
+    workers: tuple[int, ...],
+    simulate_to: int | None,
+    out: Path | None,
+) -> None:
+    """Batch inspection in process against Ray Data on a local 1- and 2-node cluster:
+    Ray's start time and memory, CPU seconds, images/s, identical results, crossover.
+
+    Needs the extra dure[scale]. Starts its own Ray clusters in a temporary folder and
+    stops them (never `ray stop`).
+    """
+    from dure.bench.scale import run_scale_bench
+
+    results = run_scale_bench(images, nodes, workers, simulate_to)
+    s = results["summary"]
+    click.echo(
+        f"Ray start {s['ray_start_seconds']:.1f} s, {s['ray_memory_mb']:.0f} MB (PSS, idle); "
+        f"{s['cpu_count']} CPUs; in process {s['per_image_ms_local']:.1f} ms/image; "
+        f"crossover {s['crossover_images']} images"
+    )
+    click.echo(f"{'runner':7} {'nodes':>5} {'workers':>7} {'images/s':>9} {'CPU s':>7} {'same':>5}")
+    for r in results["runs"]:
+        click.echo(
+            f"{r['runner']:7} {r['nodes']:5d} {r['workers']:7d} {r['images_per_s']:9.1f} "
+            f"{r['cpu_seconds']:7.1f} {str(r['identical_to_local']):>5}"
+        )
+    if "simulated_scaling" in results:
+        sim = results["simulated_scaling"]
+        click.echo(f"SIMULATED ({sim['label']}):")
+        for p in sim["points"]:
+            click.echo(f"  {p['workers']:3d} workers  {p['images_per_s']:9.1f} images/s")
+    write_json(out, results)

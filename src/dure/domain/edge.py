@@ -129,6 +129,14 @@ class EdgeResult:
         if not RID_PATTERN.match(rid):
             raise InvalidInput(f"{where}.rid", "must be 32 lowercase hex characters")
         shape, map_bytes = fields.raw_map()
+        score, threshold = fields.number("score"), fields.number("threshold")
+        is_defect = fields.flag("is_defect")
+        if is_defect not in _judged(score, threshold):
+            raise InvalidInput(
+                f"{where}.is_defect",
+                f"must be {score >= threshold}: the box judges a score at or above its "
+                f"threshold a defect (score {score}, threshold {threshold})",
+            )
         return cls(
             rid=rid,
             package_id=fields.text("package_id", MAX_ID),
@@ -137,15 +145,29 @@ class EdgeResult:
             taken_at=fields.moment("taken_at"),
             image=fields.b64("image_b64"),
             image_filename=fields.text("image_filename", MAX_NAME),
-            score=fields.number("score"),
-            threshold=fields.number("threshold"),
-            is_defect=fields.flag("is_defect"),
+            score=score,
+            threshold=threshold,
+            is_defect=is_defect,
             defect_type=fields.optional_text("defect_type", MAX_DEFECT_TYPE),
             type_confidence=fields.confidence("type_confidence"),
             map_shape=shape,
             map_bytes=map_bytes,
             latency_ms=fields.optional_number("latency_ms"),
         )
+
+
+def _float32(value: float) -> float:
+    return float(struct.unpack("<f", struct.pack("<f", value))[0])
+
+
+def _judged(score: float, threshold: float) -> set[bool]:
+    """The verdicts a box may have reached for ``score`` at ``threshold`` (score >= threshold;
+    the box may compare in float32, which can differ right at the threshold)."""
+    try:
+        narrow = _float32(score) >= _float32(threshold)
+    except OverflowError:  # beyond float32: the box cannot have sent it, compare as is
+        narrow = score >= threshold
+    return {score >= threshold, narrow}
 
 
 class _Fields:

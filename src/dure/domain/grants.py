@@ -19,6 +19,8 @@ class GrantScope(StrEnum):
     MODEL_USE = "model_use"
     # a supplier lets an OEM ask it to train in federated rounds (model updates only)
     MODEL_UPDATES = "model_updates"
+    # a supplier lets an OEM ask why named lots or serials were bad (aggregates only)
+    ROOT_CAUSE = "root_cause"
 
 
 @dataclass(kw_only=True)
@@ -34,6 +36,8 @@ class ShareGrant:
     revoked_at: datetime | None = None
     note: str = ""
     part_number: str | None = None
+    # root_cause grants: an admin approves each answer before it leaves (else answered at once)
+    review_before_send: bool = False
     id: str = field(default_factory=new_id)
     created_at: datetime = field(default_factory=utcnow)
 

@@ -26,6 +26,10 @@ class JobKind(StrEnum):
     INSPECT_BATCH = "inspect_batch"
     ADAPT_MODEL = "adapt_model"
     TRAIN_RUL_MODEL = "train_rul_model"
+    # re-inspect a part's stored history with another model; read-only (counts in the result)
+    RESCORE_HISTORY = "rescore_history"
+    # teach several inspection models in one job (on Ray: one task each)
+    RETRAIN_MODELS = "retrain_models"
     CHECK_PARITY = "check_parity"
 
 

@@ -59,8 +59,10 @@ from dure.store.repositories.plant import (
     StationRepository,
 )
 from dure.store.repositories.records import InspectionRepository, ProcessRecordRepository
+from dure.store.repositories.root_cause import RootCauseRepository
 from dure.store.repositories.sensor_readings import SensorReadingRepository
 from dure.store.repositories.specs import ParameterSpecRepository
+from dure.store.repositories.traceability import PartDefectRepository, ShipmentRepository
 from dure.store.repositories.users import TokenRepository, UserRepository
 from dure.store.secrets import SecretBox
 from dure.store.system import SystemSession
@@ -326,6 +328,18 @@ class Session:
     @cached_property
     def rounds(self) -> RoundRepository:
         return self._scoped(RoundRepository)
+
+    @cached_property
+    def shipments(self) -> ShipmentRepository:
+        return self._scoped(ShipmentRepository)
+
+    @cached_property
+    def part_defects(self) -> PartDefectRepository:
+        return self._scoped(PartDefectRepository)
+
+    @cached_property
+    def root_cause(self) -> RootCauseRepository:
+        return self._scoped(RootCauseRepository)
 
     @cached_property
     def jobs(self) -> JobRepository:

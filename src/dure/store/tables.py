@@ -317,6 +317,7 @@ share_grants = Table(
     Column("note", Text, nullable=False),
     # the part's number, which is how two installs name the same part
     Column("part_number", String(100)),
+    Column("review_before_send", Boolean, nullable=False, server_default=text("false")),
     _created(),
 )
 
@@ -655,4 +656,72 @@ edge_packages = Table(
     Column("map_level", Float, nullable=False),
     _created(),
     Index(None, "org_id", "model_version_id", "threshold_key", unique=True),
+)
+
+# a supplier's shipment of lots (and their serials) of one part number to an OEM: owned by
+# the supplier, readable by the OEM once sent (oem_org_id, sent_at)
+shipments = Table(
+    "shipments",
+    metadata,
+    _id(),
+    _org(),
+    Column("oem_org_id", ID, ForeignKey("organisations.id"), nullable=False, index=True),
+    Column("shipment_no", String(100), nullable=False),
+    Column("part_id", ID, ForeignKey("part_numbers.id")),
+    Column("part_number", String(100), nullable=False),
+    Column("oem_part_number", String(100), nullable=False),
+    # [{"code": ..., "quantity": ..., "serials": [...]}, ...]
+    Column("lots", JSON, nullable=False),
+    Column("shipped_at", TS, nullable=False),
+    Column("sent_at", TS),
+    _created(),
+    UniqueConstraint("org_id", "shipment_no"),
+)
+
+# the OEM's records of supplier parts found bad (incoming, assembly, field return), naming
+# the supplier's lots and/or serials; they stay with the OEM
+part_defects = Table(
+    "part_defects",
+    metadata,
+    _id(),
+    _org(),
+    Column("supplier_org_id", ID, ForeignKey("organisations.id"), nullable=False),
+    Column("stage", String(16), nullable=False),
+    Column("defect_type", String(64), nullable=False),
+    Column("found_at", TS, nullable=False),
+    Column("count", Integer, nullable=False),
+    Column("lot_codes", JSON, nullable=False),
+    Column("serials", JSON, nullable=False),
+    Column("oem_part_number", String(100)),
+    Column("note", Text, nullable=False),
+    _created(),
+    Index(None, "org_id", "supplier_org_id", "found_at"),
+)
+
+# ---- root-cause requests: an OEM asks a supplier why named lots or serials were bad -------
+# one row per side: the OEM keeps what it asked and the answer it got, the supplier what it
+# was asked and the exact JSON it sent back (its "what we shared" list)
+root_cause_requests = Table(
+    "root_cause_requests",
+    metadata,
+    _id(),
+    _org(),
+    # the id both installs know the request by
+    Column("request_id", ID, nullable=False),
+    Column("side", String(16), nullable=False),
+    Column("partner_org_id", ID, nullable=False),
+    Column("lots", JSON, nullable=False),
+    Column("serials", JSON, nullable=False),
+    Column("defect_type", String(100)),
+    Column("found_at", String(32)),
+    Column("note", Text, nullable=False),
+    Column("status", String(16), nullable=False),
+    # the answer exactly as it crossed (JSON text), kept byte for byte
+    Column("answer_text", Text),
+    Column("reason", Text),
+    Column("grant_id", ID),
+    Column("decided_by", ID),
+    Column("answered_at", TS),
+    _created(),
+    Index(None, "org_id", "request_id", unique=True),
 )

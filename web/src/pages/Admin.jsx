@@ -152,6 +152,7 @@ const SCOPES = [
   "kpi_reports",
   "model_use",
   "model_updates",
+  "root_cause",
 ];
 
 function NewUser({ onDone }) {

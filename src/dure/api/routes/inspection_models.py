@@ -28,6 +28,8 @@ from dure.services.imports.images import ImageImportResult, add_labelled_images
 from dure.services.inspection.batches import MAX_BATCH, MAX_KEY_CHARS, queue_batch
 from dure.services.inspection.inspect import inspect_image
 from dure.services.inspection.records import ImageLimits, Placement
+from dure.services.inspection.rescoring import queue_rescore
+from dure.services.inspection.retraining import MAX_MODELS, queue_retraining
 from dure.services.inspection.teaching import (
     TASK,
     TrainingSettings,
@@ -111,6 +113,40 @@ def train_model(model_id: str, session: SessionDep, jobs: JobsDep, after: Backgr
     """Queue training; follow it at /api/jobs/{job_id}."""
     job = queue_training(session, model_id)
     after.add_task(jobs.wake)  # after the commit; the runner also polls
+    return job
+
+
+class RetrainIn(BaseModel):
+    model_ids: list[str] = Field(
+        min_length=1, max_length=MAX_MODELS, description="your draft (or failed) models"
+    )
+
+
+@router.post("/api/inspection-models/retrain", status_code=202)
+def retrain_models(
+    body: RetrainIn, session: SessionDep, jobs: JobsDep, after: BackgroundTasks
+) -> Job:
+    """Queue one job teaching several models (on Ray, when configured, all at once); its
+    result lists the trained and the failed ones."""
+    job = queue_retraining(session, body.model_ids)
+    after.add_task(jobs.wake)
+    return job
+
+
+class RescoreIn(BaseModel):
+    part_id: str | None = Field(None, description="needed for a shared model")
+    since: datetime | None = Field(None, description="records taken at or after (ISO 8601)")
+    until: datetime | None = Field(None, description="records taken before (ISO 8601)")
+
+
+@router.post("/api/inspection-models/{model_id}/rescore", status_code=202)
+def rescore_history(
+    model_id: str, body: RescoreIn, session: SessionDep, jobs: JobsDep, after: BackgroundTasks
+) -> Job:
+    """Queue re-inspecting the part's stored history with this model (read-only): the job's
+    result counts verdicts that would change (ok_to_ng, ng_to_ok) and lists the first ones."""
+    job = queue_rescore(session, model_id, body.part_id, body.since, body.until)
+    after.add_task(jobs.wake)
     return job
 
 

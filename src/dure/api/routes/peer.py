@@ -10,7 +10,13 @@ from fastapi.responses import Response
 from dure.api.deps import CollabDep
 from dure.collab.signing import SignedRequest
 from dure.domain.users import Caller
-from dure.services.collaboration import federation, kpi_reports, partners, shared_models
+from dure.services.collaboration import (
+    federation,
+    kpi_reports,
+    partners,
+    root_cause,
+    shared_models,
+)
 from dure.services.collaboration import grants as shared_grants
 
 router = APIRouter(prefix="/peer/v1", tags=["between installs"])
@@ -95,3 +101,26 @@ def federated_round(
 ) -> dict[str, Any]:
     """An OEM asking us to train in its round: only with our MODEL_UPDATES grant."""
     return federation.join_round(ctx, caller, signed.receiver, body)
+
+
+@router.post(
+    "/root-cause-requests",
+    response_class=Response,
+    responses={200: {"content": {"application/json": {"schema": {"type": "object"}}}}},
+)
+def root_cause_request(
+    body: dict[str, Any], caller: PeerDep, signed: SignedDep, ctx: CollabDep
+) -> Response:
+    """An OEM asking why lots were bad: only under our ROOT_CAUSE grant; the aggregates
+    (or a pending notice when an admin reviews answers first), as the JSON we keep."""
+    text = root_cause.answer_request(ctx, caller, signed.receiver, body)
+    return Response(text, media_type="application/json")
+
+
+@router.post("/root-cause-answers")
+def root_cause_answer(
+    _body: dict[str, Any], caller: PeerDep, signed: SignedDep, ctx: CollabDep
+) -> dict[str, str]:
+    """A supplier's answer, sent after its admin's review: kept byte for byte."""
+    row = root_cause.receive_answer(ctx, caller, signed.receiver, signed.body.decode())
+    return {"id": row.request_id, "status": str(row.status)}

@@ -12,6 +12,7 @@ from dure.collab.outbound import OutboundPolicy
 from dure.collab.peer_client import PeerClient
 from dure.collab.signing import KeyRing, fingerprint
 from dure.domain.collab import Partner
+from dure.domain.root_cause import MIN_GROUP
 from dure.store.session import Store
 
 log = logging.getLogger(__name__)
@@ -27,6 +28,8 @@ class Collab:
     work_dir: Path
     flower: dict[str, Any] = field(default_factory=dict)
     outbound: OutboundPolicy = field(default_factory=OutboundPolicy)
+    # root-cause answers describe groups of at least this many parts (k, never below 5)
+    root_cause_min_group: int = MIN_GROUP
 
     def own_key(self, org_id: str) -> str:
         """The organisation's public key, made (and recorded) on first use."""

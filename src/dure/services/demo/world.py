@@ -25,6 +25,8 @@ from dure.services.demo.plant_data import (
     process_csv,
     sensor_csv,
 )
+from dure.services.demo.root_cause_story import SUPPLIER as ROOT_CAUSE_SUPPLIER
+from dure.services.demo.root_cause_story import root_cause_story
 from dure.services.demo.shared_model import (
     SHARED_WITH,
     publish_oem_model,
@@ -32,6 +34,8 @@ from dure.services.demo.shared_model import (
     take_shared_model,
 )
 from dure.services.demo.sheet_metal import DEFECT_TYPES, sheet_image
+from dure.services.demo.traceability import SUPPLIER as SHIPPING_SUPPLIER
+from dure.services.demo.traceability import ship_and_find_cracks
 from dure.services.imports.files import import_process_file, import_sensor_file
 from dure.services.inspection.records import store_blob
 from dure.services.platform.accounts import create_org, create_token, create_user, system_caller
@@ -141,7 +145,19 @@ def build_demo(
                 world["process"],  # type: ignore[arg-type]
             )
             world["process_model"] = _train_process_model(store, sup, part["id"])
+        if sup.slug == SHIPPING_SUPPLIER:  # Hanul ships to Hanbit, which finds cracks
+            world["traceability"] = ship_and_find_cracks(
+                store,
+                sup,
+                oem,
+                part,
+                start,
+                days,
+                world["process"],  # type: ignore[arg-type]
+            )
         truth["suppliers"][sup.slug] = world  # type: ignore[index]
+        if sup.slug == ROOT_CAUSE_SUPPLIER:
+            truth["root_cause"] = root_cause_story(store, home, oem, sup, part["number"], days)
     home.mkdir(parents=True, exist_ok=True)
     tokens_file.write_text(json.dumps(tokens, indent=2))
     tokens_file.chmod(0o600)

@@ -148,5 +148,5 @@ def update_device(
                 device.part_id = model.part_id  # a new model of ours brings its part
         device = placed(session, device)
         fields = {name: getattr(device, name) for name in ASSIGNABLE}
-        updated = session.edge_devices.update_fields(edge_id, **fields)
+        updated = session.edge_devices.assign(edge_id, **fields)
     return device_view(updated)

@@ -173,7 +173,7 @@ def run_training(store: Store, caller: Caller, job: Job, work_root: Path) -> dic
         settings = TrainingSettings(**model.card.get("settings", {}))
         report = _Reporter(store, caller, job.id)
         report(0.0, f"reading {len(images)} labelled images")
-        teaching = _teaching_set(store, images, settings.seed)
+        teaching = teaching_set(store, images, settings.seed)
         started = time.perf_counter()
         inspector = Inspector(
             {
@@ -211,7 +211,9 @@ def _mkdir(path: Path) -> Path:
     return path
 
 
-def _teaching_set(store: Store, images: list[dict[str, Any]], seed: int) -> TeachingSet:
+def teaching_set(store: Store, images: list[dict[str, Any]], seed: int) -> TeachingSet:
+    """The labelled images as a teaching set: good ones to learn from, held-out good ones
+    (the ``test`` split, else a seeded share) for the threshold, and the defects."""
     good_train = [i for i in images if i["label"] == "good" and i["split"] == "train"]
     good_test = [i for i in images if i["label"] == "good" and i["split"] != "train"]
     if not good_test:  # hold out a seeded share of the good images for the threshold

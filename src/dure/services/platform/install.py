@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from dure.collab.outbound import OutboundPolicy
 from dure.collab.signing import KeyRing
 from dure.domain.users import Caller
+from dure.scale.cluster import RayEngine
 from dure.services.collaboration.context import Collab
 from dure.services.live.supervisor import ConnectorSupervisor
 from dure.services.platform.jobs import JobRunner
@@ -49,7 +50,13 @@ class Install:
             settings=settings,
             store=store,
             inspectors=inspectors,
-            jobs=JobRunner(store, settings.work_dir, inspectors, outbound),
+            jobs=JobRunner(
+                store,
+                settings.work_dir,
+                inspectors,
+                outbound,
+                scale=RayEngine.from_settings(settings),
+            ),
             connectors=ConnectorSupervisor(store, settings),
             collab=Collab(
                 store=store,
@@ -62,6 +69,7 @@ class Install:
                     "python": settings.flower_python,
                 },
                 outbound=outbound,
+                root_cause_min_group=settings.root_cause_min_group,
             ),
             outbound=outbound,
         )
@@ -76,6 +84,8 @@ class Install:
     def stop(self) -> None:
         """Stop the background workers (each finishes what it is doing first)."""
         self.jobs.stop()
+        if self.jobs.scale is not None:
+            self.jobs.scale.close()
         if self.settings.run_connectors:
             self.connectors.stop()
 

@@ -25,10 +25,13 @@ from dure.collab.outbound import OutboundPolicy
 from dure.domain.jobs import Job, JobKind
 from dure.domain.users import Caller
 from dure.errors import DureError
+from dure.scale.cluster import RayEngine
 from dure.services.alerts.delivery import STRICT
 from dure.services.collaboration import parity
 from dure.services.collaboration.adaptation import run_adaptation
 from dure.services.inspection.batches import run_batch
+from dure.services.inspection.rescoring import run_rescore
+from dure.services.inspection.retraining import run_retraining
 from dure.services.inspection.teaching import run_training
 from dure.services.maintenance.run_to_failure import run_rul_training
 from dure.services.monitoring.runner import CheckRounds
@@ -50,9 +53,10 @@ LANES: dict[str, tuple[JobKind, ...]] = {
         JobKind.TRAIN_INSPECTION_MODEL,
         JobKind.ADAPT_MODEL,
         JobKind.TRAIN_RUL_MODEL,
+        JobKind.RETRAIN_MODELS,
         JobKind.CHECK_PARITY,
     ),
-    "inspection": (JobKind.INSPECT_BATCH,),
+    "inspection": (JobKind.INSPECT_BATCH, JobKind.RESCORE_HISTORY),
 }
 # How often the checks lane looks for imported packages whose golden set is due again.
 PARITY_SWEEP_S = 600.0
@@ -105,8 +109,10 @@ class JobRunner:
         work_root: Path,
         cache: InspectorCache,
         outbound: OutboundPolicy = STRICT,
+        scale: RayEngine | None = None,
     ) -> None:
         self.store = store
+        self.scale = scale  # Ray, for large batches (None: everything in process)
         self.work_root = Path(work_root)
         self.cache = cache
         self.checks = CheckRounds(store, outbound)
@@ -226,7 +232,11 @@ class JobRunner:
         if job.kind == JobKind.TRAIN_INSPECTION_MODEL:
             return run_training(self.store, caller, job, self.work_root)
         if job.kind == JobKind.INSPECT_BATCH:
-            return run_batch(self.store, caller, job, self.cache)
+            return run_batch(self.store, caller, job, self.cache, self.scale)
+        if job.kind == JobKind.RETRAIN_MODELS:
+            return run_retraining(self.store, caller, job, self.work_root, self.scale)
+        if job.kind == JobKind.RESCORE_HISTORY:
+            return run_rescore(self.store, caller, job, self.cache, self.scale)
         if job.kind == JobKind.ADAPT_MODEL:
             return run_adaptation(self.store, caller, job, self.cache, self.work_root)
         if job.kind == JobKind.TRAIN_RUL_MODEL:

@@ -152,3 +152,20 @@ def _advice(
         for m in found.moves
     ]
     return {"moves": moves, "defect_rate_before": before, "defect_rate_after": after}
+
+
+def causes_over(
+    session: Session, part_id: str, records: list[ProcessRecord], defect_type: str | None = None
+) -> list[Cause] | None:
+    """What drives the predicted defect over ``records`` taken together: mean |SHAP| per
+    parameter from the part's newest model, toward ``defect_type`` when the model knows
+    that class, else over every defect class; None without a model or records."""
+    version = newest_model(session, part_id)
+    if version is None or not records:
+        return None
+    model = stored_model(session.blob_store.get(version.blob_sha256))  # type: ignore[arg-type]
+    names = model.feature_names_
+    X = np.array([[r.values.get(n, np.nan) for n in names] for r in records], dtype=float)
+    if defect_type and defect_type in model.classes_ and defect_type != OK:
+        return [Cause(n, s) for n, s in model.root_causes(X, defect_type, top=len(names))]
+    return _causes(model, X)

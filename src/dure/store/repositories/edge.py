@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 from sqlalchemy import select, update
 
 from dure.domain.edge import EdgeDevice, EdgePackage
@@ -9,7 +11,7 @@ from dure.domain.ids import utcnow
 from dure.domain.users import Role
 from dure.errors import Forbidden, NotFound
 from dure.store import tables as t
-from dure.store.scoped import ScopedRepository
+from dure.store.scoped import ScopedRepository, check_text
 
 
 class EdgeDeviceRepository(ScopedRepository[EdgeDevice]):
@@ -32,6 +34,30 @@ class EdgeDeviceRepository(ScopedRepository[EdgeDevice]):
             )
         ).first()
         return None if row is None else self.from_row(row)
+
+    def assign(self, edge_id: str, **changes: str | None) -> EdgeDevice:
+        """Change where one of the caller's boxes inspects and with what (station, part,
+        model); audited as ``assign`` with each changed field's old and new value."""
+        self.require_write()
+        current = self.own_device(edge_id)
+        if current is None:
+            raise NotFound(f"{self.resource} {edge_id!r} does not exist or is not yours")
+        changed = dataclasses.replace(current, **changes)
+        check_text(changed)
+        self.check_references(changed)
+        moved = {
+            name: {"from": getattr(current, name), "to": value}
+            for name, value in changes.items()
+            if getattr(current, name) != value
+        }
+        if moved:
+            self.conn.execute(
+                update(self.table)
+                .where(self.table.c.id == edge_id, self.table.c.org_id == self.caller.org_id)
+                .values(**{name: changes[name] for name in moved})
+            )
+            self.audit.record("assign", self.resource, edge_id, detail=moved)
+        return changed
 
     def note_results(self, edge_id: str, stored: int) -> None:
         """The box was heard from now and ``stored`` more of its results were kept (needs

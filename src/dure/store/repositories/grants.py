@@ -189,6 +189,22 @@ class GrantRepository(ScopedRepository[ShareGrant]):
         ).first()
         return None if row is None else to_entity(ShareGrant, row)
 
+    def set_review_before_send(self, grant_id: str, review: bool) -> ShareGrant:
+        """Whether an admin approves each answer given under this grant before it leaves
+        (root-cause grants); only the grantor's admins may change it."""
+        grant = self.get(grant_id)
+        if grant.grantor_org_id != self.caller.org_id:
+            raise Forbidden("only the organisation that gave a grant may change it")
+        self.require_write()
+        self.conn.execute(
+            update(t.share_grants)
+            .where(t.share_grants.c.id == grant_id)
+            .values(review_before_send=review)
+        )
+        self.audit.record("update", self.resource, grant_id, detail={"review_before_send": review})
+        grant.review_before_send = review
+        return grant
+
     def revoke(self, grant_id: str) -> ShareGrant:
         """Revoke a grant the caller's organisation gave; it stops working at once."""
         grant = self.get(grant_id)

@@ -117,14 +117,21 @@ class JobQueue:
         trainings = select(t.jobs.c.subject_id).where(
             running, t.jobs.c.kind == JobKind.TRAIN_INSPECTION_MODEL.value
         )
-        self._conn.execute(
-            update(t.model_versions)
-            .where(
-                t.model_versions.c.id.in_(trainings),
-                t.model_versions.c.status.in_(("queued", "training")),
-            )
-            .values(status="failed")
+        models = set(self._conn.scalars(trainings))
+        retrainings = select(t.jobs.c.params).where(
+            running, t.jobs.c.kind == JobKind.RETRAIN_MODELS.value
         )
+        for params in self._conn.scalars(retrainings):
+            models.update((params or {}).get("model_ids", []))
+        if models:
+            self._conn.execute(
+                update(t.model_versions)
+                .where(
+                    t.model_versions.c.id.in_(sorted(models)),
+                    t.model_versions.c.status.in_(("queued", "training")),
+                )
+                .values(status="failed")
+            )
         failed = self._conn.execute(
             update(t.jobs)
             .where(running)

@@ -121,6 +121,25 @@ class InspectionRepository(ScopedRepository[InspectionRecord]):
         waiting = self.conn.execute(select(func.count()).select_from(table).where(where))
         return [to_entity(InspectionRecord, r) for r in rows], int(waiting.scalar_one())
 
+    def own_of_lots_or_serials(
+        self, lot_ids: Sequence[str], serials: Sequence[str]
+    ) -> list[InspectionRecord]:
+        """The caller's inspections of any of ``lot_ids`` or ``serials``, oldest first."""
+        table = t.inspection_records
+        wanted = []
+        if lot_ids:
+            wanted.append(table.c.lot_id.in_(list(lot_ids)))
+        if serials:
+            wanted.append(table.c.serial.in_(list(serials)))
+        if not wanted:
+            return []
+        rows = self.conn.execute(
+            select(table)
+            .where(table.c.org_id == self.caller.org_id, or_(*wanted))
+            .order_by(table.c.taken_at, table.c.id)
+        ).all()
+        return [to_entity(InspectionRecord, r) for r in rows]
+
     def review(
         self, record_id: str, decision: ReviewDecision, defect_type: str | None
     ) -> InspectionRecord:
@@ -165,6 +184,18 @@ class ProcessRecordRepository(ScopedRepository[ProcessRecord]):
             .distinct()
         ).all()
         return sorted(r.part_id for r in rows)
+
+    def own_by_serials(self, serials: Sequence[str]) -> list[ProcessRecord]:
+        """The caller's process records of any of ``serials``, oldest first."""
+        if not serials:
+            return []
+        table = t.process_records
+        rows = self.conn.execute(
+            select(table)
+            .where(table.c.org_id == self.caller.org_id, table.c.serial.in_(list(serials)))
+            .order_by(table.c.recorded_at, table.c.id)
+        ).all()
+        return [to_entity(ProcessRecord, r) for r in rows]
 
     def add_new(self, records: list[ProcessRecord]) -> int:
         """Insert records of the caller's own parts, lots and lines, skipping any already

@@ -3,7 +3,7 @@ package is a row of its own (``origin_id`` names the publisher's package), so sh
 inside one install; ``parity`` keeps the last golden-set check of an imported package
 
 Revision ID: 0017
-Revises: 0014
+Revises: 0016
 Create Date: 2026-12-01 04:00:00
 """
 
@@ -13,7 +13,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0017"
-down_revision = "0014"
+down_revision = "0016"
 branch_labels = None
 depends_on = None
 

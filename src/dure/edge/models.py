@@ -1,0 +1,116 @@
+"""Model packages on the edge box: verified against the pinned site key, kept on disk,
+loaded into an :class:`OnnxInspector`.
+
+``home/models/<package_id>/package.dmp`` holds the signed package as it came (verified again
+on every load, so a file changed on disk is refused); a folder appears whole or not at all
+(written as ``.<id>.tmp``, fsynced, renamed). ``home/models/current`` names the package in
+use (tmp + rename); the runtime switches when it changes.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+import re
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from dure.collab.packages import PackageRefused, VerifiedPackage, verify_package
+from dure.edge.fsio import fsync_dir, write_atomic
+from dure.edge.identity import EdgeIdentity
+
+log = logging.getLogger("dure.edge.models")
+
+EDGE_FORMAT = "dure-edge/1"
+PACKAGE_FILE = "package.dmp"
+_SAFE_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")
+
+
+@dataclass(frozen=True)
+class ActiveModel:
+    """The inspector in use and the package it came from (recorded on every result)."""
+
+    package_id: str
+    model_version_id: str | None
+    inspector: Any  # an OnnxInspector: inspect(images, names) -> list[EdgeFinding]
+
+
+def verify_edge_package(data: bytes, identity: EdgeIdentity) -> VerifiedPackage:
+    """Check a package's signature against the site key pinned at enrolment, and that it
+    is an edge package; PackageRefused (naming why) otherwise."""
+    verified = verify_package(data, {identity.org_id: identity.site_public_pem.encode()})
+    card = verified.card
+    if card.get("edge_format") != EDGE_FORMAT and card.get("kind") != "edge-inspector":
+        raise PackageRefused(
+            f"package {card.get('package_id')!r} is not an edge package "
+            f"(edge_format {card.get('edge_format')!r}, expected {EDGE_FORMAT!r})"
+        )
+    if not _SAFE_ID.match(str(card.get("package_id", ""))):
+        raise PackageRefused(f"package id {card.get('package_id')!r} is not a plain name")
+    return verified
+
+
+def load_inspector(bundle: bytes, threads: int = 1) -> Any:
+    """An OnnxInspector from an edge bundle (onnxruntime only, no torch)."""
+    from dure.models.vision.onnx_inspector import OnnxInspector
+
+    return OnnxInspector.from_bundle(bundle, threads=threads)
+
+
+class ModelShelf:
+    """The packages installed under ``folder`` and the pointer to the one in use."""
+
+    def __init__(self, folder: Path, identity: EdgeIdentity, tidy: bool = True) -> None:
+        """The shelf in ``folder``; ``tidy`` (the box itself, at start) removes installs a
+        crash cut short; `dure edge load` beside a running box passes False, as those may
+        be the box's installs in flight."""
+        self.folder = Path(folder)
+        self.identity = identity
+        self.folder.mkdir(parents=True, exist_ok=True)
+        if tidy:
+            for leftover in self.folder.glob(".*.tmp"):  # an install a crash cut short
+                shutil.rmtree(leftover, ignore_errors=True)
+            (self.folder / "current.tmp").unlink(missing_ok=True)
+
+    def install(self, data: bytes, make_current: bool = True) -> VerifiedPackage:
+        """Verify and keep a package; with ``make_current`` point the runtime at it."""
+        verified = verify_edge_package(data, self.identity)
+        package_id = verified.card["package_id"]
+        final = self.folder / package_id
+        if not (final / PACKAGE_FILE).exists():
+            tmp = self.folder / f".{package_id}.tmp"
+            shutil.rmtree(tmp, ignore_errors=True)
+            tmp.mkdir()
+            write_atomic(tmp / PACKAGE_FILE, data)
+            write_atomic(tmp / "card.json", json.dumps(verified.card, indent=2).encode())
+            shutil.rmtree(final, ignore_errors=True)
+            os.replace(tmp, final)
+            fsync_dir(self.folder)
+        if make_current:
+            write_atomic(self.folder / "current", package_id.encode())
+        return verified
+
+    def current(self) -> str | None:
+        """The package id in use, or None before the first model."""
+        path = self.folder / "current"
+        return path.read_text().strip() or None if path.exists() else None
+
+    def has(self, package_id: str) -> bool:
+        """True when the package is installed."""
+        return (self.folder / package_id / PACKAGE_FILE).exists()
+
+    def load(self, package_id: str, threads: int = 1) -> ActiveModel:
+        """Verify an installed package again and build its inspector."""
+        data = (self.folder / package_id / PACKAGE_FILE).read_bytes()
+        verified = verify_edge_package(data, self.identity)
+        inspector = load_inspector(verified.model, threads=threads)
+        return ActiveModel(package_id, verified.card.get("model_version_id"), inspector)
+
+    @staticmethod
+    def sha256(data: bytes) -> str:
+        """The SHA-256 of package bytes (the site's pointer names it)."""
+        return hashlib.sha256(data).hexdigest()

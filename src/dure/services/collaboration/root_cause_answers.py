@@ -1,0 +1,213 @@
+"""What a supplier tells an OEM about named lots: aggregates computed at home, nothing else.
+
+For each lot the request names (serials are answered by the fixed group they belong to:
+the whole lot they were made in, or, outside any lot, every part of theirs made outside
+a lot that day, so no two requests can be differenced down to one part): how many parts
+it holds, each
+process parameter's mean shift in σ against the part's normal (the rest of its recent
+history, or the middle of its specification when the history is too short), the lot's
+Cpk against the specification, the top causes from the supplier's process-quality model
+(mean |SHAP| over the lot's records taken together) and the supplier's own inspection
+outcome (counts ok / ng by defect type). A group of fewer than ``min_group`` parts is
+refused whole: no answer describes fewer than k parts. No record id, per-part value or
+serial leaves: the answer names lots by their codes and parameters by their names.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+
+import numpy as np
+
+from dure.domain.ids import utcnow
+from dure.domain.records import ProcessRecord, is_defective
+from dure.domain.root_cause import MIN_GROUP
+from dure.errors import Forbidden, InvalidInput
+from dure.models.spc.capability import capability
+from dure.services.process.defect_causes import causes_over
+from dure.store.session import Session
+
+HISTORY = 5000  # how many of the part's newest records make its normal
+TOP_CAUSES = 3
+
+
+class GroupTooSmall(Forbidden):
+    """A named lot (or group of serials) holds fewer parts than an answer may describe."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+@dataclass
+class _Group:
+    label: str | None  # the lot code; None for serials made outside any lot
+    part_id: str
+    records: list[ProcessRecord]
+    made_on: date | None = None  # outside any lot: the day the group's parts were made
+
+
+def compute_answer(
+    session: Session,
+    lots: Sequence[str],
+    serials: Sequence[str],
+    defect_type: str | None = None,
+    min_group: int = MIN_GROUP,
+    part_ids: set[str] | None = None,
+) -> dict[str, Any]:
+    """The aggregates about ``lots`` (codes) and ``serials`` of the caller's own parts
+    (limited to ``part_ids`` when given: a grant for one part answers about that part
+    only). Reads only. GroupTooSmall when any group holds fewer than ``min_group`` parts."""
+    if min_group < MIN_GROUP:
+        raise InvalidInput("min_group", f"at least {MIN_GROUP} parts, got {min_group}")
+    groups, lots_not_found, serials_not_found = _groups(session, lots, serials, part_ids)
+    for group in groups:
+        if _parts(group.records) < min_group:
+            what = f"lot {group.label}" if group.label else f"the parts made on {group.made_on}"
+            raise GroupTooSmall(
+                f"{what} holds fewer than {min_group} parts: an answer describes groups of "
+                f"at least {min_group} parts, so that no single part's record can be rebuilt"
+            )
+    asked = {r.id for g in groups for r in g.records}
+    normals: dict[str, list[ProcessRecord]] = {}
+    specs: dict[str, Any] = {}
+    parts: dict[str, str] = {}
+    out = []
+    for group in groups:
+        pid = group.part_id
+        if pid not in normals:
+            history = session.process_records.own_newest(HISTORY, part_id=pid)
+            normals[pid] = [r for r in history if r.id not in asked]
+            specs[pid] = session.parameter_specs.of_part(pid)
+            parts[pid] = session.parts.get(pid).number
+        out.append(
+            {
+                "lot": group.label,
+                "made_on": None if group.made_on is None else group.made_on.isoformat(),
+                "part_number": parts[pid],
+                "parts": _parts(group.records),
+                "parameters": _parameters(group.records, normals[pid], specs[pid], min_group),
+                "top_causes": _top_causes(session, group, defect_type),
+                "inspection": _inspection(session, group),
+            }
+        )
+    return {
+        "min_group": min_group,
+        "lots": out,
+        "lots_not_found": lots_not_found,
+        "serials_not_found": serials_not_found,
+        "computed_at": utcnow().isoformat(),
+    }
+
+
+def _parts(records: Sequence[ProcessRecord]) -> int:
+    return len({r.serial or r.id for r in records})
+
+
+def _groups(
+    session: Session, lots: Sequence[str], serials: Sequence[str], part_ids: set[str] | None
+) -> tuple[list[_Group], list[str], int]:
+    groups: dict[str, _Group] = {}
+    not_found = []
+    for code in dict.fromkeys(lots):
+        found = [
+            lot
+            for lot in session.lots.list_own(code=code)
+            if part_ids is None or lot.part_id in part_ids
+        ]
+        if not found:
+            not_found.append(code)
+        for lot in found:
+            groups.setdefault(lot.id, _Group(lot.code, lot.part_id, []))
+    named = [
+        r
+        for r in session.process_records.own_by_serials(list(dict.fromkeys(serials)))
+        if part_ids is None or r.part_id in part_ids
+    ]
+    loose: dict[tuple[str, date], _Group] = {}
+    for record in named:
+        if record.lot_id is None:
+            day = record.recorded_at.astimezone(UTC).date()
+            loose.setdefault((record.part_id, day), _Group(None, record.part_id, [], day))
+        elif record.lot_id not in groups:
+            lot = session.lots.own(record.lot_id, "lot_id")
+            groups[lot.id] = _Group(lot.code, lot.part_id, [])
+    for lot_id, group in groups.items():
+        group.records = session.process_records.list_own(lot_id=lot_id)
+    for (part_id, day), group in loose.items():
+        start = datetime(day.year, day.month, day.day, tzinfo=UTC)
+        group.records = session.process_records.own_between(
+            start, start + timedelta(days=1), part_id=part_id, lot_id=None
+        )
+    serials_not_found = len(set(serials) - {r.serial for r in named})
+    return [*groups.values(), *loose.values()], not_found, serials_not_found
+
+
+def _column(records: Sequence[ProcessRecord], name: str) -> np.ndarray:
+    values = np.array([r.values.get(name, np.nan) for r in records], dtype=float)
+    return values[np.isfinite(values)]
+
+
+def _parameters(
+    records: list[ProcessRecord], normal: list[ProcessRecord], specs: dict[str, Any], k: int
+) -> list[dict[str, Any]]:
+    names = sorted({n for r in records for n in r.values})
+    units = {n: u for r in records for n, u in r.units.items()}
+    out = []
+    for name in names:
+        lot, base = _column(records, name), _column(normal, name)
+        spec = specs.get(name)
+        lower = spec.lower if spec is not None else None
+        upper = spec.upper if spec is not None else None
+        shift, source = None, None
+        if len(lot) and len(base) >= k and float(base.std(ddof=1)) > 0:
+            shift, source = (lot.mean() - base.mean()) / base.std(ddof=1), "history"
+        elif len(lot) and lower is not None and upper is not None:
+            shift, source = (lot.mean() - (lower + upper) / 2) / ((upper - lower) / 6), "spec"
+        cpk = None
+        if (lower is not None or upper is not None) and len(lot) >= 2 and lot.std(ddof=1) > 0:
+            cpk = round(capability(lot, lower, upper).cpk.value, 2)
+        out.append(
+            {
+                "name": name,
+                "unit": units.get(name),
+                "shift_sigma": None if shift is None else round(float(shift), 2),
+                "normal_from": source,
+                "cpk": cpk,
+            }
+        )
+    out.sort(key=lambda p: -abs(p["shift_sigma"] or 0.0))
+    return out
+
+
+def _top_causes(session: Session, group: _Group, defect_type: str | None) -> list[dict[str, Any]]:
+    causes = causes_over(session, group.part_id, group.records, defect_type)
+    if not causes:
+        return []
+    total = sum(c.contribution for c in causes) or 1.0
+    return [
+        {"parameter": c.parameter, "share": round(c.contribution / total, 2)}
+        for c in causes[:TOP_CAUSES]
+    ]
+
+
+def _inspection(session: Session, group: _Group) -> dict[str, Any]:
+    lot_ids = {r.lot_id for r in group.records if r.lot_id}
+    serials = [r.serial for r in group.records if r.serial]
+    rows = session.inspections.own_of_lots_or_serials(sorted(lot_ids), serials)
+    types: dict[str, int] = {}
+    ng = 0
+    for row in rows:
+        if is_defective(row.verdict, row.review_decision):
+            ng += 1
+            kind = row.defect_type or "unknown"
+            types[kind] = types.get(kind, 0) + 1
+    return {
+        "inspected": len(rows),
+        "ok": len(rows) - ng,
+        "ng": ng,
+        "defect_types": dict(sorted(types.items())),
+    }

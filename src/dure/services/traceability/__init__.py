@@ -1,0 +1,1 @@
+"""Traceability: supplier shipments (lots, serials) and the OEM's defects that name them."""

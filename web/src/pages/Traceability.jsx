@@ -1,0 +1,203 @@
+// Traceability: an OEM's defects by supplier lot; a supplier's shipments of its lots.
+import { useState } from "react";
+import { api } from "../api.js";
+import { useAuth } from "../auth.jsx";
+import { useI18n } from "../i18n.jsx";
+import { Empty, ErrorBox, Loading, useApi } from "../components/ui.jsx";
+
+function DefectImport({ onDone }) {
+  const { t } = useI18n();
+  const [result, setResult] = useState(null);
+  const [error, setError] = useState(null);
+  const [busy, setBusy] = useState(false);
+  const upload = async (e) => {
+    const file = e.target.files[0];
+    if (!file) return;
+    setBusy(true);
+    setError(null);
+    setResult(null);
+    const form = new FormData();
+    form.append("file", file);
+    try {
+      const out = await api("/api/part-defects/import", { method: "POST", body: form });
+      setResult(out);
+      onDone();
+    } catch (err) {
+      setError(err);
+    } finally {
+      setBusy(false);
+      e.target.value = "";
+    }
+  };
+  return (
+    <div className="upload-block">
+      <label className="upload">
+        {t("trace.import")}{" "}
+        <input type="file" accept=".csv" onChange={upload} disabled={busy} data-testid="import-defects" />
+      </label>
+      <p className="muted small">{t("trace.import_hint")}</p>
+      {result && (
+        <p className="ok" data-testid="import-defects-result">
+          {t("trace.imported", { n: result.stored })}
+        </p>
+      )}
+      <ErrorBox error={error} />
+    </div>
+  );
+}
+
+function counts(map, t, prefix) {
+  return Object.entries(map || {})
+    .map(([k, n]) => `${prefix ? t(`${prefix}${k}`) : k} ${n}`)
+    .join(", ");
+}
+
+function SupplierLots({ trace }) {
+  const { t, number } = useI18n();
+  return (
+    <div className="card" data-testid="trace-supplier">
+      <h3>{t("trace.supplier_total", { supplier: trace.supplier, n: number(trace.defects) })}</h3>
+      {trace.unattributed > 0 && <p className="muted small">{t("trace.unattributed", { n: trace.unattributed })}</p>}
+      <table className="table" data-testid="trace-lots">
+        <thead>
+          <tr>
+            <th>{t("trace.lot")}</th>
+            <th>{t("trace.part")}</th>
+            <th>{t("trace.defects")}</th>
+            <th>{t("trace.shipped")}</th>
+            <th>{t("trace.ppm")}</th>
+            <th>{t("trace.stages")}</th>
+            <th>{t("trace.types")}</th>
+            <th>{t("trace.serials")}</th>
+          </tr>
+        </thead>
+        <tbody>
+          {trace.lots.map((lot) => (
+            <tr key={lot.lot_code} data-testid="trace-lot">
+              <td>{lot.lot_code}</td>
+              <td>
+                {lot.part_number}
+                {lot.oem_part_number && <span className="muted small"> → {lot.oem_part_number}</span>}
+              </td>
+              <td>{number(lot.defects)}</td>
+              <td>{number(lot.shipped_quantity)}</td>
+              <td>{number(lot.ppm)}</td>
+              <td>{counts(lot.by_stage, t, "trace.stage_")}</td>
+              <td>{counts(lot.by_type)}</td>
+              <td className="small">{lot.serials.slice(0, 6).join(", ")}{lot.serials.length > 6 ? " …" : ""}</td>
+            </tr>
+          ))}
+        </tbody>
+      </table>
+    </div>
+  );
+}
+
+function Shipments({ rows, testid, showSupplier }) {
+  const { t, number, when } = useI18n();
+  return (
+    <table className="table" data-testid={testid}>
+      <thead>
+        <tr>
+          <th>{t("trace.shipment_no")}</th>
+          <th>{showSupplier ? t("trace.supplier") : t("trace.oem")}</th>
+          <th>{t("trace.part")}</th>
+          <th>{t("trace.lots")}</th>
+          <th>{t("trace.shipped_at")}</th>
+          <th>{t("trace.sent")}</th>
+        </tr>
+      </thead>
+      <tbody>
+        {rows.map((s) => (
+          <tr key={s.id} data-testid="trace-shipment">
+            <td>{s.shipment_no}</td>
+            <td>{showSupplier ? s.supplier : s.oem}</td>
+            <td>
+              {s.part_number} <span className="muted small">→ {s.oem_part_number}</span>
+            </td>
+            <td className="small">
+              {s.lots.map((l) => `${l.code}${l.quantity ? ` (${number(l.quantity)})` : ""}`).join(", ")}
+            </td>
+            <td>{when(s.shipped_at)}</td>
+            <td>{s.sent_at ? when(s.sent_at) : <span className="badge">{t("trace.not_sent")}</span>}</td>
+          </tr>
+        ))}
+      </tbody>
+    </table>
+  );
+}
+
+function DefectRecords({ rows, total }) {
+  const { t, number, when } = useI18n();
+  return (
+    <>
+      <h2>{t("trace.records", { n: number(total) })}</h2>
+      <table className="table" data-testid="trace-defects">
+        <thead>
+          <tr>
+            <th>{t("trace.found_at")}</th>
+            <th>{t("trace.supplier")}</th>
+            <th>{t("trace.stage")}</th>
+            <th>{t("trace.type")}</th>
+            <th>{t("trace.count")}</th>
+            <th>{t("trace.names")}</th>
+          </tr>
+        </thead>
+        <tbody>
+          {rows.map((d) => (
+            <tr key={d.id}>
+              <td>{when(d.found_at)}</td>
+              <td>{d.supplier}</td>
+              <td>{t(`trace.stage_${d.stage}`)}</td>
+              <td>{d.defect_type}</td>
+              <td>{number(d.count)}</td>
+              <td className="small">{[...d.lot_codes, ...d.serials].join(", ")}</td>
+            </tr>
+          ))}
+        </tbody>
+      </table>
+    </>
+  );
+}
+
+export default function Traceability() {
+  const { t } = useI18n();
+  const { can } = useAuth();
+  const { data, error, reload } = useApi("/api/dashboard/traceability");
+  if (error) return <ErrorBox error={error} onRetry={reload} />;
+  if (!data) return <Loading />;
+  if (data.is_oem) {
+    return (
+      <section data-testid="traceability">
+        <h1>{t("trace.title")}</h1>
+        <p className="muted small">{t("trace.oem_intro")}</p>
+        {can("operator") && <DefectImport onDone={reload} />}
+        <h2>{t("trace.by_lot")}</h2>
+        {data.suppliers.length === 0 ? (
+          <Empty>{t("trace.no_defects")}</Empty>
+        ) : (
+          data.suppliers.map((s) => <SupplierLots key={s.supplier_org_id} trace={s} />)
+        )}
+        {data.defects.length > 0 && <DefectRecords rows={data.defects} total={data.defect_records} />}
+        {data.received_shipments.length > 0 && (
+          <>
+            <h2>{t("trace.received")}</h2>
+            <Shipments rows={data.received_shipments} testid="trace-received" showSupplier />
+          </>
+        )}
+      </section>
+    );
+  }
+  return (
+    <section data-testid="traceability">
+      <h1>{t("trace.title")}</h1>
+      <p className="muted small">{t("trace.supplier_intro")}</p>
+      <h2>{t("trace.shipments")}</h2>
+      {data.shipments.length === 0 ? (
+        <Empty>{t("trace.no_shipments")}</Empty>
+      ) : (
+        <Shipments rows={data.shipments} testid="trace-shipments" />
+      )}
+    </section>
+  );
+}
