@@ -31,8 +31,9 @@ from dure.store.tables import metadata, process_records
 from tests.factories import World
 
 # the schema this code migrates to, and the one before it (as an older Dure left it)
-HEAD = ScriptDirectory.from_config(alembic_config(None)).get_current_head()  # type: ignore[arg-type]
-OLDER = f"{int(HEAD) - 1:04d}"
+SCRIPTS = ScriptDirectory.from_config(alembic_config(None))  # type: ignore[arg-type]
+HEAD = SCRIPTS.get_current_head()
+OLDER = str(SCRIPTS.get_revision(HEAD).down_revision)  # revisions need not be consecutive
 
 
 def _rows(store: Store) -> dict[str, list[str]]:

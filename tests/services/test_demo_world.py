@@ -99,6 +99,21 @@ def test_demo_world_builds_once_and_the_oem_sees_its_suppliers(
         "Hanul Stamping",
     }
     assert all(r["inspected"] for r in card["suppliers"])
+    # Hanbit's base model reached Hanul on this install: imported (signature verified),
+    # parity checked on its golden set, and adapted into Hanul's local version
+    parity = {r["supplier"]: r["parity"]["status"] for r in card["suppliers"]}
+    assert parity["Hanul Stamping"] == "ok"
+    assert parity["Daesung Press"] == "no_shared_model"
+    assert truth["suppliers"]["hanul"]["shared_model"] == {"parity": "ok", "adapted": True}
+    hanul = {"Authorization": f"Bearer {tokens['hanul']['viewer']}"}
+    versions = client.get("/api/model-versions", headers=hanul).json()["items"]
+    imported = [v for v in versions if (v["card"].get("package") or {}).get("signature")]
+    assert len(imported) == 1
+    assert imported[0]["card"]["package"]["publisher"]["name"] == "Hanbit Appliances"
+    local = [v for v in versions if v["base_version_id"] == imported[0]["id"]]
+    assert len(local) == 1 and local[0]["card"]["lineage"]["base_package_id"]
+    packages = client.get("/api/packages", headers=oem).json()["items"]
+    assert [p["role"] for p in packages if p["org_id"] == me["organisation"]["id"]] == ["published"]
 
 
 def test_same_seed_same_world(install_settings) -> None:  # type: ignore[no-untyped-def]

@@ -5,7 +5,11 @@ A package is a tar file of three members:
 - ``card.json``: the model card (name, version, lineage, intended parts, defect taxonomy,
   metrics, data summary) plus the SHA-256 of ``model.bin``;
 - ``signature.json``: the signer's organisation id, the algorithm (Ed25519) and the
-  signature over the canonical bytes of ``card.json``.
+  signature over the canonical bytes of ``card.json``;
+- ``golden.bin`` (optional, newer packages): the golden set, images the publisher chose to
+  share with the anomaly maps its install computed for them; the card carries the expected
+  image scores and the member's SHA-256, so both are signed. Packages without it stay
+  readable.
 
 Signing the card signs the model through its hash. Verification refuses, each with its
 own reason: no signature, a signer that is not trusted, a signature that does not match
@@ -31,6 +35,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey,
 from dure.errors import InvalidInput
 
 FORMAT = "dure-model-package/1"
+GOLDEN = "golden.bin"
 MAX_MEMBER_BYTES = 2 << 30
 
 
@@ -60,9 +65,14 @@ def _canonical(card: Mapping[str, Any]) -> bytes:
 
 
 def build_package(
-    model: bytes, card: Mapping[str, Any], signer_org_id: str, private_pem: bytes
+    model: bytes,
+    card: Mapping[str, Any],
+    signer_org_id: str,
+    private_pem: bytes,
+    golden: bytes | None = None,
 ) -> bytes:
-    """Sign ``card`` (with the model's hash added) and pack it with the model."""
+    """Sign ``card`` (with the model's hash added) and pack it with the model; ``golden``
+    (the golden set's member, see ``models.vision.parity``) is signed through its hash."""
     key = serialization.load_pem_private_key(private_pem, password=None)
     if not isinstance(key, Ed25519PrivateKey):
         raise InvalidInput("private_key", "the signing key must be an Ed25519 key")
@@ -70,6 +80,8 @@ def build_package(
         if required not in card:
             raise InvalidInput(f"card.{required}", "every package card names it")
     full = {**card, "format": FORMAT, "model_sha256": hashlib.sha256(model).hexdigest()}
+    if golden is not None:
+        full["golden_sha256"] = hashlib.sha256(golden).hexdigest()
     body = _canonical(full)
     signature = {
         "signer": signer_org_id,
@@ -78,11 +90,14 @@ def build_package(
     }
     out = io.BytesIO()
     with tarfile.open(fileobj=out, mode="w") as tar:
-        for name, data in (
+        members = [
             ("card.json", body),
             ("model.bin", model),
             ("signature.json", json.dumps(signature).encode()),
-        ):
+        ]
+        if golden is not None:
+            members.append((GOLDEN, golden))
+        for name, data in members:
             info = tarfile.TarInfo(name)
             info.size = len(data)
             tar.addfile(info, io.BytesIO(data))
@@ -96,6 +111,7 @@ class VerifiedPackage:
     card: dict[str, Any]
     model: bytes
     signer: str
+    golden: bytes | None = None
 
 
 def verify_package(
@@ -130,9 +146,15 @@ def verify_package(
     card = json.loads(members["card.json"])
     if hashlib.sha256(members["model.bin"]).hexdigest() != card.get("model_sha256"):
         raise PackageRefused("the model's content differs from what was signed (tampered)")
+    golden = members.get(GOLDEN)
+    if card.get("golden_sha256") is not None:
+        if golden is None or hashlib.sha256(golden).hexdigest() != card["golden_sha256"]:
+            raise PackageRefused("the golden set differs from what was signed (tampered)")
+    elif golden is not None:
+        raise PackageRefused("the package carries a golden set its card does not sign")
     if card.get("package_id") in revoked:
         raise PackageRefused(f"package {card['package_id']!r} was revoked by its publisher")
-    return VerifiedPackage(card, members["model.bin"], signer)
+    return VerifiedPackage(card, members["model.bin"], signer, golden)
 
 
 def _members(data: bytes) -> dict[str, bytes]:

@@ -64,6 +64,14 @@ class ModelPackage:
     revoked_at: datetime | None = None
     id: str = field(default_factory=new_id)
     created_at: datetime = field(default_factory=utcnow)
+    #: the publisher's package id (the card's ``package_id``); equals ``id`` when published
+    origin_id: str = ""
+    #: the last deployment-parity check of an imported package (``services.collaboration.parity``)
+    parity: dict[str, Any] | None = None
+
+    def __post_init__(self) -> None:
+        if not self.origin_id:
+            self.origin_id = self.id
 
 
 @dataclass(kw_only=True)

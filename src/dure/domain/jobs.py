@@ -30,6 +30,7 @@ class JobKind(StrEnum):
     RESCORE_HISTORY = "rescore_history"
     # teach several inspection models in one job (on Ray: one task each)
     RETRAIN_MODELS = "retrain_models"
+    CHECK_PARITY = "check_parity"
 
 
 # Kinds whose work is kept step by step, so a job interrupted by a stopped server is

@@ -585,6 +585,10 @@ model_packages = Table(
     Column("card", JSON, nullable=False),
     Column("revoked_at", TS),
     _created(),
+    # the publisher's package id: a supplier's imported copy is a row of its own
+    Column("origin_id", ID, nullable=False),
+    Column("parity", JSON),
+    UniqueConstraint("org_id", "origin_id"),
 )
 
 kpi_reports = Table(

@@ -1,5 +1,7 @@
 // Model versions with their cards, lineage (OEM base → local version) and signature status.
+import { useState } from "react";
 import { Link, useParams } from "react-router-dom";
+import { api } from "../api.js";
 import { useAuth } from "../auth.jsx";
 import { useI18n } from "../i18n.jsx";
 import { Empty, ErrorBox, Loading, useApi } from "../components/ui.jsx";
@@ -26,7 +28,8 @@ function Lineage({ model, byId }) {
     chain.push(cursor);
     cursor = cursor.base_version_id ? byId.get(cursor.base_version_id) || { id: cursor.base_version_id, name: "…", version: "?" } : null;
   }
-  const publisher = model.card?.package?.publisher?.name || model.card?.shared_card?.publisher?.name;
+  const publisher =
+    model.card?.package?.publisher?.name || model.card?.shared_card?.publisher?.name || model.card?.lineage?.base_publisher?.name;
   return (
     <p className="lineage" data-testid="lineage">
       {t("models.lineage")}:{" "}
@@ -94,8 +97,88 @@ function Card({ card }) {
   );
 }
 
+function ParityBadge({ parity }) {
+  const { t } = useI18n();
+  if (!parity) return <span className="badge" data-testid="package-parity" data-status="unchecked">{t("models.parity_unchecked")}</span>;
+  const ok = parity.status === "ok";
+  return (
+    <span data-testid="package-parity" data-status={parity.status} title={parity.cause || ""}>
+      <span className={`badge ${ok ? "good" : "bad"}`}>{t(ok ? "models.parity_ok" : "models.parity_mismatch")}</span>
+      {!ok && parity.cause && <div className="small">{parity.cause}</div>}
+    </span>
+  );
+}
+
+// Packages: what we imported (with its parity on the golden set) and what organisations on
+// this install shared with us under a grant, ready to import.
+function Packages({ orgId, onImported }) {
+  const { t } = useI18n();
+  const packages = useApi("/api/packages?limit=200");
+  const [busy, setBusy] = useState(null);
+  const [error, setError] = useState(null);
+  if (!packages.data) return null;
+  const items = packages.data.items;
+  const importedFrom = new Set(items.filter((p) => p.org_id === orgId).map((p) => p.origin_id));
+  const shared = items.filter(
+    (p) => p.org_id !== orgId && p.role === "published" && !p.revoked_at && !importedFrom.has(p.id),
+  );
+  const imported = items.filter((p) => p.org_id === orgId && p.role === "imported");
+  if (!shared.length && !imported.length) return null;
+  const take = async (id) => {
+    setBusy(id);
+    setError(null);
+    try {
+      await api(`/api/packages/${encodeURIComponent(id)}/import`, { method: "POST" });
+      packages.reload();
+      onImported();
+    } catch (e) {
+      setError(e);
+    } finally {
+      setBusy(null);
+    }
+  };
+  return (
+    <article className="card" data-testid="packages">
+      <h2>{t("models.packages")}</h2>
+      {error && <ErrorBox error={error} />}
+      <table className="table">
+        <thead>
+          <tr>
+            <th>{t("models.version")}</th>
+            <th>{t("models.publisher")}</th>
+            <th>{t("models.parity")}</th>
+          </tr>
+        </thead>
+        <tbody>
+          {imported.map((p) => (
+            <tr key={p.id} data-testid="package-imported">
+              <td>{p.card?.name} v{p.card?.version}</td>
+              <td>{p.card?.publisher?.name}</td>
+              <td>
+                {p.revoked_at ? t("models.revoked") : p.card?.golden ? <ParityBadge parity={p.parity} /> : t("models.no_golden")}
+              </td>
+            </tr>
+          ))}
+          {shared.map((p) => (
+            <tr key={p.id} data-testid="package-shared">
+              <td>{p.card?.name} v{p.card?.version}</td>
+              <td>{p.card?.publisher?.name}</td>
+              <td>
+                <button type="button" disabled={busy === p.id} onClick={() => take(p.id)} data-testid="import-package">
+                  {t("models.import")}
+                </button>
+              </td>
+            </tr>
+          ))}
+        </tbody>
+      </table>
+    </article>
+  );
+}
+
 export default function Models() {
   const { t, when } = useI18n();
+  const { me } = useAuth();
   const { versionId } = useParams();
   const list = useApi("/api/model-versions?limit=200");
   const one = useApi(versionId ? `/api/model-versions/${encodeURIComponent(versionId)}` : null);
@@ -116,6 +199,7 @@ export default function Models() {
           <Card card={one.data.card || {}} />
         </article>
       )}
+      <Packages orgId={me.organisation.id} onImported={list.reload} />
       {items.length === 0 ? (
         <Empty>{t("models.empty")}</Empty>
       ) : (

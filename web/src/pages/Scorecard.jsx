@@ -25,6 +25,27 @@ function Trends({ suppliers }) {
   return <Chart option={option} height={260} testid="scorecard-trend" />;
 }
 
+function Parity({ parity }) {
+  const { t } = useI18n();
+  const status = parity?.status;
+  if (status === "ok" || status === "mismatch") {
+    const drift = parity.max_score_drift;
+    return (
+      <span data-testid="parity" data-status={status} title={parity.cause || ""}>
+        <span className={`badge ${status === "ok" ? "good" : "bad"}`}>
+          {t(status === "ok" ? "scorecard.parity_ok" : "scorecard.parity_mismatch")}
+        </span>{" "}
+        {drift != null && (
+          <span className="small muted">{t("scorecard.parity_drift", { value: drift === 0 ? "0" : Number(drift).toExponential(1) })}</span>
+        )}
+        {status === "mismatch" && parity.cause && <div className="small">{parity.cause}</div>}
+      </span>
+    );
+  }
+  if (status === "unchecked") return <span data-testid="parity" data-status={status}>{t("scorecard.parity_unchecked")}</span>;
+  return <span data-testid="parity" data-status={status || "none"}>{t("scorecard.parity_none")}</span>;
+}
+
 export default function Scorecard() {
   const { t, number, percent } = useI18n();
   const { isOem } = useAuth();
@@ -51,6 +72,7 @@ export default function Scorecard() {
                 <th>{t("scorecard.fpy")}</th>
                 <th>{t("scorecard.inspected")}</th>
                 <th>{t("scorecard.drift")}</th>
+                <th title={t("scorecard.parity_help")}>{t("scorecard.parity")}</th>
               </tr>
             </thead>
             <tbody>
@@ -65,6 +87,9 @@ export default function Scorecard() {
                   <td>
                     {r.drift_psi == null ? "—" : number(r.drift_psi, 3)}{" "}
                     {r.drift_flag && <span className="badge bad">{t("scorecard.drift_flag")}</span>}
+                  </td>
+                  <td>
+                    <Parity parity={r.parity} />
                   </td>
                 </tr>
               ))}

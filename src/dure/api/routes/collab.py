@@ -7,14 +7,29 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, BackgroundTasks, Depends, Request
 from pydantic import BaseModel, Field
 
-from dure.api.deps import CallerDep, CollabDep, JobsDep, PageDep, SessionDep, require
+from dure.api.deps import (
+    CallerDep,
+    CollabDep,
+    InspectorsDep,
+    JobsDep,
+    PageDep,
+    SessionDep,
+    require,
+)
 from dure.api.schemas import Instant
 from dure.collab.flower import RoundSettings
 from dure.domain.collab import FederatedRound, KpiReport, ModelPackage
 from dure.domain.jobs import Job
 from dure.domain.pages import Listing
 from dure.domain.users import Caller, Role
-from dure.services.collaboration import adaptation, federation, kpi_reports, partners, shared_models
+from dure.services.collaboration import (
+    adaptation,
+    federation,
+    kpi_reports,
+    parity,
+    partners,
+    shared_models,
+)
 
 router = APIRouter(tags=["collaboration"])
 
@@ -69,16 +84,50 @@ def sync_partner(partner_id: str, caller: CallerDep, ctx: CollabDep) -> dict[str
     return shared_models.sync_partner(ctx, caller, partner_id)
 
 
+class PublishIn(BaseModel):
+    golden_image_ids: list[str] = Field(
+        default_factory=list,
+        max_length=parity.MAX_GOLDEN,
+        description="your labelled images of the part you are willing to share as the golden "
+        "set partners check deployment parity against (none: no golden set)",
+    )
+
+
 @router.post("/api/model-versions/{version_id}/publish", status_code=201)
-def publish_model(version_id: str, caller: CallerDep, ctx: CollabDep) -> ModelPackage:
+def publish_model(
+    version_id: str,
+    caller: CallerDep,
+    ctx: CollabDep,
+    inspectors: InspectorsDep,
+    body: PublishIn | None = None,
+) -> ModelPackage:
     """Sign a ready inspection model into a package partners may fetch under a grant."""
-    return shared_models.publish(ctx, caller, version_id)
+    golden = body.golden_image_ids if body else []
+    return shared_models.publish(ctx, caller, version_id, golden, inspectors)
 
 
 @router.get("/api/packages")
 def list_packages(session: SessionDep, page: PageDep) -> Listing[ModelPackage]:
     """Packages you published or imported."""
     return session.packages.list(page)
+
+
+@router.post("/api/packages/{package_id}/import", status_code=201)
+def import_shared_package(package_id: str, caller: CallerDep, ctx: CollabDep) -> ModelPackage:
+    """Import a package another organisation on this install shared with you (MODEL_USE
+    grant); verified like a package from another install."""
+    return shared_models.import_shared(ctx, caller, package_id)
+
+
+@router.post("/api/packages/{package_id}/parity", status_code=202)
+def check_package_parity(
+    package_id: str, session: SessionDep, jobs: JobsDep, after: BackgroundTasks
+) -> Job:
+    """Queue a parity check now: score the package's golden set with the model as this
+    install runs it and compare with what its publisher recorded."""
+    job = parity.queue_now(session, package_id)
+    after.add_task(jobs.wake)
+    return job
 
 
 @router.post("/api/packages/{package_id}/revoke")

@@ -22,6 +22,7 @@ from dure.domain.users import Caller, Role
 from dure.errors import Forbidden, InvalidInput, NotFound
 from dure.models.spc.capability import capability
 from dure.services.collaboration.context import Collab, audit_refusal
+from dure.services.collaboration.parity import part_parity
 from dure.store.session import Session
 
 DRIFT_FLAG = 0.25  # population stability index above which scores have shifted
@@ -104,6 +105,8 @@ def compute_report(
         ),
         "capability": _capabilities(session, part_id, start, end, key_parameters or []),
         "drift": _drift(models, ratios),
+        # deployment parity of the shared models we run for this part (status and drift)
+        "parity": part_parity(session, part_id),
     }
     return KpiReport(
         org_id=session.caller.org_id,
@@ -256,6 +259,19 @@ def receive_report(session: Session, doc: dict[str, Any]) -> KpiReport:
     return report
 
 
+def _parity_row(parity: dict[str, Any] | None) -> dict[str, Any]:
+    """A supplier's parity on the scorecard: status, score drift and the first cause."""
+    if not parity:
+        return {"status": "not_reported", "max_score_drift": None, "cause": None, "models": 0}
+    causes = [m.get("cause") for m in parity.get("models") or [] if m.get("cause")]
+    return {
+        "status": parity.get("status"),
+        "max_score_drift": parity.get("max_score_drift"),
+        "cause": causes[0] if causes else None,
+        "models": len(parity.get("models") or []),
+    }
+
+
 def scorecard(session: Session, part_id: str | None = None) -> dict[str, Any]:
     """Suppliers ranked by ppm on their latest shared report, with trends and drift flags."""
     if part_id is not None:
@@ -284,6 +300,7 @@ def scorecard(session: Session, part_id: str | None = None) -> dict[str, Any]:
                 "drift_psi": (latest.get("drift") or {}).get("psi"),
                 "drift_flag": bool((latest.get("drift") or {}).get("flag")),
                 "defects_by_type": latest.get("defects_by_type"),
+                "parity": _parity_row(latest.get("parity")),
                 "trend": [
                     {
                         "period_start": r.period_start,

@@ -20,9 +20,10 @@ from dure.domain.users import Caller, Role
 from dure.errors import Conflict, Forbidden, InvalidInput, NotFound
 from dure.services.collaboration.context import Collab, audit_refusal
 from dure.services.collaboration.grants import receive_grant
+from dure.services.collaboration.parity import make_golden, queue_check
 from dure.services.inspection.records import store_blob
 from dure.services.inspection.teaching import TASK
-from dure.services.platform.model_files import MEDIA_TYPE
+from dure.services.platform.model_files import MEDIA_TYPE, InspectorCache
 from dure.store.session import Session
 
 PACKAGE_MEDIA_TYPE = "application/vnd.dure.model-package"
@@ -61,27 +62,45 @@ def package_card(session: Session, model: ModelVersion) -> dict[str, Any]:
     }
 
 
-def publish(ctx: Collab, caller: Caller, version_id: str) -> ModelPackage:
-    """Sign one of our ready inspection models into a package partners may fetch by grant."""
+def publish(
+    ctx: Collab,
+    caller: Caller,
+    version_id: str,
+    golden_image_ids: list[str] | None = None,
+    cache: InspectorCache | None = None,
+) -> ModelPackage:
+    """Sign one of our ready inspection models into a package partners may fetch by grant.
+
+    ``golden_image_ids`` names our own labelled images of the part that we are willing to
+    share as the package's golden set (scored here first, outside any transaction, with
+    ``cache``'s inspector); partners check deployment parity against it.
+    """
     if not caller.can(Role.ENGINEER):
         raise Forbidden("publishing a model needs the engineer role or higher")
     ctx.own_key(caller.org_id)
+    with ctx.store.session(caller, read_only=True) as session:
+        model = _publishable(session, version_id)
+    golden, golden_bin = None, None
+    if golden_image_ids:
+        if cache is None:
+            raise Conflict("a golden set needs the install's model cache to score it")
+        golden, golden_bin = make_golden(ctx.store, caller, model, golden_image_ids, cache)
     with ctx.store.session(caller) as session:
-        model = session.model_versions.get(version_id)
-        if model.org_id != caller.org_id:
-            raise Forbidden("you can only publish your own organisation's models")
-        if model.task != TASK or model.status != "ready" or not model.blob_sha256:
-            raise Conflict(f"model {version_id} is not a ready inspection model")
+        model = _publishable(session, version_id)
         card = package_card(session, model)
+        if golden is not None:
+            card["golden"] = golden
         data = build_package(
-            session.blob_store.get(model.blob_sha256),
+            session.blob_store.get(model.blob_sha256 or ""),
             card,
             caller.org_id,
             ctx.keys.private_pem(caller.org_id),
+            golden_bin,
         )
         sha = store_blob(session, data, PACKAGE_MEDIA_TYPE, f"{card['package_id']}.dmp")
         package = ModelPackage(
             id=card["package_id"],
+            origin_id=card["package_id"],
             org_id=caller.org_id,
             role=PackageRole.PUBLISHED,
             publisher_org_id=caller.org_id,
@@ -92,8 +111,22 @@ def publish(ctx: Collab, caller: Caller, version_id: str) -> ModelPackage:
             card=card,
         )
         session.packages.add(package)
-        session.audit.record("publish", "model_package", package.id, detail={"version": model.id})
+        session.audit.record(
+            "publish",
+            "model_package",
+            package.id,
+            detail={"version": model.id, "golden_images": len(golden_image_ids or [])},
+        )
         return package
+
+
+def _publishable(session: Session, version_id: str) -> ModelVersion:
+    model = session.model_versions.get(version_id)
+    if model.org_id != session.caller.org_id:
+        raise Forbidden("you can only publish your own organisation's models")
+    if model.task != TASK or model.status != "ready" or not model.blob_sha256:
+        raise Conflict(f"model {version_id} is not a ready inspection model")
+    return model
 
 
 def revoke_package(ctx: Collab, caller: Caller, package_id: str) -> ModelPackage:
@@ -102,7 +135,10 @@ def revoke_package(ctx: Collab, caller: Caller, package_id: str) -> ModelPackage
         package = session.packages.get(package_id)
         if package.org_id != caller.org_id or package.role != PackageRole.PUBLISHED:
             raise Forbidden("only the publisher may revoke a package")
-        return session.packages.update_fields(package_id, revoked_at=utcnow())
+        revoked = session.packages.update_fields(package_id, revoked_at=utcnow())
+    with ctx.store.system() as system:  # copies on this install stop at once
+        system.peers.withdraw_copies(package.origin_id, caller.org_id, system.audit)
+    return revoked
 
 
 # ---- the publisher's side of a partner's request ------------------------------------------
@@ -135,16 +171,34 @@ def package_bytes(session: Session, package_id: str) -> bytes:
 
 
 # ---- the importing side ------------------------------------------------------------------
-def _trusted(session: Session) -> dict[str, bytes]:
-    return {p.partner_org_id: p.public_pem.encode() for p in session.partners.list_all()}
+def _trusted(ctx: Collab, session: Session) -> dict[str, bytes]:
+    """Keys we verify packages with: our partners' on other installs, and those of
+    organisations on this install that gave us a MODEL_USE grant in force."""
+    trusted = {p.partner_org_id: p.public_pem.encode() for p in session.partners.list_all()}
+    grantors = {g.grantor_org_id for g in session.packages.active_grants()} - set(trusted)
+    if grantors:
+        with ctx.store.system(read_only=True) as system:
+            for org_id in grantors:
+                public = system.peers.org_public_key(org_id)
+                if public is not None:
+                    trusted[org_id] = public.encode()
+    return trusted
 
 
-def import_package(ctx: Collab, caller: Caller, data: bytes, source: str) -> ModelPackage:
-    """Verify a package and make it a ready model version of ours; refusals are audited."""
+def import_package(
+    ctx: Collab, caller: Caller, data: bytes, source: str, part_id: str | None = None
+) -> ModelPackage:
+    """Verify a package and make it a ready model version of ours; refusals are audited.
+
+    Our copy is a row of our own whose ``origin_id`` is the publisher's package id (so a
+    publisher on this same install keeps its row). ``part_id`` names our part the model is
+    for; by default the part with the card's part number. A package with a golden set gets
+    a parity check queued (``parity.queue_check``).
+    """
     if not caller.can(Role.ENGINEER):
         raise Forbidden("importing a model needs the engineer role or higher")
     with ctx.store.session(caller) as session:
-        trusted, revoked = _trusted(session), session.packages.revoked_ids()
+        trusted, revoked = _trusted(ctx, session), session.packages.revoked_ids()
     try:
         verified = verify_package(data, trusted, revoked)
     except PackageRefused as exc:
@@ -161,11 +215,13 @@ def import_package(ctx: Collab, caller: Caller, data: bytes, source: str) -> Mod
         raise
     card = verified.card
     with ctx.store.session(caller) as session:
-        try:
-            return session.packages.get(card["package_id"])
-        except NotFound:
-            pass
-        part = session.parts.own_by_number(str(card["part_number"]))
+        kept = session.packages.own_by_origin(str(card["package_id"]))
+        if kept is not None:
+            return kept
+        if part_id is not None:
+            part = session.parts.own(part_id, "part_id")
+        else:
+            part = session.parts.own_by_number(str(card["part_number"]))
         if part is None:
             raise InvalidInput(
                 "card.part_number",
@@ -201,7 +257,7 @@ def import_package(ctx: Collab, caller: Caller, data: bytes, source: str) -> Mod
             )
         )
         package = ModelPackage(
-            id=card["package_id"],
+            origin_id=str(card["package_id"]),
             org_id=caller.org_id,
             role=PackageRole.IMPORTED,
             publisher_org_id=verified.signer,
@@ -218,7 +274,33 @@ def import_package(ctx: Collab, caller: Caller, data: bytes, source: str) -> Mod
             package.id,
             detail={"publisher": verified.signer, "version": version.id, "source": source},
         )
+        queue_check(session, package)
         return package
+
+
+def import_shared(ctx: Collab, caller: Caller, package_id: str) -> ModelPackage:
+    """Import a package another organisation on this install shared with us.
+
+    The same checks as between installs: the package must be visible to us under the
+    publisher's MODEL_USE grant (the read is audited on the publisher's side), and its
+    signature is verified with the publisher's key before anything is kept. Our copy is
+    for our part that supplies the publisher's part (or has its number).
+    """
+    if not caller.can(Role.ENGINEER):
+        raise Forbidden("importing a model needs the engineer role or higher")
+    with ctx.store.session(caller) as session:
+        package = session.packages.get(package_id)
+        if package.org_id == caller.org_id or package.role != PackageRole.PUBLISHED:
+            raise InvalidInput("package_id", "not a package another organisation shared with you")
+        data = package_bytes(session, package_id)
+        ours = session.parts.list_own(oem_part_id=package.part_id) if package.part_id else []
+    return import_package(
+        ctx,
+        caller,
+        data,
+        f"organisation {package.org_id} on this install",
+        ours[0].id if ours else None,
+    )
 
 
 def _adopt_taxonomy(session: Session, taxonomy: list[dict[str, Any]]) -> None:

@@ -27,6 +27,12 @@ from dure.services.demo.plant_data import (
 )
 from dure.services.demo.root_cause_story import SUPPLIER as ROOT_CAUSE_SUPPLIER
 from dure.services.demo.root_cause_story import root_cause_story
+from dure.services.demo.shared_model import (
+    SHARED_WITH,
+    publish_oem_model,
+    share_with,
+    take_shared_model,
+)
 from dure.services.demo.sheet_metal import DEFECT_TYPES, sheet_image
 from dure.services.demo.traceability import SUPPLIER as SHIPPING_SUPPLIER
 from dure.services.demo.traceability import ship_and_find_cracks
@@ -100,6 +106,10 @@ def build_demo(
     tokens["dure-centre"] = _people(store, operator)
     tokens["hanbit"] = _people(store, oem)
     oem_parts = _oem_catalogue(store, oem)
+    shared = None
+    if history_days:  # Hanbit's base model, shared with Hanul on this install
+        shared = publish_oem_model(store, home, oem, oem_parts[0], seed * 100 + 99)
+        truth["shared_model"] = {"golden_images": shared["golden_images"], "with": SHARED_WITH}
     for i, sup in enumerate(suppliers):
         tokens[sup.slug] = _people(store, sup)
         world = _supplier_world(
@@ -115,6 +125,10 @@ def build_demo(
             _process_per_day(len(oem_parts), parts_per_day if history_days else 0),
         )
         part = world.pop("part")  # ids are random: not part of the (seeded) ground truth
+        if shared is not None and sup.slug == SHARED_WITH:
+            share_with(store, oem, sup, oem_parts[0])
+            taken = take_shared_model(store, home, sup, str(shared["package_id"]))
+            world["shared_model"] = {"parity": taken["parity"], "adapted": True}
         if history_days:
             world["inspections"] = inspection_history(
                 store,

@@ -27,6 +27,7 @@ from dure.domain.users import Caller
 from dure.errors import DureError
 from dure.scale.cluster import RayEngine
 from dure.services.alerts.delivery import STRICT
+from dure.services.collaboration import parity
 from dure.services.collaboration.adaptation import run_adaptation
 from dure.services.inspection.batches import run_batch
 from dure.services.inspection.rescoring import run_rescore
@@ -53,9 +54,12 @@ LANES: dict[str, tuple[JobKind, ...]] = {
         JobKind.ADAPT_MODEL,
         JobKind.TRAIN_RUL_MODEL,
         JobKind.RETRAIN_MODELS,
+        JobKind.CHECK_PARITY,
     ),
     "inspection": (JobKind.INSPECT_BATCH, JobKind.RESCORE_HISTORY),
 }
+# How often the checks lane looks for imported packages whose golden set is due again.
+PARITY_SWEEP_S = 600.0
 CHECKS_LANE = "checks"  # live checks: not job rows, the pending marks of live_checks
 
 
@@ -112,6 +116,7 @@ class JobRunner:
         self.work_root = Path(work_root)
         self.cache = cache
         self.checks = CheckRounds(store, outbound)
+        self._parity_swept = -PARITY_SWEEP_S
         self._stop = threading.Event()
         self.workers = {lane: WorkerState(lane, kinds) for lane, kinds in LANES.items()}
         self.workers[CHECKS_LANE] = WorkerState(CHECKS_LANE, ())
@@ -162,11 +167,11 @@ class JobRunner:
         checks = worker.lane == CHECKS_LANE
         while not self._stop.is_set():
             try:
-                ran = (
-                    self.checks.run_due()
-                    if checks
-                    else self.run_next(kinds=worker.kinds, worker=worker)
-                )
+                if checks:
+                    ran = self.checks.run_due()
+                    self._sweep_parity()
+                else:
+                    ran = self.run_next(kinds=worker.kinds, worker=worker)
                 backoff = BACKOFF_FIRST_S
             except Exception as exc:  # noqa: BLE001 - the store may be back soon: keep going
                 worker.errors += 1
@@ -178,6 +183,15 @@ class JobRunner:
             if not ran:
                 worker.wake.wait(timeout=CHECK_POLL_SECONDS if checks else POLL_SECONDS)
                 worker.wake.clear()
+
+    def _sweep_parity(self) -> None:
+        """Every ``PARITY_SWEEP_S``, queue the parity checks that are due (and wake the
+        workers when there are any)."""
+        if time.monotonic() - self._parity_swept < PARITY_SWEEP_S:
+            return
+        self._parity_swept = time.monotonic()
+        if parity.queue_due(self.store):
+            self.wake()
 
     def run_next(
         self,
@@ -227,6 +241,8 @@ class JobRunner:
             return run_adaptation(self.store, caller, job, self.cache, self.work_root)
         if job.kind == JobKind.TRAIN_RUL_MODEL:
             return run_rul_training(self.store, caller, job)
+        if job.kind == JobKind.CHECK_PARITY:
+            return parity.run_check(self.store, caller, job, self.cache)
         raise DureError(f"unknown job kind {job.kind!r}")
 
     def _finish(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import timedelta
+from typing import Any
 
 from sqlalchemy import Connection, delete, insert, select, update
 from sqlalchemy.exc import IntegrityError
@@ -19,6 +20,7 @@ from dure.domain.ids import utcnow
 from dure.domain.users import Role
 from dure.errors import NotFound
 from dure.store import tables as t
+from dure.store.audit_log import AuditLog
 from dure.store.rows import to_entity, to_row
 from dure.store.scoped import ScopedRepository
 
@@ -70,57 +72,77 @@ class PackageRepository(ScopedRepository[ModelPackage]):
     grant_scope = GrantScope.MODEL_USE
 
     def revoked_ids(self) -> set[str]:
-        """Ids of the caller's packages that were revoked (by us or their publisher)."""
+        """Publisher's ids (``origin_id``) of the caller's packages that were revoked (by us
+        or their publisher)."""
         rows = self.conn.execute(
-            select(t.model_packages.c.id).where(
+            select(t.model_packages.c.origin_id).where(
                 t.model_packages.c.org_id == self.caller.org_id,
                 t.model_packages.c.revoked_at.is_not(None),
             )
         )
         return set(rows.scalars())
 
-    def has(self, package_id: str) -> bool:
-        """True when the caller already keeps the package ``package_id``."""
+    def own_by_origin(self, origin_id: str) -> ModelPackage | None:
+        """The caller's own row of the publisher's package ``origin_id`` (the one it
+        published, or its imported copy), or None."""
         row = self.conn.execute(
-            select(t.model_packages.c.id).where(
+            select(t.model_packages).where(
                 t.model_packages.c.org_id == self.caller.org_id,
-                t.model_packages.c.id == package_id,
+                t.model_packages.c.origin_id == origin_id,
             )
         ).first()
-        return row is not None
+        return None if row is None else self.from_row(row)
 
-    def withdraw(self, package_id: str) -> ModelPackage | None:
+    def has(self, origin_id: str) -> bool:
+        """True when the caller already keeps the publisher's package ``origin_id``."""
+        return self.own_by_origin(origin_id) is not None
+
+    def withdraw(self, origin_id: str) -> ModelPackage | None:
         """Its publisher revoked a package we keep: mark it and its model version revoked.
 
         Returns the package, or None when we do not keep it or it was already revoked.
         """
-        row = self.conn.execute(
-            select(t.model_packages).where(
-                t.model_packages.c.id == package_id,
-                t.model_packages.c.org_id == self.caller.org_id,
-            )
-        ).first()
-        if row is None or row.revoked_at is not None:
+        package = self.own_by_origin(origin_id)
+        if package is None or package.revoked_at is not None:
             return None
         now = utcnow()
         self.conn.execute(
             update(t.model_packages)
-            .where(t.model_packages.c.id == package_id)
+            .where(t.model_packages.c.id == package.id)
             .values(revoked_at=now)
         )
-        if row.model_version_id:
+        if package.model_version_id:
             self.conn.execute(
                 update(t.model_versions)
                 .where(
-                    t.model_versions.c.id == row.model_version_id,
+                    t.model_versions.c.id == package.model_version_id,
                     t.model_versions.c.org_id == self.caller.org_id,
                 )
                 .values(status="revoked")
             )
-        self.audit.record("revoke", self.resource, package_id, detail={"by": "publisher"})
-        package: ModelPackage = to_entity(ModelPackage, row)
+        self.audit.record("revoke", self.resource, package.id, detail={"by": "publisher"})
         package.revoked_at = now
         return package
+
+    def keep_parity(self, package_id: str, parity: dict[str, Any]) -> None:
+        """Keep the outcome of a parity check of one of our imported packages (audited)."""
+        self.require_write()
+        done = self.conn.execute(
+            update(t.model_packages)
+            .where(
+                t.model_packages.c.id == package_id,
+                t.model_packages.c.org_id == self.caller.org_id,
+            )
+            .values(parity=parity)
+        )
+        if done.rowcount != 1:
+            raise NotFound(f"model_package {package_id!r} does not exist or is not yours")
+        self.audit.record(
+            "check_parity",
+            self.resource,
+            package_id,
+            detail={"status": parity.get("status"), "cause": parity.get("cause")},
+        )
 
 
 class KpiReportRepository(ScopedRepository[KpiReport]):
@@ -189,6 +211,47 @@ class PeerGate:
     def add_partner(self, partner: Partner) -> None:
         """Store a partner record (the link services check everything first)."""
         self._conn.execute(insert(t.partners).values(**to_row(partner, t.partners)))
+
+    def withdraw_copies(self, origin_id: str, publisher_org_id: str, audit: AuditLog) -> list[str]:
+        """The publisher revoked ``origin_id``: mark the copies other organisations of this
+        install imported (and their model versions) revoked, as a partner's sync would;
+        each in its organisation's audit log. The organisations' ids."""
+        rows = self._conn.execute(
+            select(t.model_packages).where(
+                t.model_packages.c.origin_id == origin_id,
+                t.model_packages.c.publisher_org_id == publisher_org_id,
+                t.model_packages.c.role == "imported",
+                t.model_packages.c.revoked_at.is_(None),
+            )
+        ).all()
+        now = utcnow()
+        for row in rows:
+            self._conn.execute(
+                update(t.model_packages)
+                .where(t.model_packages.c.id == row.id)
+                .values(revoked_at=now)
+            )
+            if row.model_version_id:
+                self._conn.execute(
+                    update(t.model_versions)
+                    .where(t.model_versions.c.id == row.model_version_id)
+                    .values(status="revoked")
+                )
+            audit.record(
+                "revoke", "model_package", row.id, org_id=row.org_id, detail={"by": "publisher"}
+            )
+        return [row.org_id for row in rows]
+
+    def parity_candidates(self) -> list[ModelPackage]:
+        """Imported, unrevoked packages of every organisation here that carry a golden set
+        (the parity schedule's round; the caller-free view of the job runner)."""
+        rows = self._conn.execute(
+            select(t.model_packages).where(
+                t.model_packages.c.role == "imported", t.model_packages.c.revoked_at.is_(None)
+            )
+        ).all()
+        found = [to_entity(ModelPackage, r) for r in rows]
+        return [p for p in found if p.card.get("golden")]
 
     def org_public_key(self, org_id: str) -> str | None:
         """The public key (PEM) of one of this install's organisations."""
