@@ -13,8 +13,8 @@ import pytest
 from fastapi.testclient import TestClient
 
 from dure.collab.packages import new_signing_key, verify_package
-from dure.collab.signing import fingerprint, sign_request
-from dure.domain.edge import EdgeResult, source_key
+from dure.collab.signing import fingerprint, message_signed_by, sign_request
+from dure.domain.edge import EdgeResult, pointer_message, source_key
 from dure.domain.model_versions import ModelVersion
 from dure.domain.parts import PartNumber
 from dure.domain.users import Caller, Role
@@ -290,7 +290,14 @@ def test_a_box_pulls_a_signed_package_that_follows_the_threshold(
     assert pointer.status_code == 200, pointer.text
     first = pointer.json()
     assert first["model_version_id"] == trained and first["size"] > 0
-    assert client.get(ask, headers=world.a.auth("operator")).json() == first  # kept, not rebuilt
+    assert first["edge_id"] == device["id"] and first["assignment"] == 1
+    assert message_signed_by(device["site_public_pem"], pointer_message(first), first["signature"])
+    forged = {**first, "assignment": 7}  # any change breaks the site's signature
+    assert not message_signed_by(
+        device["site_public_pem"], pointer_message(forged), first["signature"]
+    )
+    again = client.get(ask, headers=world.a.auth("operator")).json()
+    assert {**again, "issued_at": 0, "signature": 0} == {**first, "issued_at": 0, "signature": 0}
     data = client.get(
         f"/api/edge/v1/packages/{first['package_id']}", headers=world.a.auth("operator")
     )
@@ -311,7 +318,13 @@ def test_a_box_pulls_a_signed_package_that_follows_the_threshold(
         set_threshold(s, trained, float(inspector.threshold) * 1.5)
     moved = client.get(ask, headers=world.a.auth("operator")).json()
     assert moved["package_id"] != first["package_id"]
-    assert moved["model_version_id"] == trained
+    assert moved["model_version_id"] == trained and moved["assignment"] == 2
+    assert message_signed_by(device["site_public_pem"], pointer_message(moved), moved["signature"])
+    assert client.get(ask, headers=world.a.auth("operator")).json()["assignment"] == 2
+    with store.session(engineer_of_a(world)) as s:  # back to the first threshold: a new number
+        set_threshold(s, trained, float(inspector.threshold))
+    back = client.get(ask, headers=world.a.auth("operator")).json()
+    assert back["package_id"] == first["package_id"] and back["assignment"] == 3
     data = client.get(
         f"/api/edge/v1/packages/{moved['package_id']}", headers=world.a.auth("operator")
     ).content

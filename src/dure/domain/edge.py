@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import json
 import math
 import re
 import struct
@@ -32,6 +33,17 @@ MAX_DEFECT_TYPE = 64  # inspection_records.defect_type
 MAX_MAP_SIDE = 1024
 
 
+# What the site signs in a model pointer (with the org's key the box pinned at enrolment)
+POINTER_SIGNED = ("edge_id", "package_id", "sha256", "model_version_id", "assignment", "issued_at")
+
+
+def pointer_message(pointer: dict[str, Any]) -> bytes:
+    """The bytes a model pointer's signature covers: its signed fields as canonical JSON
+    (a field left out counts as null, so it cannot be dropped unnoticed)."""
+    fields = {name: pointer.get(name) for name in POINTER_SIGNED}
+    return json.dumps(fields, sort_keys=True, separators=(",", ":")).encode()
+
+
 def source_key(edge_id: str, rid: str) -> str:
     """The inspection record's once-only key for result ``rid`` of edge box ``edge_id``."""
     return f"edge:{edge_id}:{rid}"
@@ -50,6 +62,9 @@ class EdgeDevice:
     model_version_id: str | None = None
     last_seen_at: datetime | None = None
     results_received: int = 0
+    # grows by one each time the package the box should run changes (signed in the pointer)
+    assignment: int = 0
+    assigned_package_id: str | None = None
     id: str = field(default_factory=new_id)
     created_at: datetime = field(default_factory=utcnow)
 

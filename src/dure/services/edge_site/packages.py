@@ -12,7 +12,8 @@ from __future__ import annotations
 from typing import Any
 
 from dure.collab.packages import build_package
-from dure.domain.edge import EDGE_PACKAGE_FORMAT, EdgePackage, threshold_key
+from dure.collab.signing import sign_message
+from dure.domain.edge import EDGE_PACKAGE_FORMAT, EdgePackage, pointer_message, threshold_key
 from dure.domain.ids import new_id, utcnow
 from dure.domain.model_versions import ModelVersion
 from dure.domain.users import Caller, Role
@@ -33,20 +34,33 @@ def _require_operator(caller: Caller) -> None:
         )
 
 
-def pointer(package: EdgePackage | None) -> dict[str, Any]:
-    """What a box polls: the package it should run (``package_id`` null: none assigned)."""
+def pointer(package: EdgePackage | None, edge_id: str = "", assignment: int = 0) -> dict[str, Any]:
+    """What a box polls: the package it should run (``package_id`` null: none assigned),
+    unsigned; :func:`signed_pointer` adds ``issued_at`` and the signature."""
     if package is None:
         return {"package_id": None}
     return {
+        "edge_id": edge_id,
         "package_id": package.id,
         "sha256": package.package_sha256,
         "model_version_id": package.model_version_id,
         "size": package.size,
+        "assignment": assignment,
     }
 
 
+def signed_pointer(site: EdgeSite, org_id: str, fields: dict[str, Any]) -> dict[str, Any]:
+    """``fields`` with ``issued_at`` and ``signature``: the org's collaboration key (the one
+    the box pinned at enrolment) over :func:`dure.domain.edge.pointer_message`."""
+    out = {**fields, "issued_at": utcnow().isoformat()}
+    private = site.collab.keys.private_pem(org_id)
+    return {**out, "signature": sign_message(private, pointer_message(out))}
+
+
 def model_pointer(site: EdgeSite, caller: Caller, edge_id: str) -> dict[str, Any]:
-    """The signed package edge box ``edge_id`` should run now, built on first ask."""
+    """The package edge box ``edge_id`` should run now (built on first ask), signed with
+    the organisation's key, with the box's assignment number (grown whenever that package
+    changes) so the box can refuse an older pointer replayed at it."""
     _require_operator(caller)
     with site.store.session(caller, read_only=True) as session:
         device = session.edge_devices.own_device(edge_id)
@@ -59,7 +73,10 @@ def model_pointer(site: EdgeSite, caller: Caller, edge_id: str) -> dict[str, Any
         built = session.edge_packages.built(model.id, threshold_key(threshold))
     if built is None:
         built = build_edge_package(site, caller, model, threshold, device.part_id)
-    return pointer(built)
+    with site.store.session(caller) as session:
+        number = session.edge_devices.note_package(edge_id, built.id)
+    site.collab.own_key(caller.org_id)
+    return signed_pointer(site, caller.org_id, pointer(built, edge_id, number))
 
 
 def edge_card(

@@ -76,6 +76,27 @@ class EdgeDeviceRepository(ScopedRepository[EdgeDevice]):
         if found.rowcount == 0:
             raise NotFound(f"{self.resource} {edge_id!r} does not exist or is not yours")
 
+    def note_package(self, edge_id: str, package_id: str) -> int:
+        """The box's assignment number for ``package_id``: grown by one when that package
+        is not the one it was last pointed at (operators: a box's ask records it; not
+        audited, the assign and threshold changes that cause it are)."""
+        if not self.caller.can(Role.OPERATOR):
+            raise Forbidden("asking for an edge box's model needs the operator role or higher")
+        c = self.table.c
+        mine = (c.id == edge_id) & (c.org_id == self.caller.org_id)
+        self.conn.execute(
+            update(self.table)
+            .where(
+                mine,
+                (c.assigned_package_id.is_(None)) | (c.assigned_package_id != package_id),
+            )
+            .values(assignment=c.assignment + 1, assigned_package_id=package_id)
+        )
+        number = self.conn.execute(select(c.assignment).where(mine)).scalar()
+        if number is None:
+            raise NotFound(f"{self.resource} {edge_id!r} does not exist or is not yours")
+        return int(number)
+
 
 class EdgePackageRepository(ScopedRepository[EdgePackage]):
     """Signed edge packages the caller's organisation built (a cache keyed by model version
