@@ -97,6 +97,7 @@ class ContractSite:
         if path.startswith("/api/edge/v1/model?"):
             return 200, json.dumps(self.pointer).encode(), "application/json"
         prefix = "/api/edge/v1/packages/"
+        path = path.split("?", 1)[0]
         if path.startswith(prefix) and path[len(prefix) :] in self.packages:
             self.downloads.append(path[len(prefix) :])
             return 200, self.packages[path[len(prefix) :]], "application/octet-stream"

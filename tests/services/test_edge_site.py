@@ -454,3 +454,41 @@ def test_a_change_of_a_box_is_audited_with_what_it_was_and_became(
         ]
     assert [e.action for e in events if e.action != "create"] == ["assign"]
     assert events[-1].detail == {"station_id": {"from": station, "to": None}}
+
+
+def test_a_retired_box_is_refused_and_what_it_sent_stays(
+    client: TestClient, store: Store, world: World
+) -> None:
+    part_id, model_id = ready_model(store, world)
+    made, private = register(client, world.a, model_version_id=model_id)
+    edge_id = made.json()["id"]
+    sent = post(client, world.a, edge_id, private, [result(model_id, rid(1))])
+    assert sent.status_code == 200 and sent.json()["results"][0]["status"] == "stored"
+    retire = f"{DEVICES}/{edge_id}/retire"
+    assert client.post(retire, headers=world.a.auth("operator")).status_code == 403
+    assert client.post(retire, headers=world.b.auth("engineer")).status_code == 404
+    retired = client.post(retire, headers=world.a.auth("engineer"))
+    assert retired.status_code == 200, retired.text
+    assert retired.json()["retired"] is True and retired.json()["retired_at"]
+    assert client.post(retire, headers=world.a.auth("admin")).status_code == 200  # again: kept
+    late = post(client, world.a, edge_id, private, [result(model_id, rid(2))])
+    assert late.status_code == 401 and "retired" in late.text
+    assert [r.serial for r in records_of(store, world, part_id)] == [f"S-{rid(1)[:6]}"]
+    ask = client.get(f"/api/edge/v1/model?edge_id={edge_id}", headers=world.a.auth("operator"))
+    assert ask.status_code == 410 and "retired" in ask.json()["detail"]
+    fetch = client.get(
+        f"/api/edge/v1/packages/{rid(3)}?edge_id={edge_id}", headers=world.a.auth("operator")
+    )
+    assert fetch.status_code == 410 and "retired" in fetch.json()["detail"]
+    moved = client.put(
+        f"{DEVICES}/{edge_id}", json={"station_id": None}, headers=world.a.auth("engineer")
+    )
+    assert moved.status_code == 410
+    listed = client.get(DEVICES, headers=world.a.auth("viewer")).json()["devices"]
+    (shown,) = [d for d in listed if d["id"] == edge_id]
+    assert shown["retired"] is True and shown["results_received"] == 1
+    with store.session(engineer_of_a(world), read_only=True) as s:
+        events = [e for e in s.audit_events.list_own() if e.resource_id in (edge_id, None)]
+        refusals = [e for e in s.audit_events.list_own() if e.resource == "edge_result"]
+    assert [e.action for e in events if e.resource == "edge_device"].count("retire") == 1
+    assert len(refusals) == 1 and "retired" in json.dumps(refusals[0].detail)

@@ -65,6 +65,7 @@ class EdgeDevice:
     # grows by one each time the package the box should run changes (signed in the pointer)
     assignment: int = 0
     assigned_package_id: str | None = None
+    retired_at: datetime | None = None  # a retired box's posts and model reads are refused
     id: str = field(default_factory=new_id)
     created_at: datetime = field(default_factory=utcnow)
 

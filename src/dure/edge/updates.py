@@ -72,7 +72,7 @@ class ModelUpdater:
                     return None
                 if not self.shelf.has(site_pid):
                     try:
-                        data = self.site.package(site_pid)
+                        data = self.site.package(site_pid, self.edge_id)
                     except (SiteUnavailable, SiteRefused) as exc:
                         self.last_error = str(exc)
                         return None

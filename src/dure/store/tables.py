@@ -637,6 +637,8 @@ edge_devices = Table(
     # so a box refuses an older pointer replayed at it
     Column("assignment", Integer, nullable=False, server_default=text("0")),
     Column("assigned_package_id", ID),
+    # set when an engineer retires the box: its posts and model reads are refused from then
+    Column("retired_at", TS),
     _created(),
 )
 

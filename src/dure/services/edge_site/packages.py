@@ -20,6 +20,7 @@ from dure.domain.users import Caller, Role
 from dure.errors import Conflict, Forbidden, NotFound
 from dure.models.vision.edge_bundle import edge_bundle
 from dure.services.edge_site.context import EdgeSite
+from dure.services.edge_site.devices import working_device
 from dure.services.inspection.inspect import chosen_threshold, usable_model
 from dure.services.inspection.records import store_blob
 
@@ -63,9 +64,7 @@ def model_pointer(site: EdgeSite, caller: Caller, edge_id: str) -> dict[str, Any
     changes) so the box can refuse an older pointer replayed at it."""
     _require_operator(caller)
     with site.store.session(caller, read_only=True) as session:
-        device = session.edge_devices.own_device(edge_id)
-        if device is None:
-            raise NotFound(f"edge_device {edge_id!r} does not exist or is not yours")
+        device = working_device(session, edge_id)
         if device.model_version_id is None:
             return pointer(None)
         model = usable_model(session, device.model_version_id)
@@ -148,10 +147,15 @@ def build_edge_package(
     return package
 
 
-def package_bytes(site: EdgeSite, caller: Caller, package_id: str) -> bytes:
-    """The signed bytes of one of the organisation's edge packages."""
+def package_bytes(
+    site: EdgeSite, caller: Caller, package_id: str, edge_id: str | None = None
+) -> bytes:
+    """The signed bytes of one of the organisation's edge packages; asked for box
+    ``edge_id`` (as ``dure edge`` does), Gone when that box is retired."""
     _require_operator(caller)
     with site.store.session(caller, read_only=True) as session:
+        if edge_id is not None:
+            working_device(session, edge_id)
         package = session.edge_packages.own_package(package_id)
         if package is None:
             raise NotFound(f"edge_package {package_id!r} does not exist or is not yours")
