@@ -4,6 +4,7 @@ out, and the signed model package a box pulls (on SQLite and PostgreSQL)."""
 
 from __future__ import annotations
 
+import base64
 import json
 from datetime import UTC, datetime
 from typing import Any
@@ -492,3 +493,19 @@ def test_a_retired_box_is_refused_and_what_it_sent_stays(
         refusals = [e for e in s.audit_events.list_own() if e.resource == "edge_result"]
     assert [e.action for e in events if e.resource == "edge_device"].count("retire") == 1
     assert len(refusals) == 1 and "retired" in json.dumps(refusals[0].detail)
+
+
+def test_a_raw_map_with_a_value_that_is_not_finite_is_refused_naming_it() -> None:
+    biggest = float(np.finfo(np.float32).max)
+    for bad in ([np.nan], [np.inf], [-np.inf], [np.inf, -np.inf]):
+        raw = np.full((8, 8), 0.5, dtype="<f4")
+        raw.flat[: len(bad)] = bad
+        b64 = base64.b64encode(raw.tobytes()).decode()
+        wire = result(rid(1), rid(1), raw_map={"shape": [8, 8], "b64": b64})
+        with pytest.raises(InvalidInput, match=r"results\[3\]\.raw_map\.b64.*not finite"):
+            EdgeResult.from_wire(wire, 3)
+    for edge in (biggest, -biggest):  # the largest finite maps, at the largest side
+        raw = np.full((1024, 1024), edge, dtype="<f4")
+        b64 = base64.b64encode(raw.tobytes()).decode()
+        wire = result(rid(1), rid(1), raw_map={"shape": [1024, 1024], "b64": b64})
+        assert EdgeResult.from_wire(wire, 0).map_shape == (1024, 1024)
