@@ -87,6 +87,13 @@ class Conflict(DureError):
     title = "Conflict"
 
 
+class Gone(DureError):
+    """What the request names existed but was ended for good (a retired edge box)."""
+
+    status = 410
+    title = "Gone"
+
+
 class StateConflict(Conflict):
     """What the request names is not in a state (or of a kind) that allows it: too few
     readings yet, an untrained model, a model of another task; ``field`` names it."""

@@ -6,12 +6,14 @@ it has, ``refused`` for a serial starting with "bad", and can be switched to 503
 from __future__ import annotations
 
 import base64
+import hashlib
 import json
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
-from dure.collab.signing import PeerRefused, SignedRequest
+from dure.collab.signing import PeerRefused, SignedRequest, sign_message
+from dure.domain.edge import pointer_message
 from dure.ports import free_port
 
 
@@ -32,6 +34,26 @@ class ContractSite:
         self.rejected_signatures = 0
         self._lock = threading.Lock()
         self._server: ThreadingHTTPServer | None = None
+
+    def point(
+        self,
+        private_pem: bytes,
+        edge_id: str,
+        package_id: str,
+        assignment: int,
+        /,
+        **changes: Any,
+    ) -> dict[str, Any]:
+        """Answer model asks with a pointer to ``package_id`` signed with ``private_pem`` as
+        the real site signs it (``changes`` applied after signing: a tampered pointer)."""
+        data = self.packages.get(package_id, b"")
+        fields = {"edge_id": edge_id, "package_id": package_id,
+                  "sha256": hashlib.sha256(data).hexdigest(), "model_version_id": "mv1",
+                  "size": len(data), "assignment": assignment,
+                  "issued_at": "2026-12-01T09:00:00+00:00"}  # fmt: skip
+        signature = sign_message(private_pem, pointer_message(fields))
+        self.pointer = {**fields, "signature": signature, **changes}
+        return self.pointer
 
     def start(self) -> None:
         site = self
@@ -75,6 +97,7 @@ class ContractSite:
         if path.startswith("/api/edge/v1/model?"):
             return 200, json.dumps(self.pointer).encode(), "application/json"
         prefix = "/api/edge/v1/packages/"
+        path = path.split("?", 1)[0]
         if path.startswith(prefix) and path[len(prefix) :] in self.packages:
             self.downloads.append(path[len(prefix) :])
             return 200, self.packages[path[len(prefix) :]], "application/octet-stream"

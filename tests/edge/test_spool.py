@@ -3,6 +3,7 @@ sent pruned, back-pressure at its limit."""
 
 from __future__ import annotations
 
+import os
 import signal
 import subprocess
 import sys
@@ -12,6 +13,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from dure.edge.fsio import prune_rejected, rejected_files
 from dure.edge.spool import PENDING, REFUSED, SENT, ResultSpool, SpoolFull
 
 
@@ -39,7 +41,7 @@ def test_results_are_kept_whole_and_given_back_oldest_first(tmp_path: Path) -> N
     assert again.pending_bytes == 3 * (4 + raw.nbytes)
 
 
-def test_sent_and_refused_leave_the_queue_refused_is_kept_sent_is_pruned(tmp_path: Path) -> None:
+def test_sent_and_refused_leave_the_queue_both_are_kept_then_pruned(tmp_path: Path) -> None:
     spool = ResultSpool(tmp_path / "spool")
     raw = np.zeros((2, 2), np.float32)
     for i in range(3):
@@ -52,9 +54,27 @@ def test_sent_and_refused_leave_the_queue_refused_is_kept_sent_is_pruned(tmp_pat
     assert spool.refused() == [(rid(1), "results[0].model_version_id: unknown model")]
     assert spool.prune(keep_days=1) == 0  # sent just now
     later = time.time_ns() // 1000 + 2 * 86_400_000_000
-    assert spool.prune(keep_days=1, now_us=later) == 1
-    assert spool.counts() == {PENDING: 1, SENT: 0, REFUSED: 1}
+    assert spool.prune(keep_days=1, now_us=later) == 2  # the refusal too, after keep_days
+    assert spool.counts() == {PENDING: 1, SENT: 0, REFUSED: 0}
     assert not (spool.images / f"{rid(0)}.png").exists()
+    assert not (spool.images / f"{rid(1)}.png").exists()
+    assert (spool.images / f"{rid(2)}.png").exists()  # pending: never pruned
+
+
+def test_images_set_aside_are_pruned_with_their_reasons_after_keep_days(tmp_path: Path) -> None:
+    rejected = tmp_path / "rejected"
+    rejected.mkdir()
+    for name in ("old.png", "new.png"):
+        (rejected / name).write_bytes(b"not an image")
+        (rejected / f"{name}.why.txt").write_text("undecodable")
+    (rejected / "lost.png.why.txt").write_text("its image was removed by hand")
+    two_days_ago = time.time() - 2 * 86_400
+    for name in ("old.png", "old.png.why.txt", "lost.png.why.txt"):
+        os.utime(rejected / name, (two_days_ago, two_days_ago))
+    assert [p.name for p in rejected_files(rejected)] == ["new.png", "old.png"]
+    assert prune_rejected(rejected, keep_days=1) == 1
+    assert sorted(p.name for p in rejected.iterdir()) == ["new.png", "new.png.why.txt"]
+    assert prune_rejected(tmp_path / "never-made", keep_days=1) == 0
 
 
 def test_a_full_spool_refuses_more_until_results_are_sent(tmp_path: Path) -> None:

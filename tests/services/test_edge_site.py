@@ -4,6 +4,7 @@ out, and the signed model package a box pulls (on SQLite and PostgreSQL)."""
 
 from __future__ import annotations
 
+import base64
 import json
 from datetime import UTC, datetime
 from typing import Any
@@ -13,8 +14,8 @@ import pytest
 from fastapi.testclient import TestClient
 
 from dure.collab.packages import new_signing_key, verify_package
-from dure.collab.signing import fingerprint, sign_request
-from dure.domain.edge import EdgeResult, source_key
+from dure.collab.signing import fingerprint, message_signed_by, sign_request
+from dure.domain.edge import EdgeResult, pointer_message, source_key
 from dure.domain.model_versions import ModelVersion
 from dure.domain.parts import PartNumber
 from dure.domain.users import Caller, Role
@@ -290,7 +291,14 @@ def test_a_box_pulls_a_signed_package_that_follows_the_threshold(
     assert pointer.status_code == 200, pointer.text
     first = pointer.json()
     assert first["model_version_id"] == trained and first["size"] > 0
-    assert client.get(ask, headers=world.a.auth("operator")).json() == first  # kept, not rebuilt
+    assert first["edge_id"] == device["id"] and first["assignment"] == 1
+    assert message_signed_by(device["site_public_pem"], pointer_message(first), first["signature"])
+    forged = {**first, "assignment": 7}  # any change breaks the site's signature
+    assert not message_signed_by(
+        device["site_public_pem"], pointer_message(forged), first["signature"]
+    )
+    again = client.get(ask, headers=world.a.auth("operator")).json()
+    assert {**again, "issued_at": 0, "signature": 0} == {**first, "issued_at": 0, "signature": 0}
     data = client.get(
         f"/api/edge/v1/packages/{first['package_id']}", headers=world.a.auth("operator")
     )
@@ -311,7 +319,13 @@ def test_a_box_pulls_a_signed_package_that_follows_the_threshold(
         set_threshold(s, trained, float(inspector.threshold) * 1.5)
     moved = client.get(ask, headers=world.a.auth("operator")).json()
     assert moved["package_id"] != first["package_id"]
-    assert moved["model_version_id"] == trained
+    assert moved["model_version_id"] == trained and moved["assignment"] == 2
+    assert message_signed_by(device["site_public_pem"], pointer_message(moved), moved["signature"])
+    assert client.get(ask, headers=world.a.auth("operator")).json()["assignment"] == 2
+    with store.session(engineer_of_a(world)) as s:  # back to the first threshold: a new number
+        set_threshold(s, trained, float(inspector.threshold))
+    back = client.get(ask, headers=world.a.auth("operator")).json()
+    assert back["package_id"] == first["package_id"] and back["assignment"] == 3
     data = client.get(
         f"/api/edge/v1/packages/{moved['package_id']}", headers=world.a.auth("operator")
     ).content
@@ -441,3 +455,57 @@ def test_a_change_of_a_box_is_audited_with_what_it_was_and_became(
         ]
     assert [e.action for e in events if e.action != "create"] == ["assign"]
     assert events[-1].detail == {"station_id": {"from": station, "to": None}}
+
+
+def test_a_retired_box_is_refused_and_what_it_sent_stays(
+    client: TestClient, store: Store, world: World
+) -> None:
+    part_id, model_id = ready_model(store, world)
+    made, private = register(client, world.a, model_version_id=model_id)
+    edge_id = made.json()["id"]
+    sent = post(client, world.a, edge_id, private, [result(model_id, rid(1))])
+    assert sent.status_code == 200 and sent.json()["results"][0]["status"] == "stored"
+    retire = f"{DEVICES}/{edge_id}/retire"
+    assert client.post(retire, headers=world.a.auth("operator")).status_code == 403
+    assert client.post(retire, headers=world.b.auth("engineer")).status_code == 404
+    retired = client.post(retire, headers=world.a.auth("engineer"))
+    assert retired.status_code == 200, retired.text
+    assert retired.json()["retired"] is True and retired.json()["retired_at"]
+    assert client.post(retire, headers=world.a.auth("admin")).status_code == 200  # again: kept
+    late = post(client, world.a, edge_id, private, [result(model_id, rid(2))])
+    assert late.status_code == 401 and "retired" in late.text
+    assert [r.serial for r in records_of(store, world, part_id)] == [f"S-{rid(1)[:6]}"]
+    ask = client.get(f"/api/edge/v1/model?edge_id={edge_id}", headers=world.a.auth("operator"))
+    assert ask.status_code == 410 and "retired" in ask.json()["detail"]
+    fetch = client.get(
+        f"/api/edge/v1/packages/{rid(3)}?edge_id={edge_id}", headers=world.a.auth("operator")
+    )
+    assert fetch.status_code == 410 and "retired" in fetch.json()["detail"]
+    moved = client.put(
+        f"{DEVICES}/{edge_id}", json={"station_id": None}, headers=world.a.auth("engineer")
+    )
+    assert moved.status_code == 410
+    listed = client.get(DEVICES, headers=world.a.auth("viewer")).json()["devices"]
+    (shown,) = [d for d in listed if d["id"] == edge_id]
+    assert shown["retired"] is True and shown["results_received"] == 1
+    with store.session(engineer_of_a(world), read_only=True) as s:
+        events = [e for e in s.audit_events.list_own() if e.resource_id in (edge_id, None)]
+        refusals = [e for e in s.audit_events.list_own() if e.resource == "edge_result"]
+    assert [e.action for e in events if e.resource == "edge_device"].count("retire") == 1
+    assert len(refusals) == 1 and "retired" in json.dumps(refusals[0].detail)
+
+
+def test_a_raw_map_with_a_value_that_is_not_finite_is_refused_naming_it() -> None:
+    biggest = float(np.finfo(np.float32).max)
+    for bad in ([np.nan], [np.inf], [-np.inf], [np.inf, -np.inf]):
+        raw = np.full((8, 8), 0.5, dtype="<f4")
+        raw.flat[: len(bad)] = bad
+        b64 = base64.b64encode(raw.tobytes()).decode()
+        wire = result(rid(1), rid(1), raw_map={"shape": [8, 8], "b64": b64})
+        with pytest.raises(InvalidInput, match=r"results\[3\]\.raw_map\.b64.*not finite"):
+            EdgeResult.from_wire(wire, 3)
+    for edge in (biggest, -biggest):  # the largest finite maps, at the largest side
+        raw = np.full((1024, 1024), edge, dtype="<f4")
+        b64 = base64.b64encode(raw.tobytes()).decode()
+        wire = result(rid(1), rid(1), raw_map={"shape": [1024, 1024], "b64": b64})
+        assert EdgeResult.from_wire(wire, 0).map_shape == (1024, 1024)

@@ -137,6 +137,7 @@ def run(config_file: Path, verbose: bool) -> None:
 @friendly
 def status(edge_home: Path) -> None:
     """The box's last reported state: latency p50/p99, memory, spool depth, site link."""
+    from dure.edge.fsio import rejected_files
     from dure.edge.identity import load_identity
     from dure.edge.spool import ResultSpool
     from dure.edge.stats import read_status
@@ -147,7 +148,11 @@ def status(edge_home: Path) -> None:
         spool = ResultSpool(edge_home / "spool", tidy=False)  # the box may be running
         try:
             counts = spool.counts()
-            report["spool_now"] = {**counts, "refused_reasons": spool.refused()[:20]}
+            report["spool_now"] = {
+                **counts,
+                "refused_reasons": spool.refused()[:20],
+                "rejected_files": len(rejected_files(edge_home / "rejected")),
+            }
         finally:
             spool.close()
     click.echo(json.dumps(report, indent=2, default=str))

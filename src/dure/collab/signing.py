@@ -114,6 +114,26 @@ def sign_request(
     }
 
 
+def sign_message(private_pem: bytes, message: bytes) -> str:
+    """An Ed25519 signature of ``message`` (base64), e.g. a model pointer for an edge box."""
+    key = serialization.load_pem_private_key(private_pem, password=None)
+    assert isinstance(key, Ed25519PrivateKey)
+    return base64.b64encode(key.sign(message)).decode()
+
+
+def message_signed_by(public_pem: str | bytes, message: bytes, signature: object) -> bool:
+    """True when ``signature`` (base64) is ``public_pem``'s Ed25519 signature of ``message``."""
+    data = public_pem.encode() if isinstance(public_pem, str) else public_pem
+    key = serialization.load_pem_public_key(data)
+    if not isinstance(key, Ed25519PublicKey) or not isinstance(signature, str):
+        return False
+    try:
+        key.verify(base64.b64decode(signature, validate=True), message)
+    except (InvalidSignature, ValueError):
+        return False
+    return True
+
+
 @dataclass(frozen=True)
 class SignedRequest:
     """The parts of an incoming request that its signature covers."""

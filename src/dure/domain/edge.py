@@ -9,11 +9,14 @@ holds plain Python values only (the anomaly map as little-endian float32 bytes).
 
 from __future__ import annotations
 
+import array
 import base64
 import binascii
+import json
 import math
 import re
 import struct
+import sys
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -30,6 +33,27 @@ MAX_NAME = 200
 MAX_ID = 64
 MAX_DEFECT_TYPE = 64  # inspection_records.defect_type
 MAX_MAP_SIDE = 1024
+
+
+# What the site signs in a model pointer (with the org's key the box pinned at enrolment)
+POINTER_SIGNED = ("edge_id", "package_id", "sha256", "model_version_id", "assignment", "issued_at")
+
+
+def pointer_message(pointer: dict[str, Any]) -> bytes:
+    """The bytes a model pointer's signature covers: its signed fields as canonical JSON
+    (a field left out counts as null, so it cannot be dropped unnoticed)."""
+    fields = {name: pointer.get(name) for name in POINTER_SIGNED}
+    return json.dumps(fields, sort_keys=True, separators=(",", ":")).encode()
+
+
+def all_finite_f32(data: bytes) -> bool:
+    """True when every little-endian float32 in ``data`` is finite, in one C-level pass
+    (no per-value Python): their sum in double precision is finite exactly then, as even
+    MAX_MAP_SIDE² float32 maxima (≈ 3.6e44) stay far below the double's range."""
+    values = array.array("f", data)
+    if sys.byteorder == "big":
+        values.byteswap()
+    return math.isfinite(sum(values))
 
 
 def source_key(edge_id: str, rid: str) -> str:
@@ -50,6 +74,10 @@ class EdgeDevice:
     model_version_id: str | None = None
     last_seen_at: datetime | None = None
     results_received: int = 0
+    # grows by one each time the package the box should run changes (signed in the pointer)
+    assignment: int = 0
+    assigned_package_id: str | None = None
+    retired_at: datetime | None = None  # a retired box's posts and model reads are refused
     id: str = field(default_factory=new_id)
     created_at: datetime = field(default_factory=utcnow)
 
@@ -265,6 +293,6 @@ class _Fields:
                 f"holds {len(data)} bytes; a {height}x{width} float32 map needs "
                 f"{height * width * 4}",
             )
-        if not all(math.isfinite(v) for (v,) in struct.iter_unpack("<f", data)):
+        if not all_finite_f32(data):
             raise self._bad("raw_map.b64", "holds a value that is not finite")
         return (height, width), data

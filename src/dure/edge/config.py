@@ -2,7 +2,7 @@
 
 ```toml
 home = "/var/lib/dure-edge"        # enrolment, keys, spool, models (made by `dure edge enrol`)
-keep_days = 30                     # forwarded results are kept this long, then pruned
+keep_days = 30                     # sent, refused and set-aside results kept this long
 max_spool_bytes = 2_000_000_000    # results waiting for the site; beyond it input stops
 model_poll_s = 30                  # how often the site is asked for a newer model
 

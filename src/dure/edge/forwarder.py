@@ -19,9 +19,11 @@ import json
 import logging
 import threading
 import time
+from pathlib import Path
 from typing import Any
 
 from dure.collab.signing import sign_request
+from dure.edge.fsio import prune_rejected
 from dure.edge.identity import EdgeIdentity
 from dure.edge.site import RESULTS_PATH, SiteClient, SiteRefused, SiteUnavailable
 from dure.edge.spool import REFUSED, SENT, ResultSpool, Spooled
@@ -46,11 +48,13 @@ class Forwarder:
         private_pem: bytes,
         keep_days: float = 30.0,
         batch: int = BATCH,
+        rejected: Path | None = None,
         max_body_bytes: int = MAX_BODY_BYTES,
     ) -> None:
         self.spool, self.site, self.identity = spool, site, identity
         self.private_pem = private_pem
         self.keep_days = keep_days
+        self.rejected = rejected  # home/rejected: images set aside, pruned after keep_days
         self.batch, self.max_body_bytes = batch, max_body_bytes
         self.posts = 0
         self.outages = 0
@@ -171,9 +175,13 @@ class Forwarder:
                 next_prune = time.monotonic() + PRUNE_EVERY_S
                 try:
                     pruned = self.spool.prune(self.keep_days)
+                    if self.rejected is not None:
+                        pruned += prune_rejected(self.rejected, self.keep_days)
                     if pruned:
                         log.info(
-                            "pruned %d results forwarded over %s days ago", pruned, self.keep_days
+                            "pruned %d results and set-aside images settled over %s days ago",
+                            pruned,
+                            self.keep_days,
                         )
                 except Exception:  # noqa: BLE001 - pruning is housekeeping
                     log.exception("pruning the spool failed")

@@ -76,8 +76,12 @@ class ModelShelf:
                 shutil.rmtree(leftover, ignore_errors=True)
             (self.folder / "current.tmp").unlink(missing_ok=True)
 
-    def install(self, data: bytes, make_current: bool = True) -> VerifiedPackage:
-        """Verify and keep a package; with ``make_current`` point the runtime at it."""
+    def install(
+        self, data: bytes, make_current: bool = True, assignment: int | None = None
+    ) -> VerifiedPackage:
+        """Verify and keep a package; with ``make_current`` point the runtime at it, with
+        the site's ``assignment`` number (None: keep the one recorded, as for a package
+        loaded from a file) written in the same ``current`` file, in one rename."""
         verified = verify_edge_package(data, self.identity)
         package_id = verified.card["package_id"]
         final = self.folder / package_id
@@ -91,17 +95,39 @@ class ModelShelf:
             os.replace(tmp, final)
             fsync_dir(self.folder)
         if make_current:
-            write_atomic(self.folder / "current", package_id.encode())
+            self.point(package_id, assignment)
         return verified
+
+    def point(self, package_id: str, assignment: int | None = None) -> None:
+        """Make ``package_id`` current with ``assignment`` (None: the recorded one), both in
+        one file written atomically."""
+        number = self.assignment() if assignment is None else assignment
+        write_atomic(self.folder / "current", f"{package_id}\n{number}\n".encode())
+
+    def _pointer_lines(self) -> list[str]:
+        path = self.folder / "current"
+        return path.read_text().split() if path.exists() else []
 
     def current(self) -> str | None:
         """The package id in use, or None before the first model."""
-        path = self.folder / "current"
-        return path.read_text().strip() or None if path.exists() else None
+        lines = self._pointer_lines()
+        return lines[0] if lines else None
+
+    def assignment(self) -> int:
+        """The site's assignment number of the package in use (0: none recorded)."""
+        lines = self._pointer_lines()
+        try:
+            return int(lines[1]) if len(lines) > 1 else 0
+        except ValueError:
+            return 0
 
     def has(self, package_id: str) -> bool:
         """True when the package is installed."""
         return (self.folder / package_id / PACKAGE_FILE).exists()
+
+    def package_bytes(self, package_id: str) -> bytes:
+        """The installed package's bytes as they came."""
+        return (self.folder / package_id / PACKAGE_FILE).read_bytes()
 
     def load(self, package_id: str, threads: int = 1) -> ActiveModel:
         """Verify an installed package again and build its inspector."""

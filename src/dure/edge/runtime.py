@@ -10,6 +10,7 @@ from typing import Any
 
 from dure.edge.config import EdgeConfig, FolderInput
 from dure.edge.forwarder import Forwarder
+from dure.edge.fsio import rejected_files
 from dure.edge.identity import device_key, load_identity, read_token
 from dure.edge.loop import EdgeLoop, VerdictOutput
 from dure.edge.models import ModelShelf
@@ -60,8 +61,9 @@ class EdgeRuntime:
         )
         outputs: list[VerdictOutput] = [o for o in (self.mqtt_out, self.gate) if o is not None]
         self.forwarder = Forwarder(
-            self.spool, self.site, self.identity, private_pem, keep_days=config.keep_days
-        )
+            self.spool, self.site, self.identity, private_pem, keep_days=config.keep_days,
+            rejected=home / "rejected",
+        )  # fmt: skip
         self.loop = EdgeLoop(
             self.identity.edge_id, self.source, self.spool, outputs, self.stats,
             on_result=self.forwarder.wake,
@@ -120,6 +122,7 @@ class EdgeRuntime:
                 **counts,
                 "depth": counts["pending"],
                 "pending_bytes": self.spool.pending_bytes,
+                "rejected_files": len(rejected_files(self.config.home / "rejected")),
             },
             "forwarder": {
                 "posts": self.forwarder.posts,

@@ -65,9 +65,10 @@ class SiteClient:
         """The package the site wants this box to run ({"package_id": None} when none)."""
         return self._call("GET", f"{API}/model", params={"edge_id": edge_id}).json()  # type: ignore[no-any-return]
 
-    def package(self, package_id: str) -> bytes:
-        """The signed package bytes."""
-        return self._call("GET", f"{API}/packages/{package_id}").content
+    def package(self, package_id: str, edge_id: str | None = None) -> bytes:
+        """The signed package bytes (asked as box ``edge_id``: a retired box gets 410)."""
+        params = {"edge_id": edge_id} if edge_id else None
+        return self._call("GET", f"{API}/packages/{package_id}", params=params).content
 
     def post_results(self, body: bytes, signature: dict[str, str]) -> dict[str, Any]:
         """Post one signed batch of results; the site's per-item answer."""

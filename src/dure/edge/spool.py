@@ -183,13 +183,15 @@ class ResultSpool:
             self._pending_bytes -= int(row[0])
 
     def prune(self, keep_days: float, now_us: int | None = None) -> int:
-        """Delete ``sent`` results (row, image, map) settled more than ``keep_days`` ago."""
+        """Delete ``sent`` and ``refused`` results (row, image, map) settled more than
+        ``keep_days`` ago (a refusal is kept that long for a person to look at)."""
         now_us = time.time_ns() // 1000 if now_us is None else now_us
         cutoff = now_us - int(keep_days * 86_400e6)
         with self._lock:
             rows = self._db.execute(
-                "SELECT rid, image_file, map_file FROM results WHERE state = ? AND settled_us < ?",
-                (SENT, cutoff),
+                "SELECT rid, image_file, map_file FROM results "
+                "WHERE state IN (?, ?) AND settled_us < ?",
+                (SENT, REFUSED, cutoff),
             ).fetchall()
         for rid, image, map_ in rows:
             (self.images / image).unlink(missing_ok=True)

@@ -7,8 +7,11 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Callable
+from typing import Any
 
 from dure.collab.packages import PackageRefused
+from dure.collab.signing import message_signed_by
+from dure.domain.edge import pointer_message
 from dure.edge.models import ActiveModel, ModelShelf
 from dure.edge.site import SiteClient, SiteRefused, SiteUnavailable
 
@@ -33,6 +36,7 @@ class ModelUpdater:
         self.every_s, self.threads = every_s, threads
         self.refused: dict[str, str] = {}  # package id -> why (not tried again)
         self.last_error = ""
+        self._told: set[str] = set()
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="edge-updates", daemon=True)
 
@@ -48,7 +52,7 @@ class ModelUpdater:
 
     def check_once(self) -> str | None:
         """One look at both pointers; returns the package switched to, if any."""
-        wanted = self.shelf.current()
+        wanted, number = self.shelf.current(), None
         if self.site is not None:
             try:
                 pointer = self.site.model_pointer(self.edge_id)
@@ -56,17 +60,33 @@ class ModelUpdater:
                 self.last_error = str(exc)
                 pointer = {}
             site_pid = pointer.get("package_id")
-            if site_pid and site_pid not in self.refused and site_pid != self.active():
+            if site_pid and site_pid not in self.refused:
+                why = self.pointer_problem(pointer)
+                if why:
+                    self._tell(f"model pointer to {site_pid!r} refused: {why}")
+                    return None
+                number = int(pointer["assignment"])
+                if site_pid == self.active():
+                    if self.shelf.current() == site_pid and number > self.shelf.assignment():
+                        self.shelf.point(site_pid, number)  # same package, newer assignment
+                    return None
                 if not self.shelf.has(site_pid):
                     try:
-                        data = self.site.package(site_pid)
-                        self.shelf.install(data, make_current=False)
+                        data = self.site.package(site_pid, self.edge_id)
                     except (SiteUnavailable, SiteRefused) as exc:
                         self.last_error = str(exc)
                         return None
+                    if ModelShelf.sha256(data) != pointer["sha256"]:
+                        self._tell(f"package {site_pid!r} differs from the signed pointer's sha256")
+                        return None
+                    try:
+                        self.shelf.install(data, make_current=False)
                     except PackageRefused as exc:
                         self._refuse(site_pid, exc.detail)
                         return None
+                elif self.shelf.sha256(self.shelf.package_bytes(site_pid)) != pointer["sha256"]:
+                    self._tell(f"installed package {site_pid!r} differs from the signed pointer")
+                    return None
                 wanted = site_pid
         if not wanted or wanted == self.active() or wanted in self.refused:
             return None
@@ -75,13 +95,39 @@ class ModelUpdater:
         except Exception as exc:  # noqa: BLE001 - any unloadable package: keep the old model
             self._refuse(wanted, f"{type(exc).__name__}: {exc}")
             return None
-        if wanted != self.shelf.current():
-            self.shelf.install(
-                (self.shelf.folder / wanted / "package.dmp").read_bytes(), make_current=True
-            )
+        if wanted != self.shelf.current() or number is not None:
+            self.shelf.point(wanted, number)
         self.switch(model)
         log.info("switched to model package %s (version %s)", wanted, model.model_version_id)
         return wanted
+
+    def pointer_problem(self, pointer: dict[str, Any]) -> str | None:
+        """Why a site's model pointer must not be followed (None: follow it): not signed
+        with the pinned site key, for another box, or older than the model in use."""
+        signature = pointer.get("signature")
+        site_key = self.shelf.identity.site_public_pem
+        if not message_signed_by(site_key, pointer_message(pointer), signature):
+            return "not signed with the site key pinned at enrolment"
+        if pointer.get("edge_id") != self.edge_id:
+            return f"it is for edge box {pointer.get('edge_id')!r}, not this one"
+        number = pointer.get("assignment")
+        if not isinstance(number, int) or isinstance(number, bool):
+            return "its assignment number is missing"
+        if not isinstance(pointer.get("sha256"), str):
+            return "its sha256 is missing"
+        if number < self.shelf.assignment():
+            return (
+                f"assignment {number} is older than {self.shelf.assignment()}, the one in use "
+                "(a replayed pointer: the model stays)"
+            )
+        return None
+
+    def _tell(self, why: str) -> None:
+        """Log a refusal once (it is kept in ``last_error`` while it lasts)."""
+        self.last_error = why
+        if why not in self._told:
+            self._told.add(why)
+            log.warning("%s", why)
 
     def _refuse(self, package_id: str, why: str) -> None:
         self.refused[package_id] = why

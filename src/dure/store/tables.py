@@ -638,6 +638,12 @@ edge_devices = Table(
     Column("model_version_id", ID, ForeignKey("model_versions.id")),
     Column("last_seen_at", TS),
     Column("results_received", Integer, nullable=False, server_default=text("0")),
+    # grows by one whenever the package the box should run changes; signed in its pointer
+    # so a box refuses an older pointer replayed at it
+    Column("assignment", Integer, nullable=False, server_default=text("0")),
+    Column("assigned_package_id", ID),
+    # set when an engineer retires the box: its posts and model reads are refused from then
+    Column("retired_at", TS),
     _created(),
 )
 

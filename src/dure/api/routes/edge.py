@@ -70,6 +70,13 @@ def update_device(
     return devices.update_device(site, caller, edge_id, body.model_dump(exclude_unset=True))
 
 
+@router.post("/devices/{edge_id}/retire")
+def retire_device(edge_id: str, caller: EngineerDep, site: SiteDep) -> dict[str, Any]:
+    """Retire a box (engineers; audited): its result posts answer 401 and its model and
+    package reads 410 from now on; the results it already sent stay."""
+    return devices.retire_device(site, caller, edge_id)
+
+
 @router.get("/model")
 def model_pointer(edge_id: str, caller: OperatorDep, site: SiteDep) -> dict[str, Any]:
     """The signed package the box should run (``package_id`` null: no model assigned)."""
@@ -77,9 +84,12 @@ def model_pointer(edge_id: str, caller: OperatorDep, site: SiteDep) -> dict[str,
 
 
 @router.get("/packages/{package_id}")
-def package_bytes(package_id: str, caller: OperatorDep, site: SiteDep) -> Response:
-    """A signed edge package's bytes (verify with the site key pinned at enrolment)."""
-    data = packages.package_bytes(site, caller, package_id)
+def package_bytes(
+    package_id: str, caller: OperatorDep, site: SiteDep, edge_id: str | None = None
+) -> Response:
+    """A signed edge package's bytes (verify with the site key pinned at enrolment); with
+    ``edge_id`` (the box asking), 410 when that box is retired."""
+    data = packages.package_bytes(site, caller, package_id, edge_id)
     return Response(data, media_type="application/octet-stream")
 
 

@@ -12,7 +12,7 @@ from dure.collab.signing import fingerprint
 from dure.domain.edge import MAX_NAME, EdgeDevice
 from dure.domain.model_versions import ModelVersion
 from dure.domain.users import Caller, Role
-from dure.errors import Conflict, Forbidden, InvalidInput, NotFound
+from dure.errors import Conflict, Forbidden, Gone, InvalidInput, NotFound
 from dure.services.edge_site.context import EdgeSite
 from dure.services.inspection.inspect import usable_model
 from dure.store.session import Session
@@ -32,6 +32,8 @@ def device_view(device: EdgeDevice) -> dict[str, Any]:
         "fingerprint": fingerprint(device.public_pem),
         "last_seen_at": device.last_seen_at,
         "results_received": device.results_received,
+        "retired": device.retired_at is not None,
+        "retired_at": device.retired_at,
         "created_at": device.created_at,
     }
 
@@ -122,6 +124,28 @@ def register_device(
     }
 
 
+def retire_device(site: EdgeSite, caller: Caller, edge_id: str) -> dict[str, Any]:
+    """Retire a box (engineers; audited): its result posts answer 401 and its model and
+    package reads 410 from now on; the results it already sent stay."""
+    _require_engineer(caller)
+    with site.store.session(caller) as session:
+        return device_view(session.edge_devices.retire(edge_id))
+
+
+def working_device(session: Session, edge_id: str) -> EdgeDevice:
+    """One of the caller's boxes that is not retired: NotFound, or Gone (410) naming when
+    it was retired."""
+    device = session.edge_devices.own_device(edge_id)
+    if device is None:
+        raise NotFound(f"edge_device {edge_id!r} does not exist or is not yours")
+    if device.retired_at is not None:
+        raise Gone(
+            f"edge box {edge_id!r} was retired at {device.retired_at.isoformat()}: "
+            "it gets no model; enrol the box again to use it"
+        )
+    return device
+
+
 def list_devices(session: Session) -> list[dict[str, Any]]:
     """The caller's organisation's edge boxes, oldest first."""
     return [device_view(d) for d in session.edge_devices.list_own()]
@@ -137,9 +161,7 @@ def update_device(
     if unknown:
         raise InvalidInput(unknown[0], f"cannot be changed here; change {', '.join(ASSIGNABLE)}")
     with site.store.session(caller) as session:
-        device = session.edge_devices.own_device(edge_id)
-        if device is None:
-            raise NotFound(f"edge_device {edge_id!r} does not exist or is not yours")
+        device = working_device(session, edge_id)
         for name, value in changes.items():
             setattr(device, name, value)
         if changes.get("model_version_id") and "part_id" not in changes:

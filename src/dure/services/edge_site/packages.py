@@ -12,13 +12,15 @@ from __future__ import annotations
 from typing import Any
 
 from dure.collab.packages import build_package
-from dure.domain.edge import EDGE_PACKAGE_FORMAT, EdgePackage, threshold_key
+from dure.collab.signing import sign_message
+from dure.domain.edge import EDGE_PACKAGE_FORMAT, EdgePackage, pointer_message, threshold_key
 from dure.domain.ids import new_id, utcnow
 from dure.domain.model_versions import ModelVersion
 from dure.domain.users import Caller, Role
 from dure.errors import Conflict, Forbidden, NotFound
 from dure.models.vision.edge_bundle import edge_bundle
 from dure.services.edge_site.context import EdgeSite
+from dure.services.edge_site.devices import working_device
 from dure.services.inspection.inspect import chosen_threshold, usable_model
 from dure.services.inspection.records import store_blob
 
@@ -33,25 +35,36 @@ def _require_operator(caller: Caller) -> None:
         )
 
 
-def pointer(package: EdgePackage | None) -> dict[str, Any]:
-    """What a box polls: the package it should run (``package_id`` null: none assigned)."""
+def pointer(package: EdgePackage | None, edge_id: str = "", assignment: int = 0) -> dict[str, Any]:
+    """What a box polls: the package it should run (``package_id`` null: none assigned),
+    unsigned; :func:`signed_pointer` adds ``issued_at`` and the signature."""
     if package is None:
         return {"package_id": None}
     return {
+        "edge_id": edge_id,
         "package_id": package.id,
         "sha256": package.package_sha256,
         "model_version_id": package.model_version_id,
         "size": package.size,
+        "assignment": assignment,
     }
 
 
+def signed_pointer(site: EdgeSite, org_id: str, fields: dict[str, Any]) -> dict[str, Any]:
+    """``fields`` with ``issued_at`` and ``signature``: the org's collaboration key (the one
+    the box pinned at enrolment) over :func:`dure.domain.edge.pointer_message`."""
+    out = {**fields, "issued_at": utcnow().isoformat()}
+    private = site.collab.keys.private_pem(org_id)
+    return {**out, "signature": sign_message(private, pointer_message(out))}
+
+
 def model_pointer(site: EdgeSite, caller: Caller, edge_id: str) -> dict[str, Any]:
-    """The signed package edge box ``edge_id`` should run now, built on first ask."""
+    """The package edge box ``edge_id`` should run now (built on first ask), signed with
+    the organisation's key, with the box's assignment number (grown whenever that package
+    changes) so the box can refuse an older pointer replayed at it."""
     _require_operator(caller)
     with site.store.session(caller, read_only=True) as session:
-        device = session.edge_devices.own_device(edge_id)
-        if device is None:
-            raise NotFound(f"edge_device {edge_id!r} does not exist or is not yours")
+        device = working_device(session, edge_id)
         if device.model_version_id is None:
             return pointer(None)
         model = usable_model(session, device.model_version_id)
@@ -59,7 +72,10 @@ def model_pointer(site: EdgeSite, caller: Caller, edge_id: str) -> dict[str, Any
         built = session.edge_packages.built(model.id, threshold_key(threshold))
     if built is None:
         built = build_edge_package(site, caller, model, threshold, device.part_id)
-    return pointer(built)
+    with site.store.session(caller) as session:
+        number = session.edge_devices.note_package(edge_id, built.id)
+    site.collab.own_key(caller.org_id)
+    return signed_pointer(site, caller.org_id, pointer(built, edge_id, number))
 
 
 def edge_card(
@@ -131,10 +147,15 @@ def build_edge_package(
     return package
 
 
-def package_bytes(site: EdgeSite, caller: Caller, package_id: str) -> bytes:
-    """The signed bytes of one of the organisation's edge packages."""
+def package_bytes(
+    site: EdgeSite, caller: Caller, package_id: str, edge_id: str | None = None
+) -> bytes:
+    """The signed bytes of one of the organisation's edge packages; asked for box
+    ``edge_id`` (as ``dure edge`` does), Gone when that box is retired."""
     _require_operator(caller)
     with site.store.session(caller, read_only=True) as session:
+        if edge_id is not None:
+            working_device(session, edge_id)
         package = session.edge_packages.own_package(package_id)
         if package is None:
             raise NotFound(f"edge_package {package_id!r} does not exist or is not yours")

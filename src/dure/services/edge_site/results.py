@@ -90,6 +90,11 @@ def verify_post(
         if signed.receiver != caller.org_id:
             raise PeerRefused("the post was signed for another organisation")
         signed.verify(device.public_pem)
+        if device.retired_at is not None:
+            raise PeerRefused(
+                f"edge box {device.id!r} was retired at {device.retired_at.isoformat()}: "
+                "its results are no longer taken"
+            )
     except PeerRefused as exc:
         audit_refusal(site.store, caller.org_id, "edge_result", exc.reason, {"edge_id": sender})
         raise

@@ -9,7 +9,7 @@ from sqlalchemy import select, update
 from dure.domain.edge import EdgeDevice, EdgePackage
 from dure.domain.ids import utcnow
 from dure.domain.users import Role
-from dure.errors import Forbidden, NotFound
+from dure.errors import Forbidden, NotFound, Unauthenticated
 from dure.store import tables as t
 from dure.store.scoped import ScopedRepository, check_text
 
@@ -59,6 +59,24 @@ class EdgeDeviceRepository(ScopedRepository[EdgeDevice]):
             self.audit.record("assign", self.resource, edge_id, detail=moved)
         return changed
 
+    def retire(self, edge_id: str) -> EdgeDevice:
+        """Retire one of the caller's boxes (engineers; audited ``retire`` the first time):
+        from now on its posts and model reads are refused; what it sent stays."""
+        self.require_write()
+        current = self.own_device(edge_id)
+        if current is None:
+            raise NotFound(f"{self.resource} {edge_id!r} does not exist or is not yours")
+        if current.retired_at is not None:
+            return current
+        current.retired_at = utcnow()
+        self.conn.execute(
+            update(self.table)
+            .where(self.table.c.id == edge_id, self.table.c.org_id == self.caller.org_id)
+            .values(retired_at=current.retired_at)
+        )
+        self.audit.record("retire", self.resource, edge_id, detail={"name": current.name})
+        return current
+
     def note_results(self, edge_id: str, stored: int) -> None:
         """The box was heard from now and ``stored`` more of its results were kept (needs
         the operator role: the box posts with an operator's token; not audited, the
@@ -67,14 +85,39 @@ class EdgeDeviceRepository(ScopedRepository[EdgeDevice]):
             raise Forbidden("posting edge results needs the operator role or higher")
         found = self.conn.execute(
             update(self.table)
-            .where(self.table.c.id == edge_id, self.table.c.org_id == self.caller.org_id)
+            .where(
+                self.table.c.id == edge_id,
+                self.table.c.org_id == self.caller.org_id,
+                self.table.c.retired_at.is_(None),  # retired meanwhile: nothing is kept
+            )
             .values(
                 last_seen_at=utcnow(),
                 results_received=self.table.c.results_received + stored,
             )
         )
         if found.rowcount == 0:
+            raise Unauthenticated(f"{self.resource} {edge_id!r} is retired or not yours")
+
+    def note_package(self, edge_id: str, package_id: str) -> int:
+        """The box's assignment number for ``package_id``: grown by one when that package
+        is not the one it was last pointed at (operators: a box's ask records it; not
+        audited, the assign and threshold changes that cause it are)."""
+        if not self.caller.can(Role.OPERATOR):
+            raise Forbidden("asking for an edge box's model needs the operator role or higher")
+        c = self.table.c
+        mine = (c.id == edge_id) & (c.org_id == self.caller.org_id)
+        self.conn.execute(
+            update(self.table)
+            .where(
+                mine,
+                (c.assigned_package_id.is_(None)) | (c.assigned_package_id != package_id),
+            )
+            .values(assignment=c.assignment + 1, assigned_package_id=package_id)
+        )
+        number = self.conn.execute(select(c.assignment).where(mine)).scalar()
+        if number is None:
             raise NotFound(f"{self.resource} {edge_id!r} does not exist or is not yours")
+        return int(number)
 
 
 class EdgePackageRepository(ScopedRepository[EdgePackage]):
