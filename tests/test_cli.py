@@ -140,8 +140,12 @@ def test_train_then_inspect_the_demo_part(dure, tmp_path: Path) -> None:  # type
     ).output
     assert "rust.png" in out and " ng " in out.split("rust.png")[1].splitlines()[0]
     assert (tmp_path / "heat" / "rust-heatmap.png").exists()
-    refused = dure("inspect", "--org", "hanbit", str(tmp_path / "good.png"), ok=False).output
-    assert "no ready inspection model in hanbit" in refused  # the OEM has no lines here
+    daesung_model = out.split(", model ")[-1].split()[0]
+    refused = dure(
+        "inspect", "--org", "hanbit", "--model", daesung_model, str(tmp_path / "good.png"),
+        ok=False,
+    ).output  # fmt: skip
+    assert f"{daesung_model}' does not exist or is not yours" in refused  # its supplier's
 
 
 def test_a_new_company_sets_up_from_the_cli(dure, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
