@@ -36,6 +36,34 @@ export function Empty({ children }) {
     </div>
   );
 }
+/** Upload the file chosen in an <input type="file"> to ``path`` (multipart field "file"):
+ * its answer, error and busy state; ``onDone(answer)`` after a success. */
+export function useFileUpload(path, onDone) {
+  const [result, setResult] = useState(null);
+  const [error, setError] = useState(null);
+  const [busy, setBusy] = useState(false);
+  const upload = async (e) => {
+    const file = e.target.files[0];
+    if (!file) return;
+    setBusy(true);
+    setError(null);
+    setResult(null);
+    const form = new FormData();
+    form.append("file", file);
+    try {
+      const out = await api(path, { method: "POST", body: form });
+      setResult(out);
+      onDone(out);
+    } catch (err) {
+      setError(err);
+    } finally {
+      setBusy(false);
+      e.target.value = "";
+    }
+  };
+  return { result, error, busy, upload };
+}
+
 
 /** Load `path` (re-load when it changes, or every `every` ms); returns {data, error, reload}. */
 export function useApi(path, every = 0) {

@@ -7,7 +7,7 @@ import { useAuth } from "../auth.jsx";
 import { useI18n } from "../i18n.jsx";
 import Chart from "../components/Chart.jsx";
 import { AddForm } from "../components/forms.jsx";
-import { Empty, ErrorBox, Loading, useApi } from "../components/ui.jsx";
+import { Empty, ErrorBox, Loading, useApi, useFileUpload } from "../components/ui.jsx";
 
 const post = (path) => (body) => api(path, { method: "POST", body });
 
@@ -130,28 +130,7 @@ function Readings({ channel, version }) {
 
 function SensorImport({ asset, onDone }) {
   const { t } = useI18n();
-  const [result, setResult] = useState(null);
-  const [error, setError] = useState(null);
-  const [busy, setBusy] = useState(false);
-  const upload = async (e) => {
-    const file = e.target.files[0];
-    if (!file) return;
-    setBusy(true);
-    setError(null);
-    setResult(null);
-    const form = new FormData();
-    form.append("file", file);
-    try {
-      const out = await api("/api/imports/sensor-readings", { method: "POST", body: form });
-      setResult(out);
-      onDone(out);
-    } catch (err) {
-      setError(err);
-    } finally {
-      setBusy(false);
-      e.target.value = "";
-    }
-  };
+  const { result, error, busy, upload } = useFileUpload("/api/imports/sensor-readings", onDone);
   return (
     <div className="upload-block">
       <label className="upload">

@@ -1,34 +1,11 @@
 // Traceability: an OEM's defects by supplier lot; a supplier's shipments of its lots.
-import { useState } from "react";
-import { api } from "../api.js";
 import { useAuth } from "../auth.jsx";
 import { useI18n } from "../i18n.jsx";
-import { Empty, ErrorBox, Loading, useApi } from "../components/ui.jsx";
+import { Empty, ErrorBox, Loading, useApi, useFileUpload } from "../components/ui.jsx";
 
 function DefectImport({ onDone }) {
   const { t } = useI18n();
-  const [result, setResult] = useState(null);
-  const [error, setError] = useState(null);
-  const [busy, setBusy] = useState(false);
-  const upload = async (e) => {
-    const file = e.target.files[0];
-    if (!file) return;
-    setBusy(true);
-    setError(null);
-    setResult(null);
-    const form = new FormData();
-    form.append("file", file);
-    try {
-      const out = await api("/api/part-defects/import", { method: "POST", body: form });
-      setResult(out);
-      onDone();
-    } catch (err) {
-      setError(err);
-    } finally {
-      setBusy(false);
-      e.target.value = "";
-    }
-  };
+  const { result, error, busy, upload } = useFileUpload("/api/part-defects/import", () => onDone());
   return (
     <div className="upload-block">
       <label className="upload">
