@@ -79,8 +79,22 @@ class Mosquitto:
                 socket.create_connection(("127.0.0.1", self.port), timeout=0.2).close()
                 return
             except OSError:
+                if self.process.poll() is not None:
+                    break  # it exited: the log says why (a port in use, a bad config)
                 time.sleep(0.05)
-        raise RuntimeError(f"mosquitto did not start; see {self.log_path}")
+        raise RuntimeError(
+            f"mosquitto did not start on port {self.port}: {self._own_log()[-500:]!r} "
+            f"(see {self.log_path})"
+        )
+
+    def _own_log(self) -> str:
+        """What this broker wrote to the log since it started."""
+        try:
+            with open(self.log_path, "rb") as file:
+                file.seek(self.log_from)
+                return file.read().decode(errors="replace")
+        except OSError:
+            return ""
 
     def stop(self) -> None:
         """Stop gracefully (it writes its persistence file)."""
@@ -88,9 +102,7 @@ class Mosquitto:
             self.process.terminate()
             self.process.wait(timeout=20)
         self.process = None
-        with open(self.log_path, "rb") as file:
-            file.seek(self.log_from)
-            log = file.read().decode(errors="replace")  # what this broker wrote
+        log = self._own_log()
         if "Error saving" in log:
             raise RuntimeError(f"mosquitto could not save its queue: {log[-500:]}")
 
