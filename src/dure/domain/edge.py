@@ -78,6 +78,8 @@ class EdgeDevice:
     assignment: int = 0
     assigned_package_id: str | None = None
     retired_at: datetime | None = None  # a retired box's posts and model reads are refused
+    # the box's last parity report (package_id, status, drifts, cause, checked_at)
+    parity: dict[str, Any] | None = None
     id: str = field(default_factory=new_id)
     created_at: datetime = field(default_factory=utcnow)
 

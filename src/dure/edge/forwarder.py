@@ -25,7 +25,13 @@ from typing import Any
 from dure.collab.signing import sign_request
 from dure.edge.fsio import prune_rejected
 from dure.edge.identity import EdgeIdentity
-from dure.edge.site import RESULTS_PATH, SiteClient, SiteRefused, SiteUnavailable
+from dure.edge.site import (
+    PARITY_PATH,
+    RESULTS_PATH,
+    SiteClient,
+    SiteRefused,
+    SiteUnavailable,
+)
 from dure.edge.spool import REFUSED, SENT, ResultSpool, Spooled
 
 log = logging.getLogger("dure.edge.forwarder")
@@ -62,6 +68,8 @@ class Forwarder:
         self.last_error = ""
         self._down_logged = 0.0
         self._single = False  # after a batch the site refused whole: one at a time
+        self._parity: dict[str, Any] | None = None  # a parity report not yet taken by the site
+        self._parity_lock = threading.Lock()
         self._stop = threading.Event()
         self._wake = threading.Event()
         self._thread = threading.Thread(target=self._run, name="edge-forwarder", daemon=True)
@@ -80,6 +88,39 @@ class Forwarder:
     def wake(self) -> None:
         """A new result is spooled: look now rather than at the next idle tick."""
         self._wake.set()
+
+    def report_parity(self, report: dict[str, Any] | None) -> None:
+        """Send ``report`` (a package's golden set scored here) to the site, once, before
+        the next results; a newer report replaces one not yet sent."""
+        if report is None:
+            return
+        with self._parity_lock:
+            self._parity = dict(report)
+        self._wake.set()
+
+    def send_parity(self) -> bool:
+        """Post the waiting parity report, if any; True when the site took it or refused
+        it for good (a report the site refuses as malformed is dropped, logged).
+        SiteUnavailable when the site is away (the report waits)."""
+        with self._parity_lock:
+            report = self._parity
+        if report is None:
+            return False
+        body = json.dumps({"edge_id": self.identity.edge_id, **report}).encode()
+        signature = sign_request(
+            self.private_pem, "POST", PARITY_PATH,
+            sender=self.identity.edge_id, receiver=self.identity.org_id, body=body,
+        )  # fmt: skip
+        try:
+            self.site.post_parity(body, signature)
+        except SiteRefused as exc:
+            if exc.status not in POST_REFUSED:
+                raise SiteUnavailable(str(exc)) from exc
+            log.error("site refused the parity report of %s: %s", report.get("package_id"), exc)
+        with self._parity_lock:
+            if self._parity is report:
+                self._parity = None
+        return True
 
     def forward_once(self) -> int:
         """Send one batch; returns how many results were settled (0: nothing pending).
@@ -186,6 +227,7 @@ class Forwarder:
                 except Exception:  # noqa: BLE001 - pruning is housekeeping
                     log.exception("pruning the spool failed")
             try:
+                self.send_parity()
                 settled = self.forward_once()
             except SiteUnavailable as exc:
                 self._note_outage(exc)

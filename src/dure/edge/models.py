@@ -22,6 +22,7 @@ from typing import Any
 from dure.collab.packages import PackageRefused, VerifiedPackage, verify_package
 from dure.edge.fsio import fsync_dir, write_atomic
 from dure.edge.identity import EdgeIdentity
+from dure.edge.parity import check_package
 
 log = logging.getLogger("dure.edge.models")
 
@@ -37,6 +38,7 @@ class ActiveModel:
     package_id: str
     model_version_id: str | None
     inspector: Any  # an OnnxInspector: inspect(images, names) -> list[EdgeFinding]
+    parity: dict[str, Any] | None = None  # its golden set scored here (None: it has none)
 
 
 def verify_edge_package(data: bytes, identity: EdgeIdentity) -> VerifiedPackage:
@@ -130,11 +132,15 @@ class ModelShelf:
         return (self.folder / package_id / PACKAGE_FILE).read_bytes()
 
     def load(self, package_id: str, threads: int = 1) -> ActiveModel:
-        """Verify an installed package again and build its inspector."""
+        """Verify an installed package again, build its inspector and check it against the
+        package's golden set (kept as ``parity.json`` beside the package)."""
         data = (self.folder / package_id / PACKAGE_FILE).read_bytes()
         verified = verify_edge_package(data, self.identity)
         inspector = load_inspector(verified.model, threads=threads)
-        return ActiveModel(package_id, verified.card.get("model_version_id"), inspector)
+        parity = check_package(verified, inspector)
+        if parity is not None:
+            write_atomic(self.folder / package_id / "parity.json", json.dumps(parity).encode())
+        return ActiveModel(package_id, verified.card.get("model_version_id"), inspector, parity)
 
     @staticmethod
     def sha256(data: bytes) -> str:

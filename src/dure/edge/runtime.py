@@ -13,7 +13,7 @@ from dure.edge.forwarder import Forwarder
 from dure.edge.fsio import rejected_files
 from dure.edge.identity import device_key, load_identity, read_token
 from dure.edge.loop import EdgeLoop, VerdictOutput
-from dure.edge.models import ModelShelf
+from dure.edge.models import ActiveModel, ModelShelf
 from dure.edge.outputs import MqttVerdicts, OpcuaGate
 from dure.edge.site import SiteClient
 from dure.edge.sources import FolderSource, MqttImageSource
@@ -70,7 +70,7 @@ class EdgeRuntime:
         )  # fmt: skip
         self.shelf = ModelShelf(home / "models", self.identity)
         self.updater = ModelUpdater(
-            self.shelf, self.site, self.identity.edge_id, self.loop.switch,
+            self.shelf, self.site, self.identity.edge_id, self.use,
             self.loop.active_package, every_s=config.model_poll_s, threads=config.threads,
         )  # fmt: skip
         self._status_stop = threading.Event()
@@ -83,7 +83,7 @@ class EdgeRuntime:
         current = self.shelf.current()
         if current:
             try:
-                self.loop.switch(self.shelf.load(current, threads=self.config.threads))
+                self.use(self.shelf.load(current, threads=self.config.threads))
             except Exception as exc:  # noqa: BLE001 - the updater may bring a good one
                 log.error("the installed model %s cannot be loaded: %s", current, exc)
         for part in (self.mqtt_out, self.gate):
@@ -93,6 +93,12 @@ class EdgeRuntime:
         self.forwarder.start()
         self.updater.start()
         self._status_thread.start()
+
+    def use(self, model: ActiveModel) -> None:
+        """Inspect with ``model`` from the next image on, and tell the site how it scored
+        its package's golden set here."""
+        self.loop.switch(model)
+        self.forwarder.report_parity(model.parity)
 
     def stop(self) -> None:
         """Stop every part (the spool keeps what was not forwarded)."""
@@ -117,6 +123,7 @@ class EdgeRuntime:
             "edge_id": self.identity.edge_id,
             "site": self.site.base_url,
             "package_id": self.loop.active_package(),
+            "parity": None if self.loop.model is None else self.loop.model.parity,
             **self.stats.as_dict(),
             "spool": {
                 **counts,

@@ -10,6 +10,7 @@ from dure.errors import InvalidInput
 
 API = "/api/edge/v1"
 RESULTS_PATH = f"{API}/results"
+PARITY_PATH = f"{API}/parity"
 
 
 class SiteUnavailable(RuntimeError):
@@ -74,6 +75,11 @@ class SiteClient:
         """Post one signed batch of results; the site's per-item answer."""
         headers = {**signature, "Content-Type": "application/json"}
         return self._call("POST", RESULTS_PATH, content=body, headers=headers).json()  # type: ignore[no-any-return]
+
+    def post_parity(self, body: bytes, signature: dict[str, str]) -> dict[str, Any]:
+        """Post this box's signed parity report; the report as the site kept it."""
+        headers = {**signature, "Content-Type": "application/json"}
+        return self._call("POST", PARITY_PATH, content=body, headers=headers).json()  # type: ignore[no-any-return]
 
 
 def _detail(response: httpx.Response) -> str:

@@ -644,6 +644,8 @@ edge_devices = Table(
     Column("assigned_package_id", ID),
     # set when an engineer retires the box: its posts and model reads are refused from then
     Column("retired_at", TS),
+    # the box's last parity report: its package's golden set scored on the box
+    Column("parity", JSON),
     _created(),
 )
 

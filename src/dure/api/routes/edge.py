@@ -15,7 +15,7 @@ from pydantic import BaseModel, Field
 from dure.api.deps import CallerDep, InstallDep, SessionDep, require
 from dure.domain.edge import MAX_ID, MAX_NAME
 from dure.domain.users import Caller, Role
-from dure.services.edge_site import devices, packages, results
+from dure.services.edge_site import devices, packages, parity, results
 from dure.services.edge_site.context import EdgeSite
 from dure.services.inspection.records import ImageLimits
 
@@ -96,6 +96,18 @@ def package_bytes(
 async def raw_post(request: Request) -> tuple[str, str, dict[str, str], bytes]:
     """The method, path, headers and body a box signed (not yet checked)."""
     return request.method, request.url.path, dict(request.headers), await request.body()
+
+
+@router.post("/parity")
+def post_parity(
+    caller: CallerDep,
+    site: SiteDep,
+    signed: Annotated[tuple[str, str, dict[str, str], bytes], Depends(raw_post)],
+) -> dict[str, Any]:
+    """A box's report of its package's golden set scored on the box, signed with its key:
+    kept as the box's latest (the device list shows it)."""
+    method, path, headers, body = signed
+    return parity.receive_parity(site, caller, method, path, headers, body)
 
 
 @router.post("/results")

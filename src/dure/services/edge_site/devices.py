@@ -34,6 +34,12 @@ def device_view(device: EdgeDevice) -> dict[str, Any]:
         "results_received": device.results_received,
         "retired": device.retired_at is not None,
         "retired_at": device.retired_at,
+        # the box's last report of its package's golden set, and whether it is about the
+        # package the box should run now (a stale report is for an older package)
+        "parity": device.parity,
+        "parity_current": bool(
+            device.parity and device.parity.get("package_id") == device.assigned_package_id
+        ),
         "created_at": device.created_at,
     }
 

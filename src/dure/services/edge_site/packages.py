@@ -5,10 +5,16 @@ graph, the defect-type head and ``edge.json``, see ``models.vision.edge_bundle``
 with the organisation's collaboration key that the box pinned when it enrolled. One is
 built per model version and chosen threshold, on a box's first ask, then kept as a blob:
 the package id a box sees changes exactly when its model or that threshold does.
+
+A package carries a golden set when the part has labelled images: up to four good and
+four defective of the newest, scored here by the model as the site runs it
+(``services.collaboration.parity.make_golden``). The box scores them again when it loads
+the package and reports whether it agrees (``services.edge_site.parity``).
 """
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from dure.collab.packages import build_package
@@ -17,14 +23,19 @@ from dure.domain.edge import EDGE_PACKAGE_FORMAT, EdgePackage, pointer_message, 
 from dure.domain.ids import new_id, utcnow
 from dure.domain.model_versions import ModelVersion
 from dure.domain.users import Caller, Role
-from dure.errors import Conflict, Forbidden, NotFound
+from dure.errors import Conflict, DureError, Forbidden, NotFound
 from dure.models.vision.edge_bundle import edge_bundle
+from dure.services.collaboration.parity import make_golden
 from dure.services.edge_site.context import EdgeSite
 from dure.services.edge_site.devices import working_device
 from dure.services.inspection.inspect import chosen_threshold, usable_model
 from dure.services.inspection.records import store_blob
 
+log = logging.getLogger("dure.edge_site")
+
 EDGE_PACKAGE_MEDIA_TYPE = "application/vnd.dure.edge-package"
+GOLDEN_IMAGES = 8  # half good, half defective when the part has both
+GOLDEN_POOL = 200  # the newest labelled images they are chosen from
 EDGE_PACKAGE_KIND = "edge-inspector"
 
 
@@ -112,8 +123,13 @@ def build_edge_package(
     inspector = site.inspectors.get(model.blob_sha256 or "")
     bundle = edge_bundle(inspector, threshold)
     card = {**edge_card(caller, model, threshold, part_id), "map_level": inspector.map_level}
+    golden, golden_bin = edge_golden(site, caller, model)
+    if golden is not None:
+        card["golden"] = golden
     site.collab.own_key(caller.org_id)
-    data = build_package(bundle, card, caller.org_id, site.collab.keys.private_pem(caller.org_id))
+    data = build_package(
+        bundle, card, caller.org_id, site.collab.keys.private_pem(caller.org_id), golden=golden_bin
+    )
     key = threshold_key(threshold)
     package = EdgePackage(
         id=card["package_id"],
@@ -145,6 +161,27 @@ def build_edge_package(
             detail={"model_version_id": model.id, "threshold": threshold},
         )
     return package
+
+
+def edge_golden(
+    site: EdgeSite, caller: Caller, model: ModelVersion
+) -> tuple[dict[str, Any] | None, bytes | None]:
+    """The golden set of an edge package of ``model``: (card entry, member), or (None,
+    None) when the part has no labelled image or they cannot be scored (logged: the box
+    still gets its model, without a parity check)."""
+    with site.store.session(caller, read_only=True) as session:
+        recent = session.labelled_images.own_newest(GOLDEN_POOL, part_id=model.part_id)
+    recent.reverse()  # newest first
+    good = [i for i in recent if i.label == "good"][: GOLDEN_IMAGES // 2]
+    bad = [i for i in recent if i.label != "good"][: GOLDEN_IMAGES - len(good)]
+    chosen = [i.id for i in good + bad]
+    if not chosen:
+        return None, None
+    try:
+        return make_golden(site.store, caller, model, chosen, site.inspectors)
+    except DureError as exc:
+        log.warning("edge package of %s built without a golden set: %s", model.id, exc)
+        return None, None
 
 
 def package_bytes(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+from typing import Any
 
 from sqlalchemy import select, update
 
@@ -97,6 +98,25 @@ class EdgeDeviceRepository(ScopedRepository[EdgeDevice]):
         )
         if found.rowcount == 0:
             raise Unauthenticated(f"{self.resource} {edge_id!r} is retired or not yours")
+
+    def keep_parity(self, edge_id: str, report: dict[str, Any]) -> None:
+        """Keep a box's parity report (operators: the box posts it with an operator's
+        token); audited as ``parity`` with its status, the package and the cause."""
+        if not self.caller.can(Role.OPERATOR):
+            raise Forbidden("posting edge parity needs the operator role or higher")
+        found = self.conn.execute(
+            update(self.table)
+            .where(
+                self.table.c.id == edge_id,
+                self.table.c.org_id == self.caller.org_id,
+                self.table.c.retired_at.is_(None),
+            )
+            .values(parity=report, last_seen_at=utcnow())
+        )
+        if found.rowcount == 0:
+            raise Unauthenticated(f"{self.resource} {edge_id!r} is retired or not yours")
+        detail = {k: report.get(k) for k in ("package_id", "status", "cause")}
+        self.audit.record("parity", self.resource, edge_id, detail=detail)
 
     def note_package(self, edge_id: str, package_id: str) -> int:
         """The box's assignment number for ``package_id``: grown by one when that package
