@@ -92,6 +92,10 @@ def test_a_box_checks_the_golden_set_and_a_changed_preprocessing_shows_on_the_si
     with store.session(_engineer(world), read_only=True) as s:
         audited = [e.detail for e in s.audit_events.list_all() if e.action == "parity"]
     assert sorted(d["status"] for d in audited) == ["mismatch", "ok"]
+    alerts = client.get("/api/alerts", headers=world.a.auth("viewer")).json()["items"]
+    (alert,) = [a for a in alerts if a["kind"] == "parity"]
+    assert alert["subject_id"] == edge_id and alert["severity"] == "critical"
+    assert model.parity["cause"] in alert["message"]
 
 
 def _engineer(world: World):  # type: ignore[no-untyped-def]

@@ -16,6 +16,7 @@ class AlertKind(StrEnum):
     SPC_RULE = "spc_rule"
     PREDICTED_DEFECT = "predicted_defect"
     MACHINE_ANOMALY = "machine_anomaly"
+    PARITY = "parity"  # a model scores its golden set differently here (edge box, import)
 
 
 class AlertStatus(StrEnum):

@@ -12,7 +12,7 @@ import { Empty, ErrorBox, Loading } from "../components/ui.jsx";
 // the event stream be cut, and picks up acknowledgements made elsewhere.
 const REFRESH_MS = 30000;
 const STATUSES = ["open", "acknowledged", "closed"];
-const KINDS = ["spc_rule", "predicted_defect", "machine_anomaly"];
+const KINDS = ["spc_rule", "predicted_defect", "machine_anomaly", "parity"];
 const SEVERITIES = ["critical", "warning", "info"];
 
 /** Where an alert leads: the server's `link`, else one worked out from what raised it. */

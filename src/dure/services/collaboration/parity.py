@@ -21,6 +21,7 @@ from typing import Any
 import numpy as np
 
 from dure.collab.packages import verify_package
+from dure.domain.alerts import AlertKind
 from dure.domain.collab import ModelPackage, PackageRole
 from dure.domain.ids import utcnow
 from dure.domain.jobs import Job, JobKind
@@ -36,6 +37,7 @@ from dure.models.vision.parity import (
     pack_golden,
     unpack_golden,
 )
+from dure.services.alerts.raising import raise_alert
 from dure.services.platform.model_files import InspectorCache
 from dure.store.session import Session, Store
 
@@ -138,6 +140,17 @@ def check_parity(
     outcome["model_version_id"] = model.id
     with store.session(caller) as session:
         session.packages.keep_parity(package_id, outcome)
+        if outcome["status"] != "ok" and caller.can(Role.OPERATOR):
+            raise_alert(
+                session,
+                AlertKind.PARITY,
+                package_id,
+                "package parity mismatch",
+                f"imported model package {package_id} scores its golden set differently "
+                f"here than at its publisher: {outcome.get('cause') or 'no cause given'}",
+                "critical",
+                "/models",
+            )
     return outcome
 
 

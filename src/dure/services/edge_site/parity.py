@@ -14,8 +14,10 @@ import math
 from datetime import datetime
 from typing import Any
 
+from dure.domain.alerts import AlertKind
 from dure.domain.users import Caller, Role
 from dure.errors import Forbidden, InvalidInput
+from dure.services.alerts.raising import raise_alert
 from dure.services.edge_site.context import EdgeSite
 from dure.services.edge_site.results import verify_post
 
@@ -48,6 +50,18 @@ def receive_parity(
         if session.edge_packages.own_package(report["package_id"]) is None:
             raise InvalidInput("package_id", "is not an edge package of this site")
         session.edge_devices.keep_parity(device.id, report)
+        if report["status"] != "ok":
+            raise_alert(
+                session,
+                AlertKind.PARITY,
+                device.id,
+                f"edge parity {report['status']}",
+                f"edge box {device.name}: package {report['package_id']} scores its golden "
+                f"set differently on the box ({report['status']}): "
+                f"{report.get('cause') or 'no cause given'}",
+                "critical",
+                "/models",
+            )
     return report
 
 
