@@ -8,7 +8,7 @@ from fastapi import APIRouter, File, Query, UploadFile
 from pydantic import BaseModel, Field
 
 from dure.api.deps import CallerDep, CollabDep, SessionDep, SettingsDep
-from dure.api.schemas import Instant
+from dure.api.schemas import NOT_BLANK, Instant, Text
 from dure.api.uploads import read_upload
 from dure.domain.traceability import DefectStage, PartDefect, Shipment
 from dure.ingest.images import safe_filename
@@ -18,6 +18,8 @@ from dure.services.traceability.trace import trace_defects
 from dure.services.traceability.view import traceability_view
 
 router = APIRouter(tags=["traceability"])
+
+LotCode = Annotated[str, Field(min_length=1, max_length=100, pattern=NOT_BLANK)]
 
 
 class LotIn(BaseModel):
@@ -133,12 +135,12 @@ def trace(
 
 class TracedAskIn(BaseModel):
     supplier_org_id: str = Field(description="the supplier whose traced lots you ask about")
-    lots: list[str] = Field(
+    lots: list[LotCode] = Field(
         min_length=1,
         max_length=asking.MAX_ASKED,
         description="lot codes of the trace (the request names exactly these)",
     )
-    note: str = Field("", max_length=1000)
+    note: Text = Field("", max_length=1000)
 
 
 @router.post("/api/part-defects/trace/root-cause", status_code=201)
