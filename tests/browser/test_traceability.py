@@ -60,13 +60,14 @@ def test_oem_goes_from_the_trace_to_its_root_cause_requests(page_for: Any, serve
     row = page.locator(f"[data-testid=trace-lot][data-lot='{fresh}']")
     assert "not asked" in row.inner_text()
     row.locator("[data-testid=trace-lot-select]").check()
-    assert send.inner_text() == "Ask Hanul Stamping why: 1 lots" and send.is_enabled()
+    assert send.inner_text() == "Ask Hanul Stamping about 1 lot" and send.is_enabled()
     send.click()
     assert fresh in page.inner_text("[data-testid=trace-ask-sent]")
     page.wait_for_selector(
         f"[data-testid=trace-lot][data-lot='{fresh}'] [data-testid=trace-request-status]"
     )
     assert "answered" in row.locator("[data-testid=trace-request-status]").inner_text()
+    assert not row.locator("[data-testid=trace-lot-select]").is_checked()  # asked: cleared
     shot(page, "33-traceability-asked")
     page.click("[data-testid=trace-ask-open]")
     shown = page.wait_for_selector("[data-testid=rc-request][data-focused=true]")

@@ -78,7 +78,9 @@ function AskBar({ trace, selected, onSent }) {
   return (
     <div className="ask-bar" data-testid="trace-ask">
       <button type="button" onClick={send} disabled={Boolean(why) || state.busy} data-testid="trace-ask-send">
-        {state.busy ? t("rc.sending") : t("trace.ask", { n: selected.length, supplier: trace.supplier })}
+        {state.busy
+          ? t("rc.sending")
+          : t(selected.length === 1 ? "trace.ask_one" : "trace.ask", { n: selected.length, supplier: trace.supplier })}
       </button>{" "}
       {why ? (
         <span className="muted small" data-testid="trace-ask-why">
@@ -168,7 +170,14 @@ function SupplierLots({ trace, onSent }) {
           ))}
         </tbody>
       </table>
-      <AskBar trace={trace} selected={ordered} onSent={onSent} />
+      <AskBar
+        trace={trace}
+        selected={ordered}
+        onSent={() => {
+          setSelected([]); // asked: the rows now show the request
+          onSent();
+        }}
+      />
     </div>
   );
 }
