@@ -4,17 +4,27 @@ For each lot the request names (serials are answered by the fixed group they bel
 the whole lot they were made in, or, outside any lot, every part of theirs made outside
 a lot that day, so no two requests can be differenced down to one part): how many parts
 it holds, each
-process parameter's mean shift in σ against the part's normal (the rest of its recent
-history, or the middle of its specification when the history is too short), the lot's
+process parameter's mean shift in σ against the part's normal, the lot's
 Cpk against the specification, the top causes from the supplier's process-quality model
 (mean |SHAP| over the lot's records taken together) and the supplier's own inspection
 outcome (counts ok / ng by defect type). A group of fewer than ``min_group`` parts is
 refused whole: no answer describes fewer than k parts. No record id, per-part value or
 serial leaves: the answer names lots by their codes and parameters by their names.
+
+"Normal" is, in order of preference:
+1. ``control_chart``: the parameter's control chart, the way the supplier's quality
+   engineer sees it: its centre line and its σ within (from the chart's limits: Phase-I
+   baseline or stored limits), unless the Phase-I baseline contains a lot that is asked
+   about (a lot cannot be its own normal);
+2. ``history``: the median and the MAD-scaled σ of the rest of the part's recent history
+   (robust: a long drift in that history moves them far less than a mean and a standard
+   deviation would);
+3. ``spec``: the middle of the specification, σ = a sixth of its width.
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
@@ -25,8 +35,11 @@ import numpy as np
 from dure.domain.ids import utcnow
 from dure.domain.records import ProcessRecord, is_defective
 from dure.domain.root_cause import MIN_GROUP
+from dure.domain.times import as_utc
 from dure.errors import Forbidden, InvalidInput
 from dure.models.spc.capability import capability
+from dure.services.process.chart_windows import read_windows
+from dure.services.process.control_charts import charts_of_windows, stored_settings
 from dure.services.process.defect_causes import causes_over
 from dure.store.session import Session
 
@@ -73,6 +86,7 @@ def compute_answer(
             )
     asked = {r.id for g in groups for r in g.records}
     normals: dict[str, list[ProcessRecord]] = {}
+    charted: dict[str, dict[str, _Normal]] = {}
     specs: dict[str, Any] = {}
     parts: dict[str, str] = {}
     out = []
@@ -81,6 +95,7 @@ def compute_answer(
         if pid not in normals:
             history = session.process_records.own_newest(HISTORY, part_id=pid)
             normals[pid] = [r for r in history if r.id not in asked]
+            charted[pid] = _chart_normals(session, pid, asked_from(groups, pid))
             specs[pid] = session.parameter_specs.of_part(pid)
             parts[pid] = session.parts.get(pid).number
         out.append(
@@ -89,7 +104,9 @@ def compute_answer(
                 "made_on": None if group.made_on is None else group.made_on.isoformat(),
                 "part_number": parts[pid],
                 "parts": _parts(group.records),
-                "parameters": _parameters(group.records, normals[pid], specs[pid], min_group),
+                "parameters": _parameters(
+                    group.records, normals[pid], charted[pid], specs[pid], min_group
+                ),
                 "top_causes": _top_causes(session, group, defect_type),
                 "inspection": _inspection(session, group),
             }
@@ -146,13 +163,64 @@ def _groups(
     return [*groups.values(), *loose.values()], not_found, serials_not_found
 
 
+@dataclass(frozen=True)
+class _Normal:
+    centre: float
+    sigma: float
+
+
+def asked_from(groups: Sequence[_Group], part_id: str) -> datetime | None:
+    """When the oldest asked record of the part was made (None when none is asked)."""
+    times = [r.recorded_at for g in groups if g.part_id == part_id for r in g.records]
+    return min(times) if times else None
+
+
+def _chart_normals(
+    session: Session, part_id: str, asked_from_: datetime | None
+) -> dict[str, _Normal]:
+    """Each parameter's centre line and σ of individual values from its control chart,
+    unless the points its limits came from include an asked record."""
+    windows = read_windows(session, part_id)
+    limits_end = max(as_utc(r.recorded_at) for r in windows.limits) if windows.limits else None
+    out = {}
+    for chart in charts_of_windows(windows, settings=stored_settings(session, part_id)):
+        if not chart.values or not chart.centre:
+            continue
+        if chart.limits_from == "baseline":
+            if not 0 < chart.baseline <= len(chart.times):
+                continue
+            end: datetime | None = as_utc(chart.times[chart.baseline - 1])
+        elif chart.limits_from == "oldest":
+            end = limits_end
+        else:  # stored limits: a person set them
+            end = None
+        if end is not None and (asked_from_ is None or as_utc(asked_from_) <= end):
+            continue
+        n = chart.subgroup_sizes[0] if chart.kind == "xbar-r" and chart.subgroup_sizes else 1
+        sigma = (chart.ucl[0] - chart.centre[0]) / 3 * math.sqrt(n)
+        if math.isfinite(sigma) and sigma > 0:
+            out[chart.parameter] = _Normal(float(chart.centre[0]), float(sigma))
+    return out
+
+
+def _robust(values: np.ndarray) -> _Normal | None:
+    """Median and 1.4826 × MAD (σ of normal data), None when the MAD is 0."""
+    centre = float(np.median(values))
+    sigma = 1.4826 * float(np.median(np.abs(values - centre)))
+    return _Normal(centre, sigma) if sigma > 0 else None
+
+
 def _column(records: Sequence[ProcessRecord], name: str) -> np.ndarray:
     values = np.array([r.values.get(name, np.nan) for r in records], dtype=float)
     return values[np.isfinite(values)]
 
 
 def _parameters(
-    records: list[ProcessRecord], normal: list[ProcessRecord], specs: dict[str, Any], k: int
+    records: list[ProcessRecord],
+    normal: list[ProcessRecord],
+    charted: dict[str, _Normal],
+    specs: dict[str, Any],
+    k: int,
 ) -> list[dict[str, Any]]:
     names = sorted({n for r in records for n in r.values})
     units = {n: u for r in records for n, u in r.units.items()}
@@ -163,8 +231,12 @@ def _parameters(
         lower = spec.lower if spec is not None else None
         upper = spec.upper if spec is not None else None
         shift, source = None, None
-        if len(lot) and len(base) >= k and float(base.std(ddof=1)) > 0:
-            shift, source = (lot.mean() - base.mean()) / base.std(ddof=1), "history"
+        robust = _robust(base) if len(base) >= k else None
+        if len(lot) and name in charted:
+            ref = charted[name]
+            shift, source = (lot.mean() - ref.centre) / ref.sigma, "control_chart"
+        elif len(lot) and robust is not None:
+            shift, source = (lot.mean() - robust.centre) / robust.sigma, "history"
         elif len(lot) and lower is not None and upper is not None:
             shift, source = (lot.mean() - (lower + upper) / 2) / ((upper - lower) / 6), "spec"
         cpk = None
