@@ -75,6 +75,8 @@ REFUSED_FOR_REASONS_NO_SCHEMA_STATES: dict[tuple[str, str], str] = {
     "least one of lower and upper, and lower below upper",
     ("POST", "/api/root-cause/requests"): "a rule between fields: at least one lot or "
     "serial; and the organisation asked must be one of the caller's suppliers",
+    ("POST", "/api/part-defects/trace/root-cause"): "the lots must be lots the caller's own "
+    "defect records trace to that supplier (a state no schema holds)",
 }
 
 

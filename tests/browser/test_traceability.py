@@ -1,5 +1,6 @@
-"""The Traceability page on the demo world: Hanbit sees its cracks by Hanul lot, Hanul sees
-the shipments it sent, in English and Korean."""
+"""The Traceability page on the demo world: Hanbit sees its cracks by Hanul lot, which lots
+it already asked Hanul about (and the answer, one click away), and asks about another;
+Hanul sees the shipments it sent; in English and Korean."""
 
 from __future__ import annotations
 
@@ -26,6 +27,62 @@ def test_oem_sees_cracks_traced_to_hanul_lots(page_for: Any, served: Served) -> 
     assert "assembly" in page.inner_text("[data-testid=trace-lots]")
     assert page.locator("[data-testid=trace-received] [data-testid=trace-shipment]").count() == 14
     shot(page, "30-traceability-oem")
+
+
+def test_oem_goes_from_the_trace_to_its_root_cause_requests(page_for: Any, served: Served) -> None:
+    story = served.truth["root_cause"]
+    ranked = [code for code, _ in story["ranked"]]
+    assert story["lots"] == ranked[: len(story["lots"])]  # the demo asked its top-ranked lots
+    page = page_for("en-GB")
+    log_in(page, "engineer@hanbit.example")
+    page.goto("/traceability")
+    page.wait_for_selector("[data-testid=trace-lot]")
+    rows = page.locator("[data-testid=trace-lot]")
+    assert rows.locator("td:nth-child(2)").all_inner_texts() == ranked
+    # the lots the demo asked about show the request's status and are not preselected again
+    top = page.locator(f"[data-testid=trace-lot][data-lot='{ranked[0]}']")
+    assert "answered" in top.locator("[data-testid=trace-request]").inner_text()
+    assert not top.locator("[data-testid=trace-lot-select]").is_checked()
+    send = page.locator("[data-testid=trace-ask-send]")
+    assert send.is_disabled()
+    assert "Tick the lots" in page.inner_text("[data-testid=trace-ask-why]")
+    top.locator("[data-testid=trace-request]").click()
+    page.wait_for_url("**/root-cause?request=*")
+    shown = page.wait_for_selector("[data-testid=rc-request][data-focused=true]")
+    assert ranked[0] in shown.inner_text()
+    finding = shown.query_selector_all("[data-testid=rc-finding]")
+    assert any("die temperature +" in f.inner_text() for f in finding)
+
+    # ask about a lot not asked yet: exactly that lot is asked, and answered at once
+    page.goto("/traceability")
+    page.wait_for_selector("[data-testid=trace-lot]")
+    fresh = next(code for code in reversed(ranked) if code not in story["lots"])
+    row = page.locator(f"[data-testid=trace-lot][data-lot='{fresh}']")
+    assert "not asked" in row.inner_text()
+    row.locator("[data-testid=trace-lot-select]").check()
+    assert send.inner_text() == "Ask Hanul Stamping about 1 lot" and send.is_enabled()
+    send.click()
+    assert fresh in page.inner_text("[data-testid=trace-ask-sent]")
+    page.wait_for_selector(
+        f"[data-testid=trace-lot][data-lot='{fresh}'] [data-testid=trace-request-status]"
+    )
+    assert "answered" in row.locator("[data-testid=trace-request-status]").inner_text()
+    assert not row.locator("[data-testid=trace-lot-select]").is_checked()  # asked: cleared
+    shot(page, "33-traceability-asked")
+    page.click("[data-testid=trace-ask-open]")
+    shown = page.wait_for_selector("[data-testid=rc-request][data-focused=true]")
+    assert shown.query_selector("[data-testid=rc-status]").inner_text() == "answered"
+    assert f"Hanul Stamping · {fresh} " in shown.inner_text()
+    traced = served.get("hanbit", "/api/dashboard/root-cause", "engineer")["traced"]
+    newest = traced[0]
+    assert newest["lots"] == [fresh] and newest["found_at"] == "assembly"
+    assert newest["defect_type"] == "crack"
+
+    page.click("[data-testid=lang]")
+    page.goto("/traceability")
+    page.wait_for_selector("[data-testid=trace-request]")
+    assert "답변 완료" in page.locator("[data-testid=trace-request]").first.inner_text()
+    shot(page, "34-traceability-asked-ko")
 
 
 def test_supplier_sees_its_shipments_in_korean(page_for: Any, served: Served) -> None:

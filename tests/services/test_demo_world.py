@@ -33,11 +33,16 @@ def test_demo_world_builds_once_and_the_oem_sees_its_suppliers(
     tokens = json.loads(summary.tokens_file.read_text())
     truth = json.loads(summary.ground_truth_file.read_text())
     assert truth["suppliers"]["mirae"]["press_fails_at"] is not None
-    # Hanbit traced its assembly cracks to Hanul's newest lots: the die ran hot there
+    # Hanbit traced its assembly cracks to Hanul's lots and asked about those its trace
+    # ranks highest: late lots, where the die ran hot, and the answer says so
     story = truth["root_cause"]
-    assert story["status"] == "answered" and story["lots"][-1].endswith("-L29")
-    newest = story["found"][story["lots"][-1]]
-    assert newest["parameter"] == "die_temp_C" and newest["shift_sigma"] > 1
+    ranked = [code for code, _ in story["ranked"]]
+    assert story["status"] == "answered" and story["lots"] == ranked[: len(story["lots"])]
+    assert story["question"] == {"defect_type": "crack", "found_at": "assembly"}
+    for lot in story["lots"]:
+        assert int(lot[-2:]) >= 20  # the second, hotter, half of the month
+        found = story["found"][lot]
+        assert found["parameter"] == "die_temp_C" and found["shift_sigma"] > 0.8
     client = TestClient(create_app(settings, store))
     oem = {"Authorization": f"Bearer {tokens['hanbit']['engineer']}"}
     me = client.get("/api/me", headers=oem).json()

@@ -7,6 +7,7 @@ from datetime import UTC, datetime
 
 from dure.services.demo.world import build_demo
 from dure.services.platform.accounts import system_caller
+from dure.services.traceability.asking import suggested_lots
 from dure.services.traceability.trace import trace_defects
 from dure.settings import Settings
 from dure.store.session import Store
@@ -33,6 +34,13 @@ def test_hanbit_cracks_trace_to_hanul_lots_with_process_records(
     assert sum(t.defects for t in lots) == len(truth["cracked_serials"]) + 2
     late = [t for t in lots if int(t.lot_code[-2:]) >= 23]
     assert sum(t.defects for t in late) > sum(t.defects for t in lots) / 2  # hot lots crack
+    # the demo's root-cause request names the lots Hanbit's trace ranks highest, and
+    # Hanul's answer puts the die temperature first for each of them
+    story = json.loads(summary.ground_truth_file.read_text())["root_cause"]
+    assert story["status"] == "answered"
+    assert story["lots"] == suggested_lots(traces[0])
+    assert story["lots"] == [t.lot_code for t in lots][: len(story["lots"])]
+    assert {story["found"][code]["parameter"] for code in story["lots"]} == {"die_temp_C"}
     with store.session(system_caller(hanul), read_only=True) as s:
         for trace in lots:
             lot = s.lots.list_own(code=trace.lot_code)[0]

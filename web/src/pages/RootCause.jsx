@@ -1,5 +1,6 @@
 // The OEM's traced view: root-cause requests sent to suppliers, and what each answer says.
-import { useState } from "react";
+import { useEffect, useRef, useState } from "react";
+import { useSearchParams } from "react-router-dom";
 import { api } from "../api.js";
 import { useAuth } from "../auth.jsx";
 import { useI18n } from "../i18n.jsx";
@@ -130,11 +131,21 @@ function LotDetail({ lot }) {
   );
 }
 
-function Request({ r }) {
+function Request({ r, focused }) {
   const { t, number, when } = useI18n();
+  const ref = useRef(null);
+  useEffect(() => {
+    if (focused && ref.current?.scrollIntoView) ref.current.scrollIntoView({ block: "start" });
+  }, [focused]);
   const badge = r.status === "answered" ? "good" : r.status === "refused" || r.status === "declined" ? "bad" : "";
   return (
-    <article className="card" data-testid="rc-request">
+    <article
+      ref={ref}
+      className={focused ? "card highlight" : "card"}
+      data-testid="rc-request"
+      data-request={r.id}
+      data-focused={focused ? "true" : undefined}
+    >
       <header>
         <strong>{r.partner}</strong> · {[...r.lots, ...r.serials].join(", ")}{" "}
         <span className={`badge ${badge}`} data-testid="rc-status">
@@ -164,6 +175,8 @@ export default function RootCause() {
   const { t } = useI18n();
   const { can } = useAuth();
   const { data, error, reload } = useApi("/api/dashboard/root-cause");
+  const [params] = useSearchParams();
+  const focus = params.get("request"); // linked from the Traceability page
   if (error) return <ErrorBox error={error} onRetry={reload} />;
   if (!data) return <Loading />;
   return (
@@ -186,7 +199,7 @@ export default function RootCause() {
       ) : (
         <div data-testid="rc-traced">
           {data.traced.map((r) => (
-            <Request key={r.id} r={r} />
+            <Request key={r.id} r={r} focused={r.id === focus} />
           ))}
         </div>
       )}

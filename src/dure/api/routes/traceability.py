@@ -8,16 +8,18 @@ from fastapi import APIRouter, File, Query, UploadFile
 from pydantic import BaseModel, Field
 
 from dure.api.deps import CallerDep, CollabDep, SessionDep, SettingsDep
-from dure.api.schemas import Instant
+from dure.api.schemas import NOT_BLANK, Instant, Text
 from dure.api.uploads import read_upload
 from dure.domain.traceability import DefectStage, PartDefect, Shipment
 from dure.ingest.images import safe_filename
+from dure.services.traceability import asking, shipments
 from dure.services.traceability import defects as defect_records
-from dure.services.traceability import shipments
 from dure.services.traceability.trace import trace_defects
 from dure.services.traceability.view import traceability_view
 
 router = APIRouter(tags=["traceability"])
+
+LotCode = Annotated[str, Field(min_length=1, max_length=100, pattern=NOT_BLANK)]
 
 
 class LotIn(BaseModel):
@@ -129,6 +131,24 @@ def trace(
         defect_type=defect_type,
     )
     return [t.as_dict() for t in found]
+
+
+class TracedAskIn(BaseModel):
+    supplier_org_id: str = Field(description="the supplier whose traced lots you ask about")
+    lots: list[LotCode] = Field(
+        min_length=1,
+        max_length=asking.MAX_ASKED,
+        description="lot codes of the trace (the request names exactly these)",
+    )
+    note: Text = Field("", max_length=1000)
+
+
+@router.post("/api/part-defects/trace/root-cause", status_code=201)
+def ask_from_trace(body: TracedAskIn, caller: CallerDep, ctx: CollabDep) -> dict[str, Any]:
+    """Ask the supplier why the selected traced lots were bad: a root-cause request whose
+    defect type and place found come from the lots' defect records (engineers)."""
+    sent = asking.ask_about_lots(ctx, caller, body.supplier_org_id, body.lots, body.note)
+    return {"request": sent.request, "question": sent.question}
 
 
 @router.get("/api/dashboard/traceability")

@@ -157,7 +157,7 @@ def build_demo(
             )
         truth["suppliers"][sup.slug] = world  # type: ignore[index]
         if sup.slug == ROOT_CAUSE_SUPPLIER:
-            truth["root_cause"] = root_cause_story(store, home, oem, sup, part["number"], days)
+            truth["root_cause"] = root_cause_story(store, home, oem, sup)
     home.mkdir(parents=True, exist_ok=True)
     tokens_file.write_text(json.dumps(tokens, indent=2))
     tokens_file.chmod(0o600)
