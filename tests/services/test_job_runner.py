@@ -113,7 +113,12 @@ def test_health_reports_the_queue_and_answers_503_when_a_worker_is_dead(
 def test_health_is_ok_with_live_workers(client) -> None:  # type: ignore[no-untyped-def]
     body = client.get("/api/health").json()
     assert body["status"] == "ok" and body["jobs"]["healthy"]
-    assert {w["lane"] for w in body["jobs"]["workers"]} == {"training", "inspection", "checks"}
+    assert {w["lane"] for w in body["jobs"]["workers"]} == {
+        "training",
+        "inspection",
+        "checks",
+        "outbox",
+    }
 
 
 def test_the_runner_state_is_plain_json(runner: JobRunner, tmp_path: Path) -> None:
