@@ -70,6 +70,13 @@ class Settings(BaseSettings):
         description="root-cause answers to an OEM describe groups of at least this many "
         "parts (k), so that no single part's process record can be rebuilt",
     )
+    root_cause_requests_per_day: int = Field(
+        default=20,
+        ge=1,
+        description="root-cause requests one grant's OEM may have computed per rolling 24 "
+        "hours (a repeat answered from the kept answer does not count), so that answers "
+        "over changing data cannot be differenced down to single parts",
+    )
     flower_python: Path | None = Field(
         default=None,
         description="a Python with flwr==1.41 for the federated agent (default: .venv-flower)",

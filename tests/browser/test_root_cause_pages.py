@@ -60,6 +60,9 @@ def test_root_cause_what_we_shared_shows_the_json_that_left(page_for: Any, serve
     assert page.locator("[data-testid=nav-root_cause]").count() == 0
     timed_goto(page, served, "/root-cause/shared", "[data-testid=shared-row]", "shared")
     assert "sent at once" in page.locator("[data-testid=shared-mode]").first.inner_text()
+    # the grant's budget of requests per 24 hours: how many the OEM used, how many are left
+    budget = page.locator("[data-testid=shared-budget]").first.inner_text()
+    assert " of 20 used, " in budget and " left" in budget
     row = page.locator("[data-testid=shared-row]").last  # the demo's first request
     assert "Hanbit Appliances" in row.inner_text()
     row.locator("summary").click()
@@ -77,6 +80,7 @@ def test_root_cause_what_we_shared_shows_the_json_that_left(page_for: Any, serve
     page.click("[data-testid=lang]")
     page.wait_for_selector("text=공유 내역")
     assert "검토 후 전송" in page.locator("[data-testid=shared-mode]").first.inner_text()
+    assert "20건 중" in page.locator("[data-testid=shared-budget]").first.inner_text()
     page.click("[data-testid=shared-toggle]")  # back to answering at once
     page.wait_for_selector("[data-testid=shared-mode]:has-text('즉시 전송')")
     shot(page, "63-what-we-shared-ko")

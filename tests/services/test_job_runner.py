@@ -118,6 +118,7 @@ def test_health_is_ok_with_live_workers(client) -> None:  # type: ignore[no-unty
         "inspection",
         "parity",
         "checks",
+        "outbox",
     }
 
 

@@ -12,6 +12,7 @@ from dure.store.repositories.connectors import ConnectorRoster
 from dure.store.repositories.jobs import JobQueue
 from dure.store.repositories.live_checks import LiveCheckQueue
 from dure.store.repositories.organisations import OrganisationRepository
+from dure.store.repositories.root_cause import RootCauseDeliveries
 from dure.store.repositories.users import Identities
 
 
@@ -27,3 +28,4 @@ class SystemSession:
         self.live_checks = LiveCheckQueue(conn)
         self.identities = Identities(conn)
         self.connectors = ConnectorRoster(conn)
+        self.root_cause_deliveries = RootCauseDeliveries(conn)

@@ -730,6 +730,18 @@ root_cause_requests = Table(
     Column("grant_id", ID),
     Column("decided_by", ID),
     Column("answered_at", TS),
+    # computed here (counts against the grant's daily budget), or a repeat of that row
+    Column("budget_spent", Boolean, nullable=False, server_default=text("false")),
+    Column("repeat_of", ID),
+    # an answer decided after review on its way to the OEM (pending, delivered, stopped)
+    Column("delivery", String(16)),
+    Column("delivery_attempts", Integer, nullable=False, server_default=text("0")),
+    Column("delivery_next_at", TS),
+    Column("delivery_error", Text),
+    Column("delivery_failing_since", TS),
+    Column("delivered_at", TS),
     _created(),
     Index(None, "org_id", "request_id", unique=True),
+    Index(None, "org_id", "grant_id", "created_at"),
+    Index(None, "delivery", "delivery_next_at"),
 )

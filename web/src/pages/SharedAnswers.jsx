@@ -14,6 +14,39 @@ function pretty(text) {
   }
 }
 
+function Budget({ b }) {
+  const { t, when } = useI18n();
+  if (!b) return null;
+  return (
+    <span data-testid="shared-budget">
+      {t("shared.budget_left", b)}
+      {b.next_at && <span className="muted small"> · {t("shared.budget_next", { when: when(b.next_at) })}</span>}
+    </span>
+  );
+}
+
+function Delivery({ d }) {
+  const { t, when } = useI18n();
+  if (!d?.state) return null;
+  let text;
+  if (d.state === "delivered") text = t("shared.delivery_delivered", { when: when(d.delivered_at) });
+  else if (d.state === "stopped") text = t("shared.delivery_stopped");
+  else if (d.failing_since)
+    text = t("shared.delivery_unreachable", { since: when(d.failing_since), next: when(d.next_at) });
+  else text = t("shared.delivery_pending");
+  return (
+    <p className={`small ${d.state === "delivered" ? "muted" : ""}`} data-testid="shared-delivery">
+      {text}
+      {d.state === "pending" && d.error && (
+        <span className="muted">
+          {" "}
+          · {t("shared.delivery_error")}: {d.error}
+        </span>
+      )}
+    </p>
+  );
+}
+
 function Grants({ grants, onChange }) {
   const { t } = useI18n();
   const { can } = useAuth();
@@ -33,6 +66,7 @@ function Grants({ grants, onChange }) {
           <tr>
             <th>{t("shared.grantee")}</th>
             <th>{t("shared.mode")}</th>
+            <th>{t("shared.budget")}</th>
             <th />
           </tr>
         </thead>
@@ -45,6 +79,7 @@ function Grants({ grants, onChange }) {
                   ? t("shared.revoked")
                   : t(g.review_before_send ? "shared.mode_review" : "shared.mode_auto")}
               </td>
+              <td>{!g.revoked_at && <Budget b={g.budget} />}</td>
               <td>
                 {can("admin") && !g.revoked_at && (
                   <button className="link" onClick={() => toggle(g)} data-testid="shared-toggle">
@@ -82,6 +117,8 @@ function Received({ r, onChange }) {
           {t("rc.reason")}: {r.reason}
         </p>
       )}
+      <Delivery d={r.delivery} />
+      {r.repeat_of && <p className="small muted">{t("shared.repeat")}</p>}
       {r.answer_text && (
         <details open={pending}>
           <summary>{t(pending ? "shared.json_waiting" : "shared.json")}</summary>

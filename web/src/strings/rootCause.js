@@ -76,6 +76,15 @@ export const en = {
   "shared.asked": "Asked about",
   "shared.json": "JSON that left",
   "shared.json_waiting": "JSON that will leave on approval",
+  "shared.budget": "Requests (24 h)",
+  "shared.budget_left": "{used} of {limit} used, {left} left",
+  "shared.budget_next": "next at {when}",
+  "shared.repeat": "a repeat: answered from the answer kept for the same question",
+  "shared.delivery_pending": "approved, not delivered yet",
+  "shared.delivery_unreachable": "approved, not delivered yet (OEM unreachable since {since}, next try {next})",
+  "shared.delivery_error": "last error",
+  "shared.delivery_delivered": "delivered {when}",
+  "shared.delivery_stopped": "not delivered: the grant was revoked first",
 };
 
 export const ko = {
@@ -153,4 +162,13 @@ export const ko = {
   "shared.asked": "문의 대상",
   "shared.json": "나간 JSON",
   "shared.json_waiting": "승인 시 나갈 JSON",
+  "shared.budget": "요청 (24시간)",
+  "shared.budget_left": "{limit}건 중 {used}건 사용, {left}건 남음",
+  "shared.budget_next": "다음 가능 {when}",
+  "shared.repeat": "반복 요청: 같은 질문에 보관된 답변으로 응답",
+  "shared.delivery_pending": "승인됨, 아직 전달되지 않음",
+  "shared.delivery_unreachable": "승인됨, 아직 전달되지 않음 ({since}부터 고객사 연결 불가, 다음 시도 {next})",
+  "shared.delivery_error": "마지막 오류",
+  "shared.delivery_delivered": "{when} 전달됨",
+  "shared.delivery_stopped": "전달 안 됨: 그 전에 권한이 철회됨",
 };

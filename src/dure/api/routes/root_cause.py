@@ -72,6 +72,7 @@ def set_review(grant_id: str, body: ReviewIn, caller: AdminDep, ctx: CollabDep) 
 
 
 @router.get("/api/dashboard/root-cause")
-def root_cause_page(session: SessionDep) -> dict[str, Any]:
-    """The root-cause pages: requests traced to suppliers, answers shared with OEMs."""
-    return root_cause_view(session)
+def root_cause_page(session: SessionDep, ctx: CollabDep) -> dict[str, Any]:
+    """The root-cause pages: requests traced to suppliers, answers shared with OEMs (with
+    their delivery), and each root_cause grant's budget of requests per 24 hours."""
+    return root_cause_view(session, ctx.root_cause_requests_per_day)

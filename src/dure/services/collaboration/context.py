@@ -12,7 +12,7 @@ from dure.collab.outbound import OutboundPolicy
 from dure.collab.peer_client import PeerClient
 from dure.collab.signing import KeyRing, fingerprint
 from dure.domain.collab import Partner
-from dure.domain.root_cause import MIN_GROUP
+from dure.domain.root_cause import MIN_GROUP, REQUESTS_PER_DAY
 from dure.store.session import Store
 
 log = logging.getLogger(__name__)
@@ -30,6 +30,8 @@ class Collab:
     outbound: OutboundPolicy = field(default_factory=OutboundPolicy)
     # root-cause answers describe groups of at least this many parts (k, never below 5)
     root_cause_min_group: int = MIN_GROUP
+    # requests one ROOT_CAUSE grant may have computed per rolling 24 hours
+    root_cause_requests_per_day: int = REQUESTS_PER_DAY
 
     def own_key(self, org_id: str) -> str:
         """The organisation's public key, made (and recorded) on first use."""

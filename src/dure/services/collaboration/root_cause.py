@@ -8,6 +8,11 @@ asks for review. Both sides keep a row of every request with the answer exactly 
 crossed, and audit every request, answer and refusal. When OEM and supplier are
 organisations of one install, the same functions run without HTTP, with the same grant
 check and audit.
+
+The supplier's install rations what one grant may have computed (``root_cause_budget``:
+N requests per rolling 24 hours, a repeat answered from the kept answer), and an answer
+decided after review is delivered durably (``root_cause_delivery``: retried by the job
+runner's outbox lane until the OEM has it).
 """
 
 from __future__ import annotations
@@ -18,16 +23,28 @@ from typing import Any
 from dure.collab.peer_client import PartnerUnreachable
 from dure.domain.grants import GrantScope, ShareGrant
 from dure.domain.ids import new_id, utcnow
-from dure.domain.root_cause import FoundAt, RootCauseRequest, RootCauseSide, RootCauseStatus
+from dure.domain.root_cause import (
+    FoundAt,
+    RootCauseRequest,
+    RootCauseSide,
+    RootCauseStatus,
+)
 from dure.domain.users import Caller, Role
 from dure.errors import Forbidden, InvalidInput, StateConflict
+from dure.services.collaboration import root_cause_delivery as delivery
 from dure.services.collaboration.context import Collab, audit_refusal
 from dure.services.collaboration.root_cause_answers import GroupTooSmall, compute_answer
+from dure.services.collaboration.root_cause_budget import (
+    BudgetUsed,
+    check_budget,
+    kept_answer,
+    repeat_text,
+)
 from dure.store.session import Session
 
 MAX_NAMED = 500  # lots plus serials one request may name
 REQUEST_PATH = "/peer/v1/root-cause-requests"
-ANSWER_PATH = "/peer/v1/root-cause-answers"
+ANSWER_PATH = delivery.ANSWER_PATH
 
 
 # ---- what crosses -------------------------------------------------------------------------
@@ -146,6 +163,10 @@ def _keep_answer(
         raise InvalidInput("answer.request_id", "the answer is about another request")
     if status is RootCauseStatus.PENDING_REVIEW:
         return row  # the supplier's admin reviews the answer first: it comes later
+    if row.status not in (RootCauseStatus.WAITING, RootCauseStatus.PENDING_REVIEW):
+        if row.answer_text == text:
+            return row  # delivered again (the supplier retried): kept once, nothing changes
+        raise StateConflict("status", f"the request is {row.status} already")
     session.audit.record(
         "receive",
         "root_cause_answer",
@@ -179,27 +200,37 @@ def _grant(session: Session, oem_org_id: str) -> ShareGrant | None:
 
 
 def answer_request(ctx: Collab, oem: Caller, supplier_org_id: str, doc: Any) -> str:
-    """The supplier's side: check our ROOT_CAUSE grant to the asking OEM, compute the
-    aggregates here and return the JSON text that goes back (a pending notice when the
-    grant asks for review). Refusals are kept, audited and raised as Forbidden."""
+    """The supplier's side: check our ROOT_CAUSE grant to the asking OEM and its budget,
+    compute the aggregates here and return the JSON text that goes back (a pending notice
+    when the grant asks for review). A repeat of a request answered in the last 24 hours
+    gets the kept answer (nothing recomputed, no budget spent). Refusals are kept, audited
+    and raised as Forbidden."""
     question = read_request(doc)
     as_us = Caller(org_id=supplier_org_id, user_id=None, role=Role.ENGINEER, org_kind="supplier")
+    grant: ShareGrant | None = None
+    limit = ctx.root_cause_requests_per_day
     try:  # computed in a read-only session: no write lock is held while computing
         with ctx.store.session(as_us, read_only=True) as reading:
             grant = _grant(reading, oem.org_id)
             if grant is None:
                 raise Forbidden(f"no ROOT_CAUSE grant to {oem.org_id} is in force here")
-            figures = compute_answer(
-                reading,
-                question["lots"],
-                question["serials"],
-                question["defect_type"],
-                ctx.root_cause_min_group,
-                None if grant.part_id is None else {grant.part_id},
-            )
+            original = kept_answer(reading, grant.id, oem.org_id, question, utcnow())
+            if original is None:
+                check_budget(reading, grant.id, limit, utcnow())
+                figures = compute_answer(
+                    reading,
+                    question["lots"],
+                    question["serials"],
+                    question["defect_type"],
+                    ctx.root_cause_min_group,
+                    None if grant.part_id is None else {grant.part_id},
+                )
+        if original is not None:
+            return _answer_repeat(ctx, as_us, oem, grant, question, original)
         answer = {"request_id": question["request_id"], "status": "answered", **figures}
         review = grant.review_before_send
         with ctx.store.session(as_us) as session:
+            check_budget(session, grant.id, limit, utcnow())  # another request may have won
             row = session.root_cause.add(
                 RootCauseRequest(
                     org_id=supplier_org_id,
@@ -209,6 +240,7 @@ def answer_request(ctx: Collab, oem: Caller, supplier_org_id: str, doc: Any) -> 
                     answer_text=_text(answer),
                     grant_id=grant.id,
                     answered_at=None if review else utcnow(),
+                    budget_spent=True,
                     **question,
                 )
             )
@@ -225,8 +257,60 @@ def answer_request(ctx: Collab, oem: Caller, supplier_org_id: str, doc: Any) -> 
             return row.answer_text  # type: ignore[return-value]
     except Forbidden as exc:
         reason = exc.reason if isinstance(exc, GroupTooSmall) else str(exc)
-        _keep_refusal(ctx, as_us, oem.org_id, question, reason)
+        # a group too small was computed (it tells something): it counts, and is kept
+        spent = isinstance(exc, GroupTooSmall)
+        _keep_refusal(
+            ctx,
+            as_us,
+            oem.org_id,
+            question,
+            reason,
+            grant_id=grant.id if grant is not None else None,
+            budget_spent=spent,
+            budget=isinstance(exc, BudgetUsed),
+        )
         raise Forbidden(reason) from None
+
+
+def _answer_repeat(
+    ctx: Collab,
+    as_us: Caller,
+    oem: Caller,
+    grant: ShareGrant,
+    question: dict[str, Any],
+    original: RootCauseRequest,
+) -> str:
+    """A repeat of ``original`` within 24 hours: the same answer again under the new id
+    (held for review while the original is; refused again when it was refused)."""
+    text = repeat_text(original, question["request_id"])
+    if text is None:
+        raise Forbidden(original.reason or "refused")
+    status = original.status
+    with ctx.store.session(as_us) as session:
+        row = session.root_cause.add(
+            RootCauseRequest(
+                org_id=as_us.org_id,
+                side=RootCauseSide.ANSWERING,
+                partner_org_id=oem.org_id,
+                status=status,
+                answer_text=text,
+                grant_id=grant.id,
+                answered_at=None if status is RootCauseStatus.PENDING_REVIEW else utcnow(),
+                repeat_of=original.id,
+                **question,
+            )
+        )
+        session.audit.record(
+            "receive",
+            "root_cause_request",
+            row.id,
+            grant_id=grant.id,
+            detail={"from": oem.org_id, "request_id": row.request_id, "repeat_of": original.id},
+        )
+        if status is RootCauseStatus.PENDING_REVIEW:
+            return _text({"request_id": row.request_id, "status": "pending_review"})
+        _audit_sent(session, row)
+        return text
 
 
 def _audit_sent(session: Session, row: RootCauseRequest) -> None:
@@ -241,15 +325,20 @@ def _audit_sent(session: Session, row: RootCauseRequest) -> None:
 
 
 def _keep_refusal(
-    ctx: Collab, as_us: Caller, oem_org_id: str, question: dict[str, Any], reason: str
+    ctx: Collab,
+    as_us: Caller,
+    oem_org_id: str,
+    question: dict[str, Any],
+    reason: str,
+    *,
+    grant_id: str | None = None,
+    budget_spent: bool = False,
+    budget: bool = False,
 ) -> None:
-    audit_refusal(
-        ctx.store,
-        as_us.org_id,
-        "root_cause_request",
-        reason,
-        {"from": oem_org_id, "request_id": question["request_id"]},
-    )
+    detail: dict[str, Any] = {"from": oem_org_id, "request_id": question["request_id"]}
+    if budget:
+        detail["budget"] = ctx.root_cause_requests_per_day
+    audit_refusal(ctx.store, as_us.org_id, "root_cause_request", reason, detail)
     with ctx.store.session(as_us) as session:
         session.root_cause.add(
             RootCauseRequest(
@@ -258,6 +347,8 @@ def _keep_refusal(
                 partner_org_id=oem_org_id,
                 status=RootCauseStatus.REFUSED,
                 reason=reason,
+                grant_id=grant_id,
+                budget_spent=budget_spent,
                 **question,
             )
         )
@@ -265,7 +356,11 @@ def _keep_refusal(
 
 def decide(ctx: Collab, caller: Caller, row_id: str, approve: bool) -> RootCauseRequest:
     """A supplier admin approves (the kept JSON is sent as it is) or declines an answer
-    that waits for review; the grant must still be in force to send it."""
+    that waits for review; the grant must still be in force to send it.
+
+    The decision is stored first with its delivery pending, then offered to the OEM at
+    once; when the OEM's install cannot be reached the row says so (attempts, next try,
+    last error) and the job runner's outbox lane retries until it is delivered."""
     if not caller.can(Role.ADMIN):
         raise Forbidden("only an admin may approve or decline a root-cause answer")
     with ctx.store.session(caller) as session:
@@ -291,23 +386,31 @@ def decide(ctx: Collab, caller: Caller, row_id: str, approve: bool) -> RootCause
                 "reason": "the supplier's admin declined to answer",
             }
         )
-    _deliver(ctx, caller.org_id, row.partner_org_id, text)
     with ctx.store.session(caller) as session:
-        row = session.root_cause.update_fields(
-            row_id, status=status, answer_text=text, decided_by=caller.user_id, answered_at=utcnow()
+        now = utcnow()
+        row = delivery.mark_pending(
+            session,
+            row_id,
+            now,
+            status=status,
+            answer_text=text,
+            decided_by=caller.user_id,
+            answered_at=now,
         )
-        _audit_sent(session, row)
-        return row
+        session.audit.record(
+            "approve" if approve else "decline",
+            "root_cause_answer",
+            row.id,
+            grant_id=row.grant_id,
+            detail={"to": row.partner_org_id},
+        )
+    return delivery.attempt(ctx, caller.org_id, row_id, receive_answer)
 
 
-def _deliver(ctx: Collab, supplier_org_id: str, oem_org_id: str, text: str) -> None:
-    with ctx.store.system() as system:
-        partner = system.peers.partner_between(supplier_org_id, oem_org_id)
-    supplier = Caller(org_id=supplier_org_id, user_id=None, role=Role.ENGINEER, org_kind="supplier")
-    if partner is None:
-        receive_answer(ctx, supplier, oem_org_id, text)
-    else:
-        ctx.client(partner).post(ANSWER_PATH, json.loads(text))
+def deliver_due(ctx: Collab) -> int:
+    """Retry the deliveries of reviewed answers whose next try has come (the job runner's
+    outbox lane calls this); returns how many reached their OEM."""
+    return delivery.deliver_due(ctx, receive_answer)
 
 
 def set_review(ctx: Collab, caller: Caller, grant_id: str, review: bool) -> ShareGrant:

@@ -6,7 +6,14 @@ import json
 from typing import Any
 
 from dure.domain.grants import GrantScope
-from dure.domain.root_cause import RootCauseRequest, RootCauseSide, RootCauseStatus
+from dure.domain.ids import utcnow
+from dure.domain.root_cause import (
+    REQUESTS_PER_DAY,
+    RootCauseRequest,
+    RootCauseSide,
+    RootCauseStatus,
+)
+from dure.services.collaboration.root_cause_budget import budget_of
 from dure.store.session import Session
 
 
@@ -65,10 +72,11 @@ def _row(session: Session, row: RootCauseRequest, names: dict[str, str]) -> dict
     }
 
 
-def root_cause_view(session: Session) -> dict[str, Any]:
+def root_cause_view(session: Session, requests_per_day: int = REQUESTS_PER_DAY) -> dict[str, Any]:
     """Both sides of the caller's root-cause requests, newest first: ``traced`` (what we
-    asked our suppliers and their answers), ``shared`` (what our OEMs asked us and the
-    exact JSON we sent), the suppliers we may ask and the root-cause grants we gave."""
+    asked our suppliers and their answers), ``shared`` (what our OEMs asked us, the exact
+    JSON we sent and how its delivery stands), the suppliers we may ask and the root-cause
+    grants we gave, each with its budget of ``requests_per_day`` (used, left, next)."""
     rows = sorted(session.root_cause.list_all(), key=lambda r: r.created_at, reverse=True)
     names: dict[str, str] = {}
     traced = [_row(session, r, names) for r in rows if r.side is RootCauseSide.ASKED]
@@ -77,7 +85,17 @@ def root_cause_view(session: Session) -> dict[str, Any]:
         shared, [r for r in rows if r.side is RootCauseSide.ANSWERING], strict=True
     ):
         item["answer_text"] = row.answer_text  # exactly what left (or waits to leave)
+        item["repeat_of"] = row.repeat_of
+        item["delivery"] = {
+            "state": row.delivery,
+            "attempts": row.delivery_attempts,
+            "next_at": row.delivery_next_at,
+            "error": row.delivery_error,
+            "failing_since": row.delivery_failing_since,
+            "delivered_at": row.delivered_at,
+        }
     me = session.caller.org_id
+    now = utcnow()
     suppliers = {}
     for grant in session.grants.held_in_force(GrantScope.ROOT_CAUSE):
         if grant.grantor_org_id not in suppliers:
@@ -90,6 +108,7 @@ def root_cause_view(session: Session) -> dict[str, Any]:
             "review_before_send": g.review_before_send,
             "revoked_at": g.revoked_at,
             "created_at": g.created_at,
+            "budget": budget_of(session, g.id, requests_per_day, now).as_dict(),
         }
         for g in session.grants.list_all(scope=GrantScope.ROOT_CAUSE.value, grantor_org_id=me)
     ]
@@ -97,6 +116,7 @@ def root_cause_view(session: Session) -> dict[str, Any]:
         "traced": traced,
         "shared": shared,
         "pending_review": sum(r["status"] == RootCauseStatus.PENDING_REVIEW for r in shared),
+        "undelivered": sum(r["delivery"]["state"] == "pending" for r in shared),
         "suppliers": [{"org_id": k, "name": v} for k, v in suppliers.items()],
         "grants_given": given,
     }

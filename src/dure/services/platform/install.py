@@ -46,6 +46,20 @@ class Install:
         outbound = OutboundPolicy.from_settings(
             settings.allow_private_addresses, settings.outbound_networks
         )
+        collab = Collab(
+            store=store,
+            keys=KeyRing(settings.key_dir),
+            public_url=settings.public_url or "http://127.0.0.1:8000",
+            work_dir=settings.work_dir,
+            flower={
+                "port": settings.flower_port,
+                "advertise": settings.flower_advertise,
+                "python": settings.flower_python,
+            },
+            outbound=outbound,
+            root_cause_min_group=settings.root_cause_min_group,
+            root_cause_requests_per_day=settings.root_cause_requests_per_day,
+        )
         return cls(
             settings=settings,
             store=store,
@@ -56,21 +70,10 @@ class Install:
                 inspectors,
                 outbound,
                 scale=RayEngine.from_settings(settings),
+                collab=collab,
             ),
             connectors=ConnectorSupervisor(store, settings),
-            collab=Collab(
-                store=store,
-                keys=KeyRing(settings.key_dir),
-                public_url=settings.public_url or "http://127.0.0.1:8000",
-                work_dir=settings.work_dir,
-                flower={
-                    "port": settings.flower_port,
-                    "advertise": settings.flower_advertise,
-                    "python": settings.flower_python,
-                },
-                outbound=outbound,
-                root_cause_min_group=settings.root_cause_min_group,
-            ),
+            collab=collab,
             outbound=outbound,
         )
 

@@ -6,9 +6,11 @@ process stopped are marked failed when the runner starts (their work is not resu
 and so are the models they were training.
 
 Work is split into lanes, one worker each, so a long training (or adaptation) never
-holds back the inspection of a batch. A worker that meets an error outside a job (the store busy or
-down) logs it, waits (1 s, doubling to 60 s) and goes on; ``status`` says how each
-worker is doing and how long the queue is, for ``/api/health``.
+holds back the inspection of a batch. Two lanes take no job rows: the checks lane runs the
+live checks that are due, and the outbox lane retries what must reach a partner's install
+(root-cause answers approved while the OEM was unreachable). A worker that meets an error
+outside a job (the store busy or down) logs it, waits (1 s, doubling to 60 s) and goes on;
+``status`` says how each worker is doing and how long the queue is, for ``/api/health``.
 """
 
 from __future__ import annotations
@@ -27,8 +29,9 @@ from dure.domain.users import Caller
 from dure.errors import DureError
 from dure.scale.cluster import RayEngine
 from dure.services.alerts.delivery import STRICT
-from dure.services.collaboration import parity
+from dure.services.collaboration import parity, root_cause
 from dure.services.collaboration.adaptation import run_adaptation
+from dure.services.collaboration.context import Collab
 from dure.services.inspection.batches import run_batch
 from dure.services.inspection.rescoring import run_rescore
 from dure.services.inspection.retraining import run_retraining
@@ -62,6 +65,10 @@ LANES: dict[str, tuple[JobKind, ...]] = {
 # How often the checks lane looks for imported packages whose golden set is due again.
 PARITY_SWEEP_S = 600.0
 CHECKS_LANE = "checks"  # live checks: not job rows, the pending marks of live_checks
+# deliveries to partners' installs that are due again (root-cause answers decided after
+# review): a lane of its own, so an unreachable partner never holds back a live check
+OUTBOX_LANE = "outbox"
+OUTBOX_POLL_SECONDS = 5.0
 
 
 def yield_cpu_to_requests() -> None:
@@ -111,8 +118,10 @@ class JobRunner:
         cache: InspectorCache,
         outbound: OutboundPolicy = STRICT,
         scale: RayEngine | None = None,
+        collab: Collab | None = None,
     ) -> None:
         self.store = store
+        self.collab = collab  # what the outbox lane delivers with (None: no outbox lane)
         self.scale = scale  # Ray, for large batches (None: everything in process)
         self.work_root = Path(work_root)
         self.cache = cache
@@ -121,6 +130,8 @@ class JobRunner:
         self._stop = threading.Event()
         self.workers = {lane: WorkerState(lane, kinds) for lane, kinds in LANES.items()}
         self.workers[CHECKS_LANE] = WorkerState(CHECKS_LANE, ())
+        if collab is not None:
+            self.workers[OUTBOX_LANE] = WorkerState(OUTBOX_LANE, ())
         self.started = False
 
     def start(self) -> None:
@@ -166,11 +177,15 @@ class JobRunner:
         yield_cpu_to_requests()
         backoff = BACKOFF_FIRST_S
         checks = worker.lane == CHECKS_LANE
+        outbox = worker.lane == OUTBOX_LANE
+        poll = CHECK_POLL_SECONDS if checks else OUTBOX_POLL_SECONDS if outbox else POLL_SECONDS
         while not self._stop.is_set():
             try:
                 if checks:
                     ran = self.checks.run_due()
                     self._sweep_parity()
+                elif outbox:
+                    ran = self.deliver_due() > 0
                 else:
                     ran = self.run_next(kinds=worker.kinds, worker=worker)
                 backoff = BACKOFF_FIRST_S
@@ -182,7 +197,7 @@ class JobRunner:
                 backoff = min(backoff * 2, BACKOFF_MAX_S)
                 continue
             if not ran:
-                worker.wake.wait(timeout=CHECK_POLL_SECONDS if checks else POLL_SECONDS)
+                worker.wake.wait(timeout=poll)
                 worker.wake.clear()
 
     def _sweep_parity(self) -> None:
@@ -193,6 +208,12 @@ class JobRunner:
         self._parity_swept = time.monotonic()
         if parity.queue_due(self.store):
             self.wake()
+
+    def deliver_due(self) -> int:
+        """The outbox lane's round: deliver what is due again; how many got through."""
+        if self.collab is None:
+            return 0
+        return root_cause.deliver_due(self.collab)
 
     def run_next(
         self,

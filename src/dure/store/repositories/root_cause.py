@@ -1,10 +1,13 @@
-"""Root-cause requests, each side's own rows: what an OEM asked, what a supplier answered."""
+"""Root-cause requests, each side's own rows: what an OEM asked, what a supplier answered;
+the budget a grant has spent, and the answers waiting to be delivered."""
 
 from __future__ import annotations
 
-from sqlalchemy import select
+from datetime import datetime
 
-from dure.domain.root_cause import RootCauseRequest, RootCauseSide
+from sqlalchemy import Connection, select, update
+
+from dure.domain.root_cause import DeliveryState, RootCauseRequest, RootCauseSide
 from dure.errors import NotFound
 from dure.store import tables as t
 from dure.store.rows import to_entity
@@ -33,3 +36,46 @@ class RootCauseRepository(ScopedRepository[RootCauseRequest]):
         if row is None:
             raise NotFound(f"root-cause request {request_id!r} is not one of yours")
         return to_entity(RootCauseRequest, row)  # type: ignore[no-any-return]
+
+    def spent_since(self, grant_id: str, since: datetime) -> list[RootCauseRequest]:
+        """Our answering rows under ``grant_id`` computed (budget spent) at or after
+        ``since``, oldest first: what the grant's rolling budget counts."""
+        return self.own_between(
+            since, None, grant_id=grant_id, budget_spent=True, side=RootCauseSide.ANSWERING.value
+        )
+
+    def claim_delivery(self, row_id: str, now: datetime, until: datetime) -> bool:
+        """Take one of our answers whose delivery is due for an attempt: its next try moves
+        to ``until`` (so no other worker takes it meanwhile); False when it is not due."""
+        self.require_write()
+        c = t.root_cause_requests.c
+        done = self.conn.execute(
+            update(t.root_cause_requests)
+            .where(
+                c.id == row_id,
+                c.org_id == self.caller.org_id,
+                c.delivery == DeliveryState.PENDING.value,
+                c.delivery_next_at <= now,
+            )
+            .values(delivery_next_at=until)
+        )
+        return bool(done.rowcount == 1)
+
+
+class RootCauseDeliveries:
+    """Every organisation's answers waiting to be delivered to their OEM (a system view for
+    the job runner's outbox lane)."""
+
+    def __init__(self, conn: Connection) -> None:
+        self._conn = conn
+
+    def due(self, now: datetime, limit: int = 50) -> list[tuple[str, str]]:
+        """(organisation, row id) of pending deliveries whose next try has come, oldest first."""
+        c = t.root_cause_requests.c
+        rows = self._conn.execute(
+            select(c.org_id, c.id)
+            .where(c.delivery == DeliveryState.PENDING.value, c.delivery_next_at <= now)
+            .order_by(c.delivery_next_at, c.id)
+            .limit(limit)
+        ).all()
+        return [(str(r.org_id), str(r.id)) for r in rows]
