@@ -230,6 +230,7 @@ def answer_request(ctx: Collab, oem: Caller, supplier_org_id: str, doc: Any) -> 
         answer = {"request_id": question["request_id"], "status": "answered", **figures}
         review = grant.review_before_send
         with ctx.store.session(as_us) as session:
+            session.grants.lock_given(grant.id)  # requests under one grant count in turn
             check_budget(session, grant.id, limit, utcnow())  # another request may have won
             row = session.root_cause.add(
                 RootCauseRequest(

@@ -189,6 +189,19 @@ class GrantRepository(ScopedRepository[ShareGrant]):
         ).first()
         return None if row is None else to_entity(ShareGrant, row)
 
+    def lock_given(self, grant_id: str) -> None:
+        """Hold a grant the caller gave until the transaction ends (``SELECT … FOR
+        UPDATE`` on PostgreSQL; SQLite serialises writers anyway), so two requests under
+        it counting its budget at the same moment are counted one after the other."""
+        self.conn.execute(
+            select(t.share_grants.c.id)
+            .where(
+                t.share_grants.c.id == grant_id,
+                t.share_grants.c.grantor_org_id == self.caller.org_id,
+            )
+            .with_for_update()
+        )
+
     def set_review_before_send(self, grant_id: str, review: bool) -> ShareGrant:
         """Whether an admin approves each answer given under this grant before it leaves
         (root-cause grants); only the grantor's admins may change it."""
