@@ -214,6 +214,7 @@ def answer_request(ctx: Collab, oem: Caller, supplier_org_id: str, doc: Any) -> 
                 question["defect_type"],
                 ctx.root_cause_min_group,
                 None if grant.part_id is None else {grant.part_id},
+                oem.org_id,
             )
         answer = {"request_id": question["request_id"], "status": "answered", **figures}
         review = grant.review_before_send

@@ -28,6 +28,7 @@ from dure.domain.root_cause import MIN_GROUP
 from dure.errors import Forbidden, InvalidInput
 from dure.models.spc.capability import capability
 from dure.services.process.defect_causes import causes_over
+from dure.services.traceability.shipments import shipped_elsewhere_only
 from dure.store.session import Session
 
 HISTORY = 5000  # how many of the part's newest records make its normal
@@ -57,13 +58,20 @@ def compute_answer(
     defect_type: str | None = None,
     min_group: int = MIN_GROUP,
     part_ids: set[str] | None = None,
+    oem_org_id: str | None = None,
 ) -> dict[str, Any]:
     """The aggregates about ``lots`` (codes) and ``serials`` of the caller's own parts
     (limited to ``part_ids`` when given: a grant for one part answers about that part
-    only). Reads only. GroupTooSmall when any group holds fewer than ``min_group`` parts."""
+    only; and, asked by ``oem_org_id``, never about a lot we shipped to other OEMs only).
+    Reads only. GroupTooSmall when any group holds fewer than ``min_group`` parts; within
+    a group, a figure that rests on fewer than ``min_group`` parts (a parameter measured
+    on few of them, the inspection of few of them) is withheld (None)."""
     if min_group < MIN_GROUP:
         raise InvalidInput("min_group", f"at least {MIN_GROUP} parts, got {min_group}")
-    groups, lots_not_found, serials_not_found = _groups(session, lots, serials, part_ids)
+    elsewhere = set() if oem_org_id is None else shipped_elsewhere_only(session, oem_org_id)
+    groups, lots_not_found, serials_not_found = _groups(
+        session, lots, serials, part_ids, elsewhere
+    )
     for group in groups:
         if _parts(group.records) < min_group:
             what = f"lot {group.label}" if group.label else f"the parts made on {group.made_on}"
@@ -90,8 +98,8 @@ def compute_answer(
                 "part_number": parts[pid],
                 "parts": _parts(group.records),
                 "parameters": _parameters(group.records, normals[pid], specs[pid], min_group),
-                "top_causes": _top_causes(session, group, defect_type),
-                "inspection": _inspection(session, group),
+                "top_causes": _top_causes(session, group, defect_type, min_group),
+                "inspection": _inspection(session, group, min_group),
             }
         )
     return {
@@ -108,7 +116,11 @@ def _parts(records: Sequence[ProcessRecord]) -> int:
 
 
 def _groups(
-    session: Session, lots: Sequence[str], serials: Sequence[str], part_ids: set[str] | None
+    session: Session,
+    lots: Sequence[str],
+    serials: Sequence[str],
+    part_ids: set[str] | None,
+    elsewhere: set[str],
 ) -> tuple[list[_Group], list[str], int]:
     groups: dict[str, _Group] = {}
     not_found = []
@@ -116,7 +128,7 @@ def _groups(
         found = [
             lot
             for lot in session.lots.list_own(code=code)
-            if part_ids is None or lot.part_id in part_ids
+            if (part_ids is None or lot.part_id in part_ids) and lot.code not in elsewhere
         ]
         if not found:
             not_found.append(code)
@@ -128,13 +140,17 @@ def _groups(
         if part_ids is None or r.part_id in part_ids
     ]
     loose: dict[tuple[str, date], _Group] = {}
+    answered = []
     for record in named:
         if record.lot_id is None:
             day = record.recorded_at.astimezone(UTC).date()
             loose.setdefault((record.part_id, day), _Group(None, record.part_id, [], day))
         elif record.lot_id not in groups:
             lot = session.lots.own(record.lot_id, "lot_id")
+            if lot.code in elsewhere:
+                continue  # shipped to another OEM only: as if we did not know the serial
             groups[lot.id] = _Group(lot.code, lot.part_id, [])
+        answered.append(record)
     for lot_id, group in groups.items():
         group.records = session.process_records.list_own(lot_id=lot_id)
     for (part_id, day), group in loose.items():
@@ -142,7 +158,7 @@ def _groups(
         group.records = session.process_records.own_between(
             start, start + timedelta(days=1), part_id=part_id, lot_id=None
         )
-    serials_not_found = len(set(serials) - {r.serial for r in named})
+    serials_not_found = len(set(serials) - {r.serial for r in answered})
     return [*groups.values(), *loose.values()], not_found, serials_not_found
 
 
@@ -163,6 +179,8 @@ def _parameters(
         lower = spec.lower if spec is not None else None
         upper = spec.upper if spec is not None else None
         shift, source = None, None
+        if len(lot) < k:  # measured on fewer than k parts: the figure would describe them
+            lot = lot[:0]
         if len(lot) and len(base) >= k and float(base.std(ddof=1)) > 0:
             shift, source = (lot.mean() - base.mean()) / base.std(ddof=1), "history"
         elif len(lot) and lower is not None and upper is not None:
@@ -183,8 +201,16 @@ def _parameters(
     return out
 
 
-def _top_causes(session: Session, group: _Group, defect_type: str | None) -> list[dict[str, Any]]:
-    causes = causes_over(session, group.part_id, group.records, defect_type)
+def _top_causes(
+    session: Session, group: _Group, defect_type: str | None, k: int
+) -> list[dict[str, Any]]:
+    names = {n for r in group.records for n in r.values}
+    enough = {n for n in names if len(_column(group.records, n)) >= k}
+    causes = [
+        c
+        for c in causes_over(session, group.part_id, group.records, defect_type)
+        if c.parameter in enough
+    ]
     if not causes:
         return []
     total = sum(c.contribution for c in causes) or 1.0
@@ -194,7 +220,7 @@ def _top_causes(session: Session, group: _Group, defect_type: str | None) -> lis
     ]
 
 
-def _inspection(session: Session, group: _Group) -> dict[str, Any]:
+def _inspection(session: Session, group: _Group, k: int) -> dict[str, Any]:
     lot_ids = {r.lot_id for r in group.records if r.lot_id}
     serials = [r.serial for r in group.records if r.serial]
     rows = session.inspections.own_of_lots_or_serials(sorted(lot_ids), serials)
@@ -205,6 +231,8 @@ def _inspection(session: Session, group: _Group) -> dict[str, Any]:
             ng += 1
             kind = row.defect_type or "unknown"
             types[kind] = types.get(kind, 0) + 1
+    if len(rows) < k:  # the outcome of fewer than k inspected parts: withheld
+        return {"inspected": len(rows), "ok": None, "ng": None, "defect_types": {}}
     return {
         "inspected": len(rows),
         "ok": len(rows) - ng,

@@ -186,3 +186,17 @@ def lots_shipped_to(session: Session, oem_org_id: str) -> dict[str, list[str]]:
         for lot in shipment.shipped_lots():
             out.setdefault(lot.code, []).extend(lot.serials)
     return out
+
+
+def shipped_elsewhere_only(session: Session, oem_org_id: str) -> set[str]:
+    """The supplier's side: codes of our lots we sent to other OEMs and never to
+    ``oem_org_id`` (a root-cause request from that OEM is not answered about them; lots
+    in no sent shipment stay answerable)."""
+    to_them: set[str] = set()
+    to_others: set[str] = set()
+    for shipment in session.shipments.list_own():
+        if shipment.sent_at is None:
+            continue
+        codes = to_them if shipment.oem_org_id == oem_org_id else to_others
+        codes.update(shipment.lot_codes())
+    return to_others - to_them
