@@ -23,6 +23,7 @@ from dure.errors import InvalidInput
 MAX_CODE = 100  # lots.code, part numbers, serials
 MAX_LOTS = 500
 MAX_SERIALS = 10_000
+MAX_QUANTITY = 1_000_000_000  # parts of one lot in one shipment
 MAX_DEFECT_TYPE = 64
 MAX_NOTE = 1000
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
@@ -153,9 +154,13 @@ def check_lots(lots: Any, name: str = "lots") -> list[ShippedLot]:
         seen_codes.add(code)
         quantity = lot.get("quantity")
         if quantity is not None and (
-            isinstance(quantity, bool) or not isinstance(quantity, int) or quantity < 1
+            isinstance(quantity, bool)
+            or not isinstance(quantity, int)
+            or not 1 <= quantity <= MAX_QUANTITY
         ):
-            raise InvalidInput(f"{where}.quantity", "must be a whole number of at least 1")
+            raise InvalidInput(
+                f"{where}.quantity", f"must be a whole number from 1 to {MAX_QUANTITY:,}"
+            )
         serials = check_serials(lot.get("serials") or [], f"{where}.serials")
         for serial in serials:
             if serial in seen_serials:

@@ -206,11 +206,8 @@ def _top_causes(
 ) -> list[dict[str, Any]]:
     names = {n for r in group.records for n in r.values}
     enough = {n for n in names if len(_column(group.records, n)) >= k}
-    causes = [
-        c
-        for c in causes_over(session, group.part_id, group.records, defect_type)
-        if c.parameter in enough
-    ]
+    found = causes_over(session, group.part_id, group.records, defect_type) or []
+    causes = [c for c in found if c.parameter in enough]
     if not causes:
         return []
     total = sum(c.contribution for c in causes) or 1.0

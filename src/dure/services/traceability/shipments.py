@@ -145,7 +145,13 @@ def receive_shipment(session: Session, oem_org_id: str, doc: Any) -> Shipment:
     """The OEM's install: keep a partner supplier's shipment notice (``session`` acts as
     the sending supplier, ``oem_org_id`` is the organisation it was sent to)."""
     supplier = session.caller.org_id
-    if not any(o.id == oem_org_id for o in session.organisations.list()):
+    receiver = next((o for o in session.organisations.list() if o.id == oem_org_id), None)
+    if (
+        receiver is None
+        or receiver.kind != OrgKind.OEM
+        or session.caller.org_kind != OrgKind.SUPPLIER
+        or receiver.id == supplier
+    ):
         raise Forbidden("the shipment is addressed to an organisation you do not supply")
     if not isinstance(doc, dict):
         raise InvalidInput("body", "a shipment is a JSON object")
