@@ -41,7 +41,9 @@ def test_another_organisations_shipments_and_defects_answer_404(
         "shipped_at": "2026-01-08T08:00:00Z",
     }
     assert client.post("/api/shipments", json=body, headers=a.auth("viewer")).status_code == 403
-    assert client.post(f"/api/shipments/{shipment}/send", headers=a.auth("viewer")).status_code == 403
+    assert (
+        client.post(f"/api/shipments/{shipment}/send", headers=a.auth("viewer")).status_code == 403
+    )
     # B's part, or an organisation that is not an OEM of A: refused by field
     r = client.post(
         "/api/shipments", json={**body, "part_id": b.ids["part"]}, headers=a.auth("engineer")
@@ -86,11 +88,15 @@ def test_root_cause_rows_and_decisions_stay_with_their_organisation(
     )
     assert r.status_code == 200
     ask = {"supplier_org_id": a.org.id, "lots": [sorted(HOT)[0]], "defect_type": "crack"}
-    assert client.post("/api/root-cause/requests", json=ask, headers=oem.auth("viewer")).status_code == 403
+    assert (
+        client.post("/api/root-cause/requests", json=ask, headers=oem.auth("viewer")).status_code
+        == 403
+    )
     r = client.post("/api/root-cause/requests", json=ask, headers=oem.auth("engineer"))
     assert r.status_code == 201 and r.json()["status"] == "waiting"
     (pending,) = [
-        x for x in client.get("/api/root-cause/requests", headers=admin_a).json()
+        x
+        for x in client.get("/api/root-cause/requests", headers=admin_a).json()
         if x["status"] == "pending_review"
     ]
     for verb in ("approve", "decline"):
@@ -122,9 +128,7 @@ def test_root_cause_rows_and_decisions_stay_with_their_organisation(
     assert ("receive", "root_cause_answer") in oem_seen
 
 
-def test_defect_csv_names_every_bad_row_and_keeps_nothing(
-    client: TestClient, world: World
-) -> None:
+def test_defect_csv_names_every_bad_row_and_keeps_nothing(client: TestClient, world: World) -> None:
     oem = world.oem.auth("operator")
     rows = [
         "supplier,stage,defect_type,found_at,count,lots,serials",
@@ -174,7 +178,10 @@ def test_defect_csv_refuses_a_supplier_name_two_organisations_share(
     )
     assert r.status_code == 422, r.text
     assert [(e["row"], e["column"]) for e in r.json()["errors"]] == [(1, "supplier")]
-    assert "two" in r.json()["errors"][0]["reason"] or "more than one" in r.json()["errors"][0]["reason"]
+    assert (
+        "two" in r.json()["errors"][0]["reason"]
+        or "more than one" in r.json()["errors"][0]["reason"]
+    )
     rows[1] = rows[1].replace(world.a.org.name, world.a.org.slug, 1)
     r = client.post(
         "/api/part-defects/import",

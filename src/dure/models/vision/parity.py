@@ -69,9 +69,7 @@ def pack_golden(images: Sequence[bytes], maps: np.ndarray) -> bytes:
     return out.getvalue()
 
 
-def unpack_golden(
-    data: bytes, max_bytes: int = MAX_GOLDEN_BYTES
-) -> tuple[list[bytes], np.ndarray]:
+def unpack_golden(data: bytes, max_bytes: int = MAX_GOLDEN_BYTES) -> tuple[list[bytes], np.ndarray]:
     """(image files, maps) of a golden member; ModelFileError when it is not one, or when
     it would unpack to more than ``max_bytes`` (a few compressed bytes can claim gigabytes:
     the sizes its zip directory declares are checked before anything is unpacked, and

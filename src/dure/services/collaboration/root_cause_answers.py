@@ -69,9 +69,7 @@ def compute_answer(
     if min_group < MIN_GROUP:
         raise InvalidInput("min_group", f"at least {MIN_GROUP} parts, got {min_group}")
     elsewhere = set() if oem_org_id is None else shipped_elsewhere_only(session, oem_org_id)
-    groups, lots_not_found, serials_not_found = _groups(
-        session, lots, serials, part_ids, elsewhere
-    )
+    groups, lots_not_found, serials_not_found = _groups(session, lots, serials, part_ids, elsewhere)
     for group in groups:
         if _parts(group.records) < min_group:
             what = f"lot {group.label}" if group.label else f"the parts made on {group.made_on}"
