@@ -85,6 +85,8 @@ BAD_NOTICES: list[tuple[str, dict[str, Any], str]] = [
     ("quantity_bool", {"lots": [{"code": "L", "quantity": True}]}, "lots[0].quantity"),
     ("too_many_lots", {"lots": [{"code": f"L{i}"} for i in range(501)]}, "lots"),
     ("no_zone", {"shipped_at": "2026-01-07T08:00:00"}, "shipped_at"),
+    ("before_utc_began", {"shipped_at": "0001-01-01T00:00:00+14:00"}, "shipped_at"),
+    ("after_utc_ends", {"shipped_at": "9999-12-31T23:59:59-14:00"}, "shipped_at"),
     ("id_too_long", {"id": "z" * 33}, "id"),
     ("id_object", {"id": {"$ne": 1}}, "id"),
     ("control_chars", {"shipment_no": "DN\x00-1"}, "shipment_no"),

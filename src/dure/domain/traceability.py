@@ -13,7 +13,7 @@ from __future__ import annotations
 import math
 import re
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any
 
@@ -128,6 +128,10 @@ def check_moment(value: Any, name: str) -> datetime:
         raise InvalidInput(name, "must be a time")
     if value.tzinfo is None:
         raise InvalidInput(name, "needs a time zone (e.g. +09:00 or Z)")
+    try:  # the store keeps UTC: a time outside UTC's years would be stored as another
+        value.astimezone(UTC)
+    except OverflowError:
+        raise InvalidInput(name, "lies outside the years 1 to 9999 in UTC") from None
     return value
 
 
