@@ -160,3 +160,43 @@ def test_a_lot_shipped_to_another_oem_only_is_not_answered(
     # lots never shipped anywhere stay answerable (no shipments recorded for them)
     answer = json.loads(_ask(client, world, lots=["RC-L00"])["answer_text"])
     assert [lot["lot"] for lot in answer["lots"]] == ["RC-L00"]
+
+
+def test_a_lot_that_changed_by_fewer_than_k_parts_is_not_answered_again(
+    client: TestClient, store: Store, world: World, rc: RootCauseWorld
+) -> None:
+    """Two answers about a lot that grew by one part would give that part's values away."""
+    sup = world.a.org
+    at = datetime(2026, 3, 1, 6, tzinfo=UTC)
+    with store.session(system_caller(sup)) as s:
+        lot = s.lots.add(Lot(org_id=sup.id, part_id=rc.part_id, code="RC-GROW"))
+
+    def make(first: int, n: int) -> None:
+        with store.session(system_caller(sup)) as s:
+            for i in range(first, first + n):
+                s.process_records.add(
+                    ProcessRecord(
+                        org_id=sup.id,
+                        part_id=rc.part_id,
+                        recorded_at=at + timedelta(minutes=i),
+                        values={"die_temp_C": 58.0 + (i % 3)},
+                        lot_id=lot.id,
+                        serial=f"SN-GROW-{i}",
+                    )
+                )
+
+    make(0, 5)
+    first = _ask(client, world, lots=["RC-GROW"])
+    assert first["status"] == "answered"
+    make(5, 1)  # one more part: the difference of two answers would be that part
+    again = _ask(client, world, lots=["RC-GROW"])
+    assert again["status"] == "refused" and "changed by 1 part" in again["reason"]
+    assert again["answer_text"] is None
+    by_serial = _ask(client, world, serials=["SN-GROW-5"])  # nor through a serial
+    assert by_serial["status"] == "refused"
+    make(6, 4)  # five parts more than answered: an aggregate of them
+    later = _ask(client, world, lots=["RC-GROW"])
+    assert later["status"] == "answered"
+    assert json.loads(later["answer_text"])["lots"][0]["parts"] == 10
+    # an unchanged lot is answered again, as before
+    assert _ask(client, world, lots=["RC-GROW"])["status"] == "answered"

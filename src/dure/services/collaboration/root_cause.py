@@ -22,7 +22,11 @@ from dure.domain.root_cause import FoundAt, RootCauseRequest, RootCauseSide, Roo
 from dure.domain.users import Caller, Role
 from dure.errors import Forbidden, InvalidInput, NotFound, StateConflict
 from dure.services.collaboration.context import Collab, audit_refusal
-from dure.services.collaboration.root_cause_answers import GroupTooSmall, compute_answer
+from dure.services.collaboration.root_cause_answers import (
+    GroupTooSmall,
+    check_growth,
+    compute_answer,
+)
 from dure.services.collaboration.root_cause_checks import ANSWER_STATUSES, check_answer
 from dure.store.session import Session
 
@@ -215,6 +219,14 @@ def answer_request(ctx: Collab, oem: Caller, supplier_org_id: str, doc: Any) -> 
                 ctx.root_cause_min_group,
                 None if grant.part_id is None else {grant.part_id},
                 oem.org_id,
+            )
+            before = reading.root_cause.list_own(
+                side=RootCauseSide.ANSWERING.value, partner_org_id=oem.org_id
+            )
+            check_growth(
+                [r.answer_text for r in before if r.answer_text],
+                figures,
+                ctx.root_cause_min_group,
             )
         answer = {"request_id": question["request_id"], "status": "answered", **figures}
         review = grant.review_before_send

@@ -15,6 +15,7 @@ serial leaves: the answer names lots by their codes and parameters by their name
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
@@ -107,6 +108,35 @@ def compute_answer(
         "serials_not_found": serials_not_found,
         "computed_at": utcnow().isoformat(),
     }
+
+
+def check_growth(previous: Sequence[str], figures: dict[str, Any], min_group: int) -> None:
+    """GroupTooSmall when a group of this answer holds a few parts more (or fewer) than
+    when it was answered to the same OEM before (``previous``: those answers' JSON): two
+    answers about a lot that grew by one part would give away that part's values."""
+    seen: dict[tuple[Any, ...], set[int]] = {}
+    for text in previous:
+        try:
+            doc = json.loads(text)
+        except ValueError:
+            continue
+        for lot in doc.get("lots") or [] if isinstance(doc, dict) else []:
+            if isinstance(lot, dict) and isinstance(lot.get("parts"), int):
+                seen.setdefault(_label(lot), set()).add(lot["parts"])
+    for lot in figures["lots"]:
+        for before in sorted(seen.get(_label(lot), ())):
+            change = abs(lot["parts"] - before)
+            if 0 < change < min_group:
+                what = f"lot {lot['lot']}" if lot["lot"] else f"the parts made on {lot['made_on']}"
+                raise GroupTooSmall(
+                    f"{what} changed by {change} part(s) since it was answered to you: an "
+                    f"answer about a group that changed describes at least {min_group} more "
+                    "parts, so that no single part's record can be rebuilt from two answers"
+                )
+
+
+def _label(lot: dict[str, Any]) -> tuple[Any, ...]:
+    return (lot.get("part_number"), lot.get("lot"), lot.get("made_on"))
 
 
 def _parts(records: Sequence[ProcessRecord]) -> int:
