@@ -151,3 +151,16 @@ def test_an_oem_install_cannot_ship_to_its_supplier(
     r = oem.post(SHIPMENTS, _notice())
     assert r.status_code == 403, r.text
     assert _notice()["id"] not in _shipments(store, world.a.org)
+
+
+def test_an_unsigned_body_is_never_read(client: TestClient) -> None:
+    """An outsider's body (here not even JSON) is refused before anything parses it."""
+    for path in (SHIPMENTS, "/peer/v1/root-cause-answers", "/peer/v1/kpi-reports"):
+        r = client.post(
+            path, content=b"{not json" * 1000, headers={"content-type": "application/json"}
+        )
+        assert r.status_code == 401, (path, r.status_code, r.text)
+        signed_no_token = client.post(
+            path, content=b"{not json", headers={"X-Dure-Signature": "c2ln"}
+        )
+        assert signed_no_token.status_code == 401
