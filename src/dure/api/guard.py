@@ -96,7 +96,8 @@ class RequestGuard:
             if refusal is not None:
                 await _problem(send, refusal.status, refusal.title, refusal.detail, bearer=True)
                 return
-        if has_body and path.startswith(PEER) and path != PEER_LINK and not _signed(headers):
+        peer_post = scope.get("method") == "POST" and path.startswith(PEER)  # (PUT: 405)
+        if has_body and peer_post and path != PEER_LINK and not _signed(headers):
             # the body of a request between installs is parsed only once it may be genuine
             await _problem(
                 send,
