@@ -30,6 +30,8 @@ EDGE_RESULTS = "/api/edge/v1/results"
 EDGE_POST_BYTES = 8 << 20  # what a box sends in one post (several results)
 EDGE_MAP_BYTES = 4 << 20  # room for the raw anomaly maps and the JSON around them
 WITHOUT_TOKEN = ("/api/auth/login", "/api/health")
+PEER = "/peer/"
+PEER_LINK = "/peer/v1/link"  # a partner accepting an invitation has no token yet
 HEADERS = [
     (b"x-content-type-options", b"nosniff"),
     (b"referrer-policy", b"no-referrer"),
@@ -94,6 +96,17 @@ class RequestGuard:
             if refusal is not None:
                 await _problem(send, refusal.status, refusal.title, refusal.detail, bearer=True)
                 return
+        peer_post = scope.get("method") == "POST" and path.startswith(PEER)  # (PUT: 405)
+        if has_body and peer_post and path != PEER_LINK and not _signed(headers):
+            # the body of a request between installs is parsed only once it may be genuine
+            await _problem(
+                send,
+                401,
+                "Unauthenticated",
+                "a request between installs is signed (X-Dure-Signature) and carries the "
+                "partner token (Authorization: Bearer)",
+            )
+            return
         await self._app_with_limit(scope, receive, send, limit)
 
     async def _app_with_limit(self, scope: Scope, receive: Receive, send: Send, limit: int) -> None:
@@ -138,6 +151,12 @@ class RequestGuard:
         except DureError as exc:
             return exc
         return None
+
+
+def _signed(headers: dict[str, str]) -> bool:
+    """Whether a request names a signature and a partner token (checked later, in full)."""
+    scheme, _, token = headers.get("authorization", "").partition(" ")
+    return bool(headers.get("x-dure-signature")) and scheme.lower() == "bearer" and bool(token)
 
 
 def _over(limit: int) -> str:

@@ -13,7 +13,7 @@ from __future__ import annotations
 import math
 import re
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any
 
@@ -23,6 +23,7 @@ from dure.errors import InvalidInput
 MAX_CODE = 100  # lots.code, part numbers, serials
 MAX_LOTS = 500
 MAX_SERIALS = 10_000
+MAX_QUANTITY = 1_000_000_000  # parts of one lot in one shipment
 MAX_DEFECT_TYPE = 64
 MAX_NOTE = 1000
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
@@ -127,6 +128,10 @@ def check_moment(value: Any, name: str) -> datetime:
         raise InvalidInput(name, "must be a time")
     if value.tzinfo is None:
         raise InvalidInput(name, "needs a time zone (e.g. +09:00 or Z)")
+    try:  # the store keeps UTC: a time outside UTC's years would be stored as another
+        value.astimezone(UTC)
+    except OverflowError:
+        raise InvalidInput(name, "lies outside the years 1 to 9999 in UTC") from None
     return value
 
 
@@ -153,9 +158,13 @@ def check_lots(lots: Any, name: str = "lots") -> list[ShippedLot]:
         seen_codes.add(code)
         quantity = lot.get("quantity")
         if quantity is not None and (
-            isinstance(quantity, bool) or not isinstance(quantity, int) or quantity < 1
+            isinstance(quantity, bool)
+            or not isinstance(quantity, int)
+            or not 1 <= quantity <= MAX_QUANTITY
         ):
-            raise InvalidInput(f"{where}.quantity", "must be a whole number of at least 1")
+            raise InvalidInput(
+                f"{where}.quantity", f"must be a whole number from 1 to {MAX_QUANTITY:,}"
+            )
         serials = check_serials(lot.get("serials") or [], f"{where}.serials")
         for serial in serials:
             if serial in seen_serials:

@@ -123,7 +123,10 @@ function LotDetail({ lot }) {
         </p>
       )}
       <p className="small">
-        {t("rc.inspection")}: {t("rc.ok_ng", { ok: insp.ok ?? 0, ng: insp.ng ?? 0, n: insp.inspected ?? 0 })}
+        {t("rc.inspection")}:{" "}
+        {insp.inspected > 0 && insp.ok == null
+          ? t("rc.ok_ng_withheld", { n: insp.inspected })
+          : t("rc.ok_ng", { ok: insp.ok ?? 0, ng: insp.ng ?? 0, n: insp.inspected ?? 0 })}
         {insp.defect_types && Object.keys(insp.defect_types).length > 0 &&
           ` (${Object.entries(insp.defect_types).map(([k, v]) => `${k} ${v}`).join(", ")})`}
       </p>

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import hashlib
 import io
+import zipfile
 from collections.abc import Sequence
 from typing import Any
 
@@ -31,6 +32,10 @@ SCORE_TOLERANCE = 1e-4
 MAP_TOLERANCE = 1e-3
 #: Scores "off by a similar factor" when their ratios to the expected ones spread less.
 SIMILAR_FACTOR_SPREAD = 0.25
+#: The most a golden set may unpack to (its images as shared and their float32 maps).
+MAX_GOLDEN_BYTES = 512 << 20
+#: Members of a golden set: the maps and at most this many images (parity.MAX_GOLDEN is 32).
+MAX_GOLDEN_MEMBERS = 65
 #: The map drift reported when the maps are not even the same shape (JSON has no infinity).
 SHAPE_MISMATCH = 1e9
 
@@ -64,14 +69,27 @@ def pack_golden(images: Sequence[bytes], maps: np.ndarray) -> bytes:
     return out.getvalue()
 
 
-def unpack_golden(data: bytes) -> tuple[list[bytes], np.ndarray]:
-    """(image files, maps) of a golden member; ModelFileError when it is not one."""
+def unpack_golden(data: bytes, max_bytes: int = MAX_GOLDEN_BYTES) -> tuple[list[bytes], np.ndarray]:
+    """(image files, maps) of a golden member; ModelFileError when it is not one, or when
+    it would unpack to more than ``max_bytes`` (a few compressed bytes can claim gigabytes:
+    the sizes its zip directory declares are checked before anything is unpacked, and
+    reading stops at them)."""
     try:
+        with zipfile.ZipFile(io.BytesIO(data)) as archive:
+            infos = archive.infolist()
+        if len(infos) > MAX_GOLDEN_MEMBERS:
+            raise ModelFileError(f"the package's golden set holds {len(infos)} members")
+        declared = sum(info.file_size for info in infos)
+        if declared > max_bytes:
+            raise ModelFileError(
+                f"the package's golden set unpacks to {declared:,} bytes, "
+                f"more than the {max_bytes:,} a golden set may hold"
+            )
         with np.load(io.BytesIO(data), allow_pickle=False) as npz:
             maps = np.asarray(npz["maps"], dtype=np.float32)
             names = sorted(k for k in npz.files if k.startswith("image_"))
             images = [npz[k].tobytes() for k in names]
-    except (ValueError, OSError, KeyError) as exc:
+    except (ValueError, OSError, KeyError, EOFError, zipfile.BadZipFile) as exc:
         raise ModelFileError(f"the package's golden set is unreadable: {exc}") from exc
     if maps.ndim != 3 or len(maps) != len(images):
         raise ModelFileError("the package's golden set has a map per image missing")

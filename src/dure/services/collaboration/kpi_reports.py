@@ -22,6 +22,7 @@ from dure.domain.users import Caller, Role
 from dure.errors import Forbidden, InvalidInput, NotFound
 from dure.models.spc.capability import capability
 from dure.services.collaboration.context import Collab, audit_refusal
+from dure.services.collaboration.kpi_report_checks import check_figures
 from dure.services.collaboration.parity import part_parity
 from dure.store.session import Session
 
@@ -237,11 +238,12 @@ def receive_report(session: Session, doc: dict[str, Any]) -> KpiReport:
             part_number=part_number,
             period_start=datetime.fromisoformat(doc["period_start"]),
             period_end=datetime.fromisoformat(doc["period_end"]),
-            figures=dict(doc["figures"]),
+            figures=doc["figures"],
             grant_id=doc.get("grant_id"),
         )
     except (KeyError, ValueError, TypeError) as exc:
         raise InvalidInput("report", f"not a KPI report: {exc}") from None
+    check_figures(report.figures)  # the scorecard reads them: finite numbers, known shapes
     grant = session.grants.mirror_from_caller(GrantScope.KPI_REPORTS, part_number)
     if grant is None:
         raise Forbidden(f"no KPI_REPORTS grant from you for part {part_number} is in force here")

@@ -30,16 +30,21 @@ from dure.domain.root_cause import (
     RootCauseStatus,
 )
 from dure.domain.users import Caller, Role
-from dure.errors import Forbidden, InvalidInput, StateConflict
+from dure.errors import Forbidden, InvalidInput, NotFound, StateConflict
 from dure.services.collaboration import root_cause_delivery as delivery
 from dure.services.collaboration.context import Collab, audit_refusal
-from dure.services.collaboration.root_cause_answers import GroupTooSmall, compute_answer
+from dure.services.collaboration.root_cause_answers import (
+    GroupTooSmall,
+    check_growth,
+    compute_answer,
+)
 from dure.services.collaboration.root_cause_budget import (
     BudgetUsed,
     check_budget,
     kept_answer,
     repeat_text,
 )
+from dure.services.collaboration.root_cause_checks import ANSWER_STATUSES, check_answer
 from dure.store.session import Session
 
 MAX_NAMED = 500  # lots plus serials one request may name
@@ -156,17 +161,18 @@ def _keep_answer(
 ) -> RootCauseRequest:
     try:
         doc = json.loads(text)
-        status = RootCauseStatus(doc["status"])
-    except (ValueError, KeyError, TypeError):
+    except (ValueError, RecursionError):
         raise InvalidInput("answer", "not a root-cause answer") from None
+    check_answer(doc, (*ANSWER_STATUSES, str(RootCauseStatus.PENDING_REVIEW)))
     if doc.get("request_id") != row.request_id:
         raise InvalidInput("answer.request_id", "the answer is about another request")
+    status = RootCauseStatus(doc["status"])
     if status is RootCauseStatus.PENDING_REVIEW:
         return row  # the supplier's admin reviews the answer first: it comes later
-    if row.status not in (RootCauseStatus.WAITING, RootCauseStatus.PENDING_REVIEW):
+    if row.status is not RootCauseStatus.WAITING:
         if row.answer_text == text:
             return row  # delivered again (the supplier retried): kept once, nothing changes
-        raise StateConflict("status", f"the request is {row.status} already")
+        raise StateConflict("status", f"the request is {row.status}: its answer is kept already")
     session.audit.record(
         "receive",
         "root_cause_answer",
@@ -183,15 +189,29 @@ def _keep_answer(
 
 
 def receive_answer(ctx: Collab, supplier: Caller, oem_org_id: str, text: str) -> RootCauseRequest:
-    """The OEM's side of an answer sent after review: kept on our row of the request."""
+    """The OEM's side of an answer sent after review: kept on our row of the request, once,
+    when we asked that supplier, still wait for the answer and it holds only the agreed
+    aggregates (``root_cause_checks``); every refusal is audited on our side."""
     try:
-        request_id = str(json.loads(text)["request_id"])
-    except (ValueError, KeyError, TypeError):
+        doc = json.loads(text)
+        request_id = str(doc["request_id"])[:32]
+    except (ValueError, KeyError, TypeError, RecursionError):
         raise InvalidInput("answer", "not a root-cause answer") from None
     as_oem = Caller(org_id=oem_org_id, user_id=None, role=Role.ENGINEER, org_kind="oem")
-    with ctx.store.session(as_oem) as session:
-        row = session.root_cause.by_request(request_id, RootCauseSide.ASKED, supplier.org_id)
-        return _keep_answer(session, row, text, supplier.org_id)
+    try:
+        check_answer(doc)
+        with ctx.store.session(as_oem) as session:
+            row = session.root_cause.by_request(request_id, RootCauseSide.ASKED, supplier.org_id)
+            return _keep_answer(session, row, text, supplier.org_id)
+    except (InvalidInput, NotFound, StateConflict) as exc:
+        audit_refusal(
+            ctx.store,
+            oem_org_id,
+            "root_cause_answer",
+            str(exc)[:500],
+            {"from": supplier.org_id, "request_id": request_id},
+        )
+        raise
 
 
 # ---- the supplier's side ------------------------------------------------------------------
@@ -224,6 +244,15 @@ def answer_request(ctx: Collab, oem: Caller, supplier_org_id: str, doc: Any) -> 
                     question["defect_type"],
                     ctx.root_cause_min_group,
                     None if grant.part_id is None else {grant.part_id},
+                    oem.org_id,
+                )
+                before = reading.root_cause.list_own(
+                    side=RootCauseSide.ANSWERING.value, partner_org_id=oem.org_id
+                )
+                check_growth(
+                    [r.answer_text for r in before if r.answer_text],
+                    figures,
+                    ctx.root_cause_min_group,
                 )
         if original is not None:
             return _answer_repeat(ctx, as_us, oem, grant, question, original)

@@ -24,6 +24,7 @@ serial leaves: the answer names lots by their codes and parameters by their name
 
 from __future__ import annotations
 
+import json
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -41,6 +42,7 @@ from dure.models.spc.capability import capability
 from dure.services.process.chart_windows import read_windows
 from dure.services.process.control_charts import charts_of_windows, stored_settings
 from dure.services.process.defect_causes import causes_over
+from dure.services.traceability.shipments import shipped_elsewhere_only
 from dure.store.session import Session
 
 HISTORY = 5000  # how many of the part's newest records make its normal
@@ -70,13 +72,18 @@ def compute_answer(
     defect_type: str | None = None,
     min_group: int = MIN_GROUP,
     part_ids: set[str] | None = None,
+    oem_org_id: str | None = None,
 ) -> dict[str, Any]:
     """The aggregates about ``lots`` (codes) and ``serials`` of the caller's own parts
     (limited to ``part_ids`` when given: a grant for one part answers about that part
-    only). Reads only. GroupTooSmall when any group holds fewer than ``min_group`` parts."""
+    only; and, asked by ``oem_org_id``, never about a lot we shipped to other OEMs only).
+    Reads only. GroupTooSmall when any group holds fewer than ``min_group`` parts; within
+    a group, a figure that rests on fewer than ``min_group`` parts (a parameter measured
+    on few of them, the inspection of few of them) is withheld (None)."""
     if min_group < MIN_GROUP:
         raise InvalidInput("min_group", f"at least {MIN_GROUP} parts, got {min_group}")
-    groups, lots_not_found, serials_not_found = _groups(session, lots, serials, part_ids)
+    elsewhere = set() if oem_org_id is None else shipped_elsewhere_only(session, oem_org_id)
+    groups, lots_not_found, serials_not_found = _groups(session, lots, serials, part_ids, elsewhere)
     for group in groups:
         if _parts(group.records) < min_group:
             what = f"lot {group.label}" if group.label else f"the parts made on {group.made_on}"
@@ -107,8 +114,8 @@ def compute_answer(
                 "parameters": _parameters(
                     group.records, normals[pid], charted[pid], specs[pid], min_group
                 ),
-                "top_causes": _top_causes(session, group, defect_type),
-                "inspection": _inspection(session, group),
+                "top_causes": _top_causes(session, group, defect_type, min_group),
+                "inspection": _inspection(session, group, min_group),
             }
         )
     return {
@@ -120,12 +127,45 @@ def compute_answer(
     }
 
 
+def check_growth(previous: Sequence[str], figures: dict[str, Any], min_group: int) -> None:
+    """GroupTooSmall when a group of this answer holds a few parts more (or fewer) than
+    when it was answered to the same OEM before (``previous``: those answers' JSON): two
+    answers about a lot that grew by one part would give away that part's values."""
+    seen: dict[tuple[Any, ...], set[int]] = {}
+    for text in previous:
+        try:
+            doc = json.loads(text)
+        except ValueError:
+            continue
+        for lot in doc.get("lots") or [] if isinstance(doc, dict) else []:
+            if isinstance(lot, dict) and isinstance(lot.get("parts"), int):
+                seen.setdefault(_label(lot), set()).add(lot["parts"])
+    for lot in figures["lots"]:
+        for before in sorted(seen.get(_label(lot), ())):
+            change = abs(lot["parts"] - before)
+            if 0 < change < min_group:
+                what = f"lot {lot['lot']}" if lot["lot"] else f"the parts made on {lot['made_on']}"
+                raise GroupTooSmall(
+                    f"{what} changed by {change} part(s) since it was answered to you: an "
+                    f"answer about a group that changed describes at least {min_group} more "
+                    "parts, so that no single part's record can be rebuilt from two answers"
+                )
+
+
+def _label(lot: dict[str, Any]) -> tuple[Any, ...]:
+    return (lot.get("part_number"), lot.get("lot"), lot.get("made_on"))
+
+
 def _parts(records: Sequence[ProcessRecord]) -> int:
     return len({r.serial or r.id for r in records})
 
 
 def _groups(
-    session: Session, lots: Sequence[str], serials: Sequence[str], part_ids: set[str] | None
+    session: Session,
+    lots: Sequence[str],
+    serials: Sequence[str],
+    part_ids: set[str] | None,
+    elsewhere: set[str],
 ) -> tuple[list[_Group], list[str], int]:
     groups: dict[str, _Group] = {}
     not_found = []
@@ -133,7 +173,7 @@ def _groups(
         found = [
             lot
             for lot in session.lots.list_own(code=code)
-            if part_ids is None or lot.part_id in part_ids
+            if (part_ids is None or lot.part_id in part_ids) and lot.code not in elsewhere
         ]
         if not found:
             not_found.append(code)
@@ -145,13 +185,17 @@ def _groups(
         if part_ids is None or r.part_id in part_ids
     ]
     loose: dict[tuple[str, date], _Group] = {}
+    answered = []
     for record in named:
         if record.lot_id is None:
             day = record.recorded_at.astimezone(UTC).date()
             loose.setdefault((record.part_id, day), _Group(None, record.part_id, [], day))
         elif record.lot_id not in groups:
             lot = session.lots.own(record.lot_id, "lot_id")
+            if lot.code in elsewhere:
+                continue  # shipped to another OEM only: as if we did not know the serial
             groups[lot.id] = _Group(lot.code, lot.part_id, [])
+        answered.append(record)
     for lot_id, group in groups.items():
         group.records = session.process_records.list_own(lot_id=lot_id)
     for (part_id, day), group in loose.items():
@@ -159,7 +203,7 @@ def _groups(
         group.records = session.process_records.own_between(
             start, start + timedelta(days=1), part_id=part_id, lot_id=None
         )
-    serials_not_found = len(set(serials) - {r.serial for r in named})
+    serials_not_found = len(set(serials) - {r.serial for r in answered})
     return [*groups.values(), *loose.values()], not_found, serials_not_found
 
 
@@ -231,6 +275,8 @@ def _parameters(
         lower = spec.lower if spec is not None else None
         upper = spec.upper if spec is not None else None
         shift, source = None, None
+        if len(lot) < k:  # measured on fewer than k parts: the figure would describe them
+            lot = lot[:0]
         robust = _robust(base) if len(base) >= k else None
         if len(lot) and name in charted:
             ref = charted[name]
@@ -255,8 +301,13 @@ def _parameters(
     return out
 
 
-def _top_causes(session: Session, group: _Group, defect_type: str | None) -> list[dict[str, Any]]:
-    causes = causes_over(session, group.part_id, group.records, defect_type)
+def _top_causes(
+    session: Session, group: _Group, defect_type: str | None, k: int
+) -> list[dict[str, Any]]:
+    names = {n for r in group.records for n in r.values}
+    enough = {n for n in names if len(_column(group.records, n)) >= k}
+    found = causes_over(session, group.part_id, group.records, defect_type) or []
+    causes = [c for c in found if c.parameter in enough]
     if not causes:
         return []
     total = sum(c.contribution for c in causes) or 1.0
@@ -266,7 +317,7 @@ def _top_causes(session: Session, group: _Group, defect_type: str | None) -> lis
     ]
 
 
-def _inspection(session: Session, group: _Group) -> dict[str, Any]:
+def _inspection(session: Session, group: _Group, k: int) -> dict[str, Any]:
     lot_ids = {r.lot_id for r in group.records if r.lot_id}
     serials = [r.serial for r in group.records if r.serial]
     rows = session.inspections.own_of_lots_or_serials(sorted(lot_ids), serials)
@@ -277,6 +328,8 @@ def _inspection(session: Session, group: _Group) -> dict[str, Any]:
             ng += 1
             kind = row.defect_type or "unknown"
             types[kind] = types.get(kind, 0) + 1
+    if len(rows) < k:  # the outcome of fewer than k inspected parts: withheld
+        return {"inspected": len(rows), "ok": None, "ng": None, "defect_types": {}}
     return {
         "inspected": len(rows),
         "ok": len(rows) - ng,

@@ -133,13 +133,17 @@ def _supplier(session: Session, supplier_org_id: str, field: str = "supplier_org
     return supplier_org_id
 
 
+AMBIGUOUS = ""  # a name (or slug) that more than one linked supplier answers to
+
+
 def _suppliers(session: Session) -> dict[str, str]:
-    """Slug, name and id of each linked supplier -> its id."""
+    """Slug, name and id of each linked supplier -> its id; AMBIGUOUS for a key that two
+    suppliers share (a partner install names itself as it likes: never guess between them)."""
     out: dict[str, str] = {}
     for org in session.organisations.list():
         if org.kind == OrgKind.SUPPLIER and org.id != session.caller.org_id:
-            for key in (org.id, org.slug, org.name):
-                out[key.casefold()] = org.id
+            for key in {org.id.casefold(), org.slug.casefold(), org.name.casefold()}:
+                out[key] = org.id if out.get(key, org.id) == org.id else AMBIGUOUS
     return out
 
 
@@ -168,6 +172,17 @@ def import_defects_csv(
     for n, row in enumerate(rows, 1):
         supplier_name = (row.get("supplier") or "").strip()
         supplier = suppliers.get(supplier_name.casefold())
+        if supplier == AMBIGUOUS:
+            errors.append(
+                RowError(
+                    filename,
+                    n,
+                    "supplier",
+                    f"{supplier_name!r} names more than one linked supplier: use its short "
+                    "name or id",
+                )
+            )
+            continue
         if supplier is None:
             errors.append(
                 RowError(

@@ -145,7 +145,13 @@ def receive_shipment(session: Session, oem_org_id: str, doc: Any) -> Shipment:
     """The OEM's install: keep a partner supplier's shipment notice (``session`` acts as
     the sending supplier, ``oem_org_id`` is the organisation it was sent to)."""
     supplier = session.caller.org_id
-    if not any(o.id == oem_org_id for o in session.organisations.list()):
+    receiver = next((o for o in session.organisations.list() if o.id == oem_org_id), None)
+    if (
+        receiver is None
+        or receiver.kind != OrgKind.OEM
+        or session.caller.org_kind != OrgKind.SUPPLIER
+        or receiver.id == supplier
+    ):
         raise Forbidden("the shipment is addressed to an organisation you do not supply")
     if not isinstance(doc, dict):
         raise InvalidInput("body", "a shipment is a JSON object")
@@ -186,3 +192,17 @@ def lots_shipped_to(session: Session, oem_org_id: str) -> dict[str, list[str]]:
         for lot in shipment.shipped_lots():
             out.setdefault(lot.code, []).extend(lot.serials)
     return out
+
+
+def shipped_elsewhere_only(session: Session, oem_org_id: str) -> set[str]:
+    """The supplier's side: codes of our lots we sent to other OEMs and never to
+    ``oem_org_id`` (a root-cause request from that OEM is not answered about them; lots
+    in no sent shipment stay answerable)."""
+    to_them: set[str] = set()
+    to_others: set[str] = set()
+    for shipment in session.shipments.list_own():
+        if shipment.sent_at is None:
+            continue
+        codes = to_them if shipment.oem_org_id == oem_org_id else to_others
+        codes.update(shipment.lot_codes())
+    return to_others - to_them
