@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import pytest
 from fastapi.testclient import TestClient
 from httpx import Response
 
@@ -25,6 +26,7 @@ from dure.services.collaboration.partners import (
 from dure.services.platform.accounts import system_caller
 from dure.settings import Settings
 from dure.store.session import Store
+from tests.factories import World
 
 
 @dataclass
@@ -119,3 +121,11 @@ def link_attacker(
         victim_ctx, SignedRequest.from_headers("POST", "/peer/v1/link", headers, body)
     )
     return Attacker(org, keys, answer["token"], victim.id, client)
+
+
+@pytest.fixture
+def mallory(
+    settings: Settings, store: Store, client: TestClient, world: World, tmp_path: Path
+) -> Attacker:
+    """A supplier install linked to the world's OEM."""
+    return link_attacker(settings, store, client, world.oem.org, tmp_path / "mk", "supplier")

@@ -28,6 +28,7 @@ from dure.bench.testbed import (
     _wait,
     _wait_up,
     crossing_report,
+    stop_installs,
 )
 from dure.ports import free_port
 
@@ -134,14 +135,7 @@ def bed(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
             )
         steps["scorecard"] = oem.call("GET", f"/api/scorecard?part_id={oem.part_id}")
     finally:
-        for install in installs:
-            if install.proc is not None:
-                install.proc.terminate()
-        for install in installs:
-            if install.proc is not None:
-                install.proc.wait(30)
-            if install.tap is not None:
-                install.tap.stop()
+        stop_installs(installs)
     # the suppliers' images must not have crossed (the OEM chose to share its golden set)
     suppliers = [clean, changed]
     steps["crossed"] = crossing_report([i.tap.tap for i in installs if i.tap], suppliers)

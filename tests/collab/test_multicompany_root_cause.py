@@ -20,7 +20,7 @@ import httpx
 import numpy as np
 import pytest
 
-from dure.bench.testbed import Install, _serve, _setup, _wait_up
+from dure.bench.testbed import Install, _serve, _setup, _wait_up, stop_installs
 from dure.ports import free_port
 
 pytestmark = [pytest.mark.multicompany, pytest.mark.slow]
@@ -62,12 +62,7 @@ def installs(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Install
             _wait_up(install)
         yield oem, sup
     finally:
-        for install in (oem, sup):
-            if install.proc is not None:
-                install.proc.terminate()
-                install.proc.wait(30)
-            if install.tap is not None:
-                install.tap.stop()
+        stop_installs([oem, sup])
 
 
 def _ask(oem: Install, sup: Install, lots: list[str], **extra: object) -> dict:

@@ -20,14 +20,14 @@ import numpy as np
 import pytest
 from sqlalchemy import update
 
-from dure.bench.testbed import Install, _serve, _setup, _wait_up
+from dure.bench.testbed import Install, _serve, _setup, _wait_up, stop_installs
 from dure.bench.wiretap import Wiretap
 from dure.domain.ids import utcnow
 from dure.ports import free_port
 from dure.settings import Settings
 from dure.store import tables as t
 from dure.store.session import Store
-from tests.collab.test_multicompany_root_cause import HOT_LOT, PART, _process_csv
+from tests.collab.test_multicompany_root_cause import HOT_LOT, PART, _ask, _process_csv
 
 pytestmark = [pytest.mark.multicompany, pytest.mark.slow]
 ANSWERS = b"POST /peer/v1/root-cause-answers"
@@ -47,17 +47,7 @@ def installs(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Install
             _wait_up(install)
         yield oem, sup
     finally:
-        for install in (oem, sup):
-            if install.proc is not None:
-                install.proc.terminate()
-                install.proc.wait(30)
-            if install.tap is not None:
-                install.tap.stop()
-
-
-def _ask(oem: Install, sup: Install, lots: list[str], **extra: object) -> dict:
-    body = {"supplier_org_id": sup.org_id, "lots": lots, "defect_type": "crack", **extra}
-    return oem.call("POST", "/api/root-cause/requests", json=body)
+        stop_installs([oem, sup])
 
 
 def _store(install: Install) -> Store:

@@ -7,13 +7,12 @@ every byte between them.
 
 from __future__ import annotations
 
-import subprocess
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from dure.bench.testbed import Install, _serve, _setup, _wait_up
+from dure.bench.testbed import Install, _serve, _setup, _wait_up, stop_installs
 from dure.domain.parts import Lot, PartNumber
 from dure.domain.records import ProcessRecord
 from dure.ports import free_port
@@ -71,15 +70,7 @@ def installs(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Install
         sup.call("POST", "/api/partners", json={"invitation": invitation["invitation"]})
         yield oem, sup
     finally:
-        for install in both:
-            if install.proc is not None:
-                install.proc.terminate()
-                try:
-                    install.proc.wait(20)
-                except subprocess.TimeoutExpired:
-                    install.proc.kill()
-            if install.tap is not None:
-                install.tap.stop()
+        stop_installs(both)
 
 
 def test_shipment_crosses_signed_and_defects_trace_to_its_lot(

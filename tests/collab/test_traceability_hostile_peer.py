@@ -20,18 +20,12 @@ from fastapi.testclient import TestClient
 from dure.services.platform.accounts import system_caller
 from dure.settings import Settings
 from dure.store.session import Store
-from tests.collab.peer_attacker import Attacker, link_attacker
+from tests.collab.peer_attacker import Attacker, link_attacker, mallory
 from tests.factories import World
 
+__all__ = ["mallory"]  # the fixture
+
 SHIPMENTS = "/peer/v1/shipments"
-
-
-@pytest.fixture
-def mallory(
-    settings: Settings, store: Store, client: TestClient, world: World, tmp_path: Path
-) -> Attacker:
-    """A supplier install linked to the world's OEM."""
-    return link_attacker(settings, store, client, world.oem.org, tmp_path / "mk", "supplier")
 
 
 def _notice(**changes: Any) -> dict[str, Any]:

@@ -373,22 +373,27 @@ def run_testbed(out_dir: Path, image_size: int = 96, rounds: int = 5) -> dict[st
 
         steps["refusals"] = _refusals(oem, suppliers, partner_of, package["id"])
     finally:
-        for install in installs:
-            if install.proc is not None:
-                install.proc.terminate()
-        for install in installs:
-            if install.proc is not None:
-                try:
-                    install.proc.wait(20)
-                except subprocess.TimeoutExpired:
-                    install.proc.kill()
-            if install.tap is not None:
-                install.tap.stop()
+        stop_installs(installs)
         flower_tap.stop()
     taps = [i.tap.tap for i in installs if i.tap] + [flower_tap.tap]
     steps["crossed"] = crossing_report(taps, installs)
     (out_dir / "testbed.json").write_text(json.dumps(steps, indent=2, default=str))
     return steps
+
+
+def stop_installs(installs: list[Install]) -> None:
+    """Stop each install's server (SIGTERM, then SIGKILL after 20 s) and its wiretap."""
+    for install in installs:
+        if install.proc is not None:
+            install.proc.terminate()
+    for install in installs:
+        if install.proc is not None:
+            try:
+                install.proc.wait(20)
+            except subprocess.TimeoutExpired:
+                install.proc.kill()
+        if install.tap is not None:
+            install.tap.stop()
 
 
 def _refusals(
